@@ -1,0 +1,269 @@
+/*
+ * llamac.h — the public API of llamac, a C11 engine for Meta's Llama 3 model family.
+ *
+ * How to use (error handling shortened):
+ *
+ *     char err[256];
+ *     llamac_model *model;
+ *     llamac_model_params mp = llamac_model_default_params();
+ *     if (llamac_model_load("model.gguf", &mp, &model, err, sizeof err) != LLAMAC_OK) { puts(err); return 1; }
+ *
+ *     llamac_context *ctx;
+ *     llamac_context_params cp = llamac_context_default_params();
+ *     cp.n_ctx = 4096;
+ *     llamac_context_create(model, &cp, &ctx, err, sizeof err);
+ *
+ *     int32_t prompt[] = {128000, 9906};
+ *     llamac_batch b = {.n_tokens = 2, .tokens = prompt};        // seq 0, appended, logits for the last token
+ *     if (llamac_decode(ctx, &b) != LLAMAC_OK) puts(llamac_context_error(ctx));
+ *     const float *logits = llamac_get_logits(ctx, 1);            // [n_vocab]
+ *
+ *     llamac_context_free(ctx);
+ *     llamac_model_free(model);
+ *
+ * Conventions: every exported name starts with llamac_ / LLAMAC_. Fallible calls return an llamac_status;
+ * objects keep their last error message. The library never prints and never exits. *_free(NULL) is a no-op.
+ * Ownership is stated next to every pointer. A model may be shared by several contexts (one per thread).
+ */
+#ifndef LLAMAC_H
+#define LLAMAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLAMAC_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Status codes
+ * ------------------------------------------------------------------------------------------------------- */
+typedef enum llamac_status {
+    LLAMAC_OK = 0,
+    LLAMAC_E_INVALID_ARG,  /* the caller passed an invalid argument (NULL, out-of-range option, bad batch) */
+    LLAMAC_E_IO,           /* open/read/write/mmap failed */
+    LLAMAC_E_FORMAT,       /* a file or document is malformed (bad magic, truncated, inconsistent) */
+    LLAMAC_E_UNSUPPORTED,  /* well-formed but not supported (version, tensor type, architecture) */
+    LLAMAC_E_NOMEM,        /* allocation failed */
+    LLAMAC_E_MODEL,        /* the model is not a valid Llama 3 model (missing or mis-shaped tensor, bad hparams) */
+    LLAMAC_E_TOKEN,        /* a token id is out of range */
+    LLAMAC_E_CONTEXT_FULL, /* the sequence would exceed the context size */
+    LLAMAC_E_TOKENIZER,    /* the vocabulary is missing or invalid */
+    LLAMAC_E_CANCELLED,    /* stopped by a callback */
+    LLAMAC_E_INTERNAL      /* a bug: please report it */
+} llamac_status;
+
+/* A short static description of a status code ("invalid argument", ...). Never NULL. */
+const char *llamac_status_str(llamac_status status);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Tensor types (numbering = ggml's, so GGUF files load unchanged)
+ * ------------------------------------------------------------------------------------------------------- */
+typedef enum llamac_type {
+    LLAMAC_TYPE_F32 = 0,
+    LLAMAC_TYPE_F16 = 1,
+    LLAMAC_TYPE_Q4_0 = 2,
+    LLAMAC_TYPE_Q4_1 = 3,
+    LLAMAC_TYPE_Q5_0 = 6,
+    LLAMAC_TYPE_Q5_1 = 7,
+    LLAMAC_TYPE_Q8_0 = 8,
+    LLAMAC_TYPE_Q8_1 = 9,
+    LLAMAC_TYPE_Q2_K = 10,
+    LLAMAC_TYPE_Q3_K = 11,
+    LLAMAC_TYPE_Q4_K = 12,
+    LLAMAC_TYPE_Q5_K = 13,
+    LLAMAC_TYPE_Q6_K = 14,
+    LLAMAC_TYPE_Q8_K = 15,
+    LLAMAC_TYPE_BF16 = 30,
+    LLAMAC_TYPE_COUNT = 40 /* bound for tables indexed by type; not a type */
+} llamac_type;
+
+/* The type's name as in GGUF tools ("Q4_K", "F16"), or NULL for a number that is no type llamac knows. */
+const char *llamac_type_name(int type);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * GGUF inspection (read-only view of a file's metadata and tensor table; used by `llamac info`)
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct llamac_gguf llamac_gguf;
+
+/* Opens and fully validates a GGUF file (memory-mapped). On failure *out is NULL and err holds a message that
+ * names the bad field. The handle owns the mapping; free it with llamac_gguf_close. */
+llamac_status llamac_gguf_open(const char *path, llamac_gguf **out, char *err, size_t err_size);
+void llamac_gguf_close(llamac_gguf *g);
+
+uint32_t llamac_gguf_version(const llamac_gguf *g);
+int64_t llamac_gguf_n_kv(const llamac_gguf *g);
+/* Key of entry i (0 <= i < n_kv); valid until llamac_gguf_close. */
+const char *llamac_gguf_kv_key(const llamac_gguf *g, int64_t i);
+/* Writes a one-line human-readable rendering of value i into buf (arrays are shortened to their first
+ * max_items elements and their length). Returns the number of bytes written (excluding NUL). */
+size_t llamac_gguf_kv_format(const llamac_gguf *g, int64_t i, char *buf, size_t buf_size, int max_items);
+
+int64_t llamac_gguf_n_tensors(const llamac_gguf *g);
+typedef struct llamac_tensor_info {
+    const char *name;   /* valid until llamac_gguf_close */
+    int type;           /* llamac_type */
+    int n_dims;         /* 1..4 */
+    int64_t ne[4];      /* ne[0] is the innermost (contiguous) dimension, as in ggml */
+    uint64_t offset;    /* from the start of the file */
+    uint64_t n_bytes;
+} llamac_tensor_info;
+llamac_status llamac_gguf_tensor(const llamac_gguf *g, int64_t i, llamac_tensor_info *out);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Model
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct llamac_model llamac_model;
+
+typedef struct llamac_model_params {
+    int use_mmap;  /* 1 (default): weights stay in the read-only file mapping; 0: read into private memory */
+    int n_threads; /* threads used while loading (repacking), 0 = all cores */
+} llamac_model_params;
+
+llamac_model_params llamac_model_default_params(void);
+
+/* Loads a Llama 3.x model. On failure *out is NULL and err (if not NULL) names the problem. */
+llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out,
+                                char *err, size_t err_size);
+void llamac_model_free(llamac_model *model);
+
+typedef struct llamac_model_info {
+    char name[128];        /* general.name, or "" */
+    char arch[32];         /* general.architecture ("llama") */
+    int n_vocab;           /* rows of token_embd */
+    int n_embd;            /* model width (dim) */
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int head_dim;          /* n_embd / n_head */
+    int n_ff;              /* SwiGLU hidden size */
+    int n_ctx_train;       /* llama.context_length */
+    float rope_theta;
+    float norm_eps;
+    int has_rope_freqs;    /* 1 if the file carries the Llama 3.1 rope_freqs divisors */
+    int tied_embeddings;   /* 1 if output.weight is absent and token_embd is used as the output projection */
+    int weight_type;       /* llamac_type of most matrix weights (the file's "main" type) */
+    uint64_t n_params;
+    uint64_t weight_bytes; /* bytes of tensor data */
+} llamac_model_info;
+
+void llamac_model_get_info(const llamac_model *model, llamac_model_info *out);
+
+/* The GGUF view of the model file (valid until llamac_model_free); lets callers read any metadata key. */
+const llamac_gguf *llamac_model_gguf(const llamac_model *model);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Context: KV cache and scratch for one or more independent sequences; forward pass
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct llamac_context llamac_context;
+
+typedef enum llamac_kv_type {
+    LLAMAC_KV_F32 = 0, /* exact (default) */
+    LLAMAC_KV_F16 = 1  /* half the memory, ~1e-3 relative error in K and V */
+} llamac_kv_type;
+
+typedef struct llamac_context_params {
+    int n_ctx;      /* positions per sequence (default 4096; 0 = the model's training context) */
+    int n_seq_max;  /* independent sequences (default 1) */
+    int n_batch;    /* the most tokens one llamac_decode call may carry (default 512) */
+    int n_logits;   /* the most tokens of one batch that may request logits (default 0 = n_seq_max);
+                       each costs n_vocab floats of memory */
+    int n_threads;  /* worker threads (default 0 = number of cores) */
+    int kv_type;    /* llamac_kv_type */
+} llamac_context_params;
+
+llamac_context_params llamac_context_default_params(void);
+
+/* Allocates the KV cache and all scratch memory up front (never inside llamac_decode). The model must outlive
+ * the context. */
+llamac_status llamac_context_create(llamac_model *model, const llamac_context_params *params,
+                                    llamac_context **out, char *err, size_t err_size);
+void llamac_context_free(llamac_context *ctx);
+
+/* The message of the last failed call on ctx ("" if none). Valid until the next call on ctx. */
+const char *llamac_context_error(const llamac_context *ctx);
+const llamac_model *llamac_context_model(const llamac_context *ctx);
+int llamac_context_n_ctx(const llamac_context *ctx);
+int llamac_context_n_seq(const llamac_context *ctx);
+int llamac_context_n_threads(const llamac_context *ctx);
+
+/*
+ * A batch: n_tokens tokens, each with a position and a sequence id. Tokens of different sequences may be mixed
+ * freely (continuous batching). Within one sequence, tokens must appear in increasing position order and
+ * continue that sequence exactly: the first one at position llamac_seq_len(seq), the next one position + 1, ...
+ * Each token attends to its own sequence's positions 0..pos.
+ *
+ *   tokens   [n_tokens]  token ids (required)
+ *   pos      [n_tokens]  positions, or NULL: each token appended to its sequence
+ *   seq_id   [n_tokens]  sequence ids in [0, n_seq_max), or NULL: all 0
+ *   logits   [n_tokens]  1 where logits are wanted, or NULL: only the batch's last token
+ *
+ * The arrays are borrowed for the duration of the call.
+ */
+typedef struct llamac_batch {
+    int32_t n_tokens;
+    const int32_t *tokens;
+    const int32_t *pos;
+    const int32_t *seq_id;
+    const int8_t *logits;
+} llamac_batch;
+
+/* Runs the forward pass for the batch and appends its K/V to the cache. The result is bit-identical whatever
+ * the thread count and however a sequence's tokens are split over calls. On error nothing is appended. */
+llamac_status llamac_decode(llamac_context *ctx, const llamac_batch *batch);
+
+/* Logits [n_vocab] of batch token i of the last llamac_decode, or NULL if they were not requested.
+ * Valid until the next llamac_decode on ctx. */
+const float *llamac_get_logits(const llamac_context *ctx, int i);
+
+/* Number of cached positions of sequence seq (0 for an unknown seq). */
+int llamac_seq_len(const llamac_context *ctx, int seq);
+/* Forgets positions n_keep.. of sequence seq (n_keep = 0 clears it). */
+llamac_status llamac_seq_truncate(llamac_context *ctx, int seq, int n_keep);
+
+/* Optional progress/cancel callback polled between layers of a long decode: return non-zero to cancel
+ * (llamac_decode then returns LLAMAC_E_CANCELLED and appends nothing). done and total count token-layers. */
+typedef int (*llamac_progress_fn)(void *user, int64_t done, int64_t total);
+void llamac_context_set_progress(llamac_context *ctx, llamac_progress_fn fn, void *user);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Sampling
+ * ------------------------------------------------------------------------------------------------------- */
+typedef struct llamac_sampler llamac_sampler;
+
+/* The chain, applied in this order: repetition penalty, top-k, temperature, softmax, min-p, top-p, draw.
+ * temperature <= 0 means greedy (argmax after the repetition penalty; ties go to the lowest id). */
+typedef struct llamac_sampler_params {
+    float temperature;     /* default 0.8 */
+    int top_k;             /* default 40; <= 0 disables */
+    float top_p;           /* default 0.95; >= 1 disables */
+    float min_p;           /* default 0.05; <= 0 disables */
+    float repeat_penalty;  /* default 1.0 (off); > 1 discourages tokens seen in the last repeat_last_n */
+    int repeat_last_n;     /* default 64 */
+    uint64_t seed;         /* default 0xC0FFEE; same seed + same logits = same draws */
+} llamac_sampler_params;
+
+llamac_sampler_params llamac_sampler_default_params(void);
+llamac_status llamac_sampler_create(const llamac_sampler_params *params, int n_vocab, llamac_sampler **out);
+void llamac_sampler_free(llamac_sampler *s);
+/* Picks a token from logits [n_vocab] (not modified). */
+int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits);
+/* Records a token (prompt or generated) in the repetition-penalty history. */
+void llamac_sampler_accept(llamac_sampler *s, int32_t token);
+void llamac_sampler_reset(llamac_sampler *s);
+
+/* ---------------------------------------------------------------------------------------------------------
+ * System
+ * ------------------------------------------------------------------------------------------------------- */
+/* Name of the kernel path chosen for this CPU ("avx512", "avx2", "scalar"); LLAMAC_KERNELS forces one. */
+const char *llamac_kernel_path(void);
+/* Number of online CPU cores. */
+int llamac_n_cores(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLAMAC_H */

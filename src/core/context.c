@@ -1,0 +1,228 @@
+/*
+ * context.c — creating and freeing contexts, parameter defaults, sequence bookkeeping. All memory a context
+ * needs is reserved here; llamac_decode (decode.c) never allocates.
+ */
+#include "core/context.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+llamac_context_params llamac_context_default_params(void)
+{
+    llamac_context_params p = {.n_ctx = 4096, .n_seq_max = 1, .n_batch = 512, .n_threads = 0, .n_logits = 0,
+                               .kv_type = LLAMAC_KV_F32};
+    return p;
+}
+
+static void *map_anon(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Carves aligned pieces out of one region; first pass (base NULL) only measures. */
+typedef struct carver {
+    char *base;
+    size_t off;
+} carver;
+
+static void *carve(carver *c, size_t bytes)
+{
+    size_t off = (c->off + 63) & ~(size_t)63;
+    c->off = off + bytes;
+    return c->base ? c->base + off : NULL;
+}
+
+static int mul_ok(size_t a, size_t b, size_t *out)
+{
+    if (a && b > SIZE_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+static void layout(llamac_context *c, carver *cv)
+{
+    const lc_hparams *hp = &c->model->hp;
+    size_t T = (size_t)c->params.n_batch;
+    size_t q_dim = (size_t)hp->n_head * hp->head_dim, kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
+    c->x = carve(cv, T * hp->n_embd * sizeof(float));
+    c->xn = carve(cv, T * hp->n_embd * sizeof(float));
+    c->q = carve(cv, T * q_dim * sizeof(float));
+    c->k = carve(cv, T * kv_dim * sizeof(float));
+    c->v = carve(cv, T * kv_dim * sizeof(float));
+    c->att = carve(cv, T * q_dim * sizeof(float));
+    c->gate = carve(cv, T * hp->n_ff * sizeof(float));
+    c->up = carve(cv, T * hp->n_ff * sizeof(float));
+    c->tmp = carve(cv, T * hp->n_embd * sizeof(float));
+    c->rope = carve(cv, T * hp->head_dim * sizeof(float));
+    c->scores = carve(cv, (size_t)c->params.n_threads * c->params.n_ctx * sizeof(float));
+    /* activation slots: the widest input (n_embd, q_dim or n_ff) in the widest type (4 bytes/element bounds
+     * every quantized row format) */
+    size_t widest = (size_t)hp->n_embd;
+    if (q_dim > widest)
+        widest = q_dim;
+    if ((size_t)hp->n_ff > widest)
+        widest = (size_t)hp->n_ff;
+    c->act.slot_cap = T * widest * sizeof(float);
+    for (int s = 0; s < LC_ACT_SLOTS; s++)
+        c->act.slot_buf[s] = carve(cv, c->act.slot_cap);
+    c->logits = carve(cv, (size_t)c->n_logits_max * hp->n_vocab * sizeof(float));
+    c->logit_row = carve(cv, T * sizeof(int));
+    c->tok_seq = carve(cv, T * sizeof(int32_t));
+    c->tok_pos = carve(cv, T * sizeof(int32_t));
+    c->out_idx = carve(cv, T * sizeof(int32_t));
+    c->seq_len = carve(cv, (size_t)c->params.n_seq_max * sizeof(int));
+    c->seq_next = carve(cv, (size_t)c->params.n_seq_max * sizeof(int));
+}
+
+llamac_status llamac_context_create(llamac_model *model, const llamac_context_params *params,
+                                    llamac_context **out, char *err, size_t err_size)
+{
+    lc_err e = {{0}};
+    llamac_status st = LLAMAC_OK;
+    if (out)
+        *out = NULL;
+    if (!model || !out) {
+        st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "llamac_context_create: model and out are required");
+        lc_err_copy(&e, err, err_size);
+        return st;
+    }
+    llamac_context_params p = params ? *params : llamac_context_default_params();
+    const lc_hparams *hp = &model->hp;
+    if (p.n_ctx == 0)
+        p.n_ctx = hp->n_ctx_train;
+    if (p.n_threads <= 0)
+        p.n_threads = llamac_n_cores();
+    if (p.n_logits <= 0)
+        p.n_logits = p.n_seq_max;
+    if (p.n_ctx < 1 || p.n_ctx > (1 << 24))
+        st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "context size %d is not in 1..16777216", p.n_ctx);
+    else if (p.n_seq_max < 1 || p.n_seq_max > 4096)
+        st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "n_seq_max %d is not in 1..4096", p.n_seq_max);
+    else if (p.n_batch < 1 || p.n_batch > 65536)
+        st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "n_batch %d is not in 1..65536", p.n_batch);
+    else if (p.n_threads > 1024)
+        st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "n_threads %d is more than 1024", p.n_threads);
+    else if (p.kv_type != LLAMAC_KV_F32 && p.kv_type != LLAMAC_KV_F16)
+        st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "unknown KV cache type %d", p.kv_type);
+    if (p.n_logits > p.n_batch)
+        p.n_logits = p.n_batch;
+    llamac_context *c = NULL;
+    if (!st && !(c = calloc(1, sizeof *c)))
+        st = lc_fail(&e, LLAMAC_E_NOMEM, "out of memory");
+    if (!st) {
+        c->model = model;
+        c->params = p;
+        c->n_logits_max = p.n_logits;
+        c->kern = lc_kernels_get();
+        c->kv_elem = p.kv_type == LLAMAC_KV_F16 ? 2 : 4;
+        size_t per_seq, total;
+        if (!mul_ok((size_t)hp->n_layer * hp->n_head_kv * hp->head_dim, (size_t)p.n_ctx, &per_seq) ||
+            !mul_ok(per_seq, (size_t)p.n_seq_max * c->kv_elem, &total))
+            st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "KV cache size overflows");
+        else
+            c->kv_bytes = total;
+    }
+    if (!st) {
+        carver measure = {NULL, 0};
+        layout(c, &measure);
+        c->mem_size = measure.off;
+        c->mem = map_anon(c->mem_size);
+        c->k_cache = map_anon(c->kv_bytes);
+        c->v_cache = map_anon(c->kv_bytes);
+        if (!c->mem || !c->k_cache || !c->v_cache)
+            st = lc_fail(&e, LLAMAC_E_NOMEM, "cannot allocate the context: %zu MiB of scratch and 2 x %zu MiB of KV cache",
+                         c->mem_size >> 20, c->kv_bytes >> 20);
+    }
+    if (!st) {
+        carver real = {c->mem, 0};
+        layout(c, &real);
+        for (int i = 0; i < p.n_seq_max; i++)
+            c->seq_len[i] = 0;
+        c->pool = lc_pool_create(p.n_threads);
+        if (!c->pool)
+            st = lc_fail(&e, LLAMAC_E_NOMEM, "cannot start %d threads", p.n_threads);
+    }
+    if (st) {
+        lc_err_copy(&e, err, err_size);
+        llamac_context_free(c);
+        return st;
+    }
+    *out = c;
+    return LLAMAC_OK;
+}
+
+void llamac_context_free(llamac_context *c)
+{
+    if (!c)
+        return;
+    lc_pool_free(c->pool);
+    if (c->mem)
+        munmap(c->mem, c->mem_size);
+    if (c->k_cache)
+        munmap(c->k_cache, c->kv_bytes);
+    if (c->v_cache)
+        munmap(c->v_cache, c->kv_bytes);
+    free(c);
+}
+
+const char *llamac_context_error(const llamac_context *c)
+{
+    return c ? c->err.msg : "";
+}
+
+const llamac_model *llamac_context_model(const llamac_context *c)
+{
+    return c->model;
+}
+
+int llamac_context_n_ctx(const llamac_context *c)
+{
+    return c->params.n_ctx;
+}
+
+int llamac_context_n_seq(const llamac_context *c)
+{
+    return c->params.n_seq_max;
+}
+
+int llamac_context_n_threads(const llamac_context *c)
+{
+    return c->params.n_threads;
+}
+
+int llamac_seq_len(const llamac_context *c, int seq)
+{
+    if (!c || seq < 0 || seq >= c->params.n_seq_max)
+        return 0;
+    return c->seq_len[seq];
+}
+
+llamac_status llamac_seq_truncate(llamac_context *c, int seq, int n_keep)
+{
+    if (!c)
+        return LLAMAC_E_INVALID_ARG;
+    if (seq < 0 || seq >= c->params.n_seq_max)
+        return lc_fail(&c->err, LLAMAC_E_INVALID_ARG, "sequence %d is not in 0..%d", seq, c->params.n_seq_max - 1);
+    if (n_keep < 0)
+        return lc_fail(&c->err, LLAMAC_E_INVALID_ARG, "n_keep %d is negative", n_keep);
+    if (n_keep < c->seq_len[seq])
+        c->seq_len[seq] = n_keep;
+    return LLAMAC_OK;
+}
+
+void llamac_context_set_progress(llamac_context *c, llamac_progress_fn fn, void *user)
+{
+    c->progress = fn;
+    c->progress_user = user;
+}
+
+const float *llamac_get_logits(const llamac_context *c, int i)
+{
+    if (!c || i < 0 || i >= c->n_batch_last || c->logit_row[i] < 0)
+        return NULL;
+    return c->logits + (size_t)c->logit_row[i] * c->model->hp.n_vocab;
+}

@@ -1,0 +1,174 @@
+/*
+ * quant.h — tensor types: ggml-compatible block layouts, the scalar reference for each type, and the table
+ * of fast kernels chosen once at run time.
+ *
+ * Two layers:
+ *   1. lc_type_traits (types.c + ref_*.c): per type, the block geometry and the *reference* conversions —
+ *      dequantize, quantize, and the dot product of one weight row with one activation row. These are plain C,
+ *      always compiled, and define what every fast path must compute.
+ *   2. lc_kernels (kernels_*.c, chosen in cpu.c): per type, the activation converter and the GEMM used by the
+ *      forward pass. The "scalar" table is built from the references; "avx2"/"avx512" replace entries.
+ *
+ * Invariants every kernel must keep (the engine's determinism rule):
+ *   - Y[t][r] depends only on weight row r and activation row t: never on nt, r0/r1, the thread count or
+ *     where a tile starts. A GEMM tile must perform, for each (r, t), exactly the operations the single-row
+ *     path performs, in the same order.
+ *   - Activations are converted per row (lc_kernels.quantize_row), so a row converts identically in any batch.
+ *
+ * Activation ("vec_dot") types: F32/F16/BF16 weights take f32 activations (LLAMAC_TYPE_F32 rows); 32-element
+ * quants take Q8_0 rows; K-quants take Q8_K rows (super-blocks of 256 with per-16 sums).
+ */
+#ifndef LC_QUANT_H
+#define LC_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llamac.h"
+
+/* ---- block layouts (identical to ggml's ggml-common.h; all little-endian, scales are IEEE half) ---- */
+typedef uint16_t lc_half;
+
+#define LC_QK4_0 32
+typedef struct {
+    lc_half d;                 /* scale */
+    uint8_t qs[LC_QK4_0 / 2];  /* element j in low nibble of qs[j], element j+16 in high nibble; value q-8 */
+} lc_block_q4_0;
+
+#define LC_QK4_1 32
+typedef struct {
+    lc_half d, m;              /* value = d*q + m */
+    uint8_t qs[LC_QK4_1 / 2];
+} lc_block_q4_1;
+
+#define LC_QK5_0 32
+typedef struct {
+    lc_half d;
+    uint8_t qh[4];             /* 5th bit of element j is bit j of qh (as uint32 little-endian) */
+    uint8_t qs[LC_QK5_0 / 2];  /* value = d*(q-16) */
+} lc_block_q5_0;
+
+#define LC_QK5_1 32
+typedef struct {
+    lc_half d, m;
+    uint8_t qh[4];
+    uint8_t qs[LC_QK5_1 / 2];  /* value = d*q + m */
+} lc_block_q5_1;
+
+#define LC_QK8_0 32
+typedef struct {
+    lc_half d;
+    int8_t qs[LC_QK8_0];
+} lc_block_q8_0;
+
+#define LC_QK8_1 32
+typedef struct {
+    lc_half d;                 /* scale */
+    lc_half s;                 /* d * sum(qs) */
+    int8_t qs[LC_QK8_1];
+} lc_block_q8_1;
+
+#define LC_QK_K 256
+#define LC_K_SCALE_SIZE 12
+typedef struct {
+    uint8_t scales[LC_QK_K / 16]; /* 4-bit scale (low) and 4-bit min (high) per 16 elements */
+    uint8_t qs[LC_QK_K / 4];      /* 2-bit quants */
+    lc_half d, dmin;
+} lc_block_q2_K;
+
+typedef struct {
+    uint8_t hmask[LC_QK_K / 8];   /* high bit */
+    uint8_t qs[LC_QK_K / 4];      /* low 2 bits */
+    uint8_t scales[12];           /* 16 scales of 6 bits */
+    lc_half d;
+} lc_block_q3_K;
+
+typedef struct {
+    lc_half d, dmin;
+    uint8_t scales[LC_K_SCALE_SIZE]; /* 8 scales and 8 mins of 6 bits */
+    uint8_t qs[LC_QK_K / 2];
+} lc_block_q4_K;
+
+typedef struct {
+    lc_half d, dmin;
+    uint8_t scales[LC_K_SCALE_SIZE];
+    uint8_t qh[LC_QK_K / 8];
+    uint8_t qs[LC_QK_K / 2];
+} lc_block_q5_K;
+
+typedef struct {
+    uint8_t ql[LC_QK_K / 2];      /* low 4 bits */
+    uint8_t qh[LC_QK_K / 4];      /* high 2 bits */
+    int8_t scales[LC_QK_K / 16];  /* 8-bit scales */
+    lc_half d;
+} lc_block_q6_K;
+
+typedef struct {
+    float d;                      /* f32 scale (unlike the other blocks) */
+    int8_t qs[LC_QK_K];
+    int16_t bsums[LC_QK_K / 16];  /* sum of each 16 quants */
+} lc_block_q8_K;
+
+/* ---- half / bfloat16 conversion (exact; round-to-nearest-even when narrowing) ---- */
+float lc_half_to_f32(lc_half h);
+lc_half lc_f32_to_half(float f);
+float lc_bf16_to_f32(uint16_t b);
+uint16_t lc_f32_to_bf16(float f);
+
+/* ---- per-type reference traits ---- */
+typedef struct lc_type_traits {
+    const char *name;
+    int64_t blck;        /* elements per block */
+    size_t bytes;        /* bytes per block */
+    int vec_dot_type;    /* activation row type for dot products with this weight type; -1 if not a weight type */
+    /* dequantize n elements (n % blck == 0) */
+    void (*to_float)(const void *x, float *y, int64_t n);
+    /* quantize n elements (n % blck == 0); NULL if llamac cannot write this type */
+    void (*from_float)(const float *x, void *y, int64_t n);
+    /* dot product of a weight row (this type) with an activation row (vec_dot_type), n elements */
+    float (*vec_dot)(int64_t n, const void *w, const void *a);
+} lc_type_traits;
+
+/* The traits of a type, or NULL if the number is not a type llamac implements. */
+const lc_type_traits *lc_type_traits_get(int type);
+
+/* Bytes of a row of n elements of this type; 0 if n is not a multiple of the block size or type unknown. */
+size_t lc_row_bytes(int type, int64_t n);
+
+/* ---- fast kernels ---- */
+
+/* One GEMM call: for r in [r0, r1) and t in [0, nt):
+ *     y[t * ldy + r] = dot(weight row r, activation row t)
+ * w: weight rows of w_type, w_stride bytes apart; a: activation rows (vec_dot_type), a_stride bytes apart;
+ * n: elements per row (the reduction length). */
+typedef struct lc_gemm_args {
+    const void *w;
+    size_t w_stride;
+    const void *a;
+    size_t a_stride;
+    float *y;
+    int64_t ldy;
+    int64_t n;
+    int64_t r0, r1;
+    int64_t nt;
+} lc_gemm_args;
+
+typedef void (*lc_gemm_fn)(const lc_gemm_args *args);
+typedef void (*lc_quantize_row_fn)(const float *x, void *y, int64_t n);
+
+typedef struct lc_kernels {
+    const char *name;                                 /* "scalar", "avx2", "avx512" */
+    lc_quantize_row_fn quantize_row[LLAMAC_TYPE_COUNT]; /* indexed by activation type (F32, Q8_0, Q8_K) */
+    lc_gemm_fn gemm[LLAMAC_TYPE_COUNT];                 /* indexed by weight type; NULL = not implemented */
+} lc_kernels;
+
+/* The table for this CPU, chosen on first call (thread-safe); LLAMAC_KERNELS=scalar|avx2|avx512 forces a path
+ * (an unavailable forced path falls back to the best available one). */
+const lc_kernels *lc_kernels_get(void);
+/* A specific table, or NULL if this CPU cannot run it (tests compare paths against "scalar"). */
+const lc_kernels *lc_kernels_by_name(const char *name);
+
+/* The scalar table's GEMM (reference dot per element); also the fallback for entries a fast table lacks. */
+void lc_gemm_ref(int w_type, const lc_gemm_args *args);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * cmd_generate.c — `llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [sampling] [-t N] [--ctx N]`:
+ * prefills the prompt, then samples up to N tokens, stopping early at an end-of-generation token.
+ * Prints only the generated continuation.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_generate(int argc, char **argv)
+{
+    cli_common co;
+    cli_common_init(&co);
+    const char *tokens_s = NULL, *prompt = NULL;
+    int n_predict = 64, ubatch = 512;
+    llamac_sampler_params sp = llamac_sampler_default_params();
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_opt(&co, argc, argv, &i);
+        if (r < 0)
+            return 1;
+        if (r)
+            continue;
+        const char *o = argv[i], *v = NULL;
+        int ok = 1;
+        if (!strcmp(o, "--tokens")) {
+            ok = (tokens_s = cli_arg(argc, argv, &i)) != NULL;
+        } else if (!strcmp(o, "-p") || !strcmp(o, "--prompt")) {
+            ok = (prompt = cli_arg(argc, argv, &i)) != NULL;
+        } else if (!strcmp(o, "-n") || !strcmp(o, "--n-predict")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 0, 1 << 24, &n_predict);
+        } else if (!strcmp(o, "--ubatch") || !strcmp(o, "-ub")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 1, 65536, &ubatch);
+        } else if (!strcmp(o, "--temp")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.temperature);
+        } else if (!strcmp(o, "--top-k")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 0, 1 << 30, &sp.top_k);
+        } else if (!strcmp(o, "--top-p")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.top_p);
+        } else if (!strcmp(o, "--min-p")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.min_p);
+        } else if (!strcmp(o, "--repeat-penalty")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.repeat_penalty);
+        } else if (!strcmp(o, "--repeat-last-n")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 0, 1 << 20, &sp.repeat_last_n);
+        } else if (!strcmp(o, "--seed")) {
+            ok = (v = cli_arg(argc, argv, &i)) && cli_u64(o, v, &sp.seed);
+        } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            printf("usage: llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
+                   "                       [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
+                   "                       [-t N] [--ctx N] [--ubatch N] [--kv f32|f16] [--no-mmap]\n");
+            return 0;
+        } else {
+            return cli_error("generate: unknown option '%s'", o);
+        }
+        if (!ok)
+            return 1;
+    }
+    if (!tokens_s && !prompt)
+        return cli_error("generate: give a prompt with -p TEXT or --tokens IDS");
+    if (prompt)
+        return cli_error("generate: -p needs the tokenizer, which this build does not have yet; use --tokens");
+    int32_t *toks;
+    int n = cli_token_list(tokens_s, &toks);
+    if (n < 0)
+        return 1;
+    llamac_model *m = cli_load_model(&co);
+    if (!m) {
+        free(toks);
+        return 1;
+    }
+    llamac_model_info info;
+    llamac_model_get_info(m, &info);
+    int rc = 1;
+    llamac_context *ctx = NULL;
+    llamac_sampler *smp = NULL;
+    char err[600];
+    llamac_context_params cp = llamac_context_default_params();
+    cp.n_ctx = co.n_ctx;
+    cp.n_threads = co.n_threads;
+    cp.kv_type = co.kv_type;
+    cp.n_batch = ubatch;
+    if (llamac_context_create(m, &cp, &ctx, err, sizeof err) != LLAMAC_OK) {
+        cli_error("%s", err);
+        goto done;
+    }
+    if (llamac_sampler_create(&sp, info.n_vocab, &smp) != LLAMAC_OK) {
+        cli_error("generate: invalid sampling parameters");
+        goto done;
+    }
+    if (n + (n_predict > 0 ? 1 : 0) > llamac_context_n_ctx(ctx)) {
+        cli_error("generate: the prompt of %d tokens does not fit in the context of %d (use --ctx)", n,
+                  llamac_context_n_ctx(ctx));
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        llamac_sampler_accept(smp, toks[i]);
+    for (int start = 0; start < n; start += ubatch) {
+        int nb = n - start < ubatch ? n - start : ubatch;
+        llamac_batch b = {.n_tokens = nb, .tokens = toks + start};
+        if (llamac_decode(ctx, &b) != LLAMAC_OK) {
+            cli_error("%s", llamac_context_error(ctx));
+            goto done;
+        }
+    }
+    const float *logits = llamac_get_logits(ctx, (n - 1) % ubatch);
+    for (int g = 0; g < n_predict; g++) {
+        int32_t t = llamac_sampler_sample(smp, logits);
+        llamac_sampler_accept(smp, t);
+        printf("%s%d", g ? " " : "", t);
+        fflush(stdout);
+        if (g + 1 == n_predict)
+            break;
+        if (llamac_seq_len(ctx, 0) >= llamac_context_n_ctx(ctx)) {
+            fprintf(stderr, "\nllamac: context full after %d generated tokens (use --ctx)\n", g + 1);
+            break;
+        }
+        llamac_batch b = {.n_tokens = 1, .tokens = &t};
+        if (llamac_decode(ctx, &b) != LLAMAC_OK) {
+            cli_error("%s", llamac_context_error(ctx));
+            goto done;
+        }
+        logits = llamac_get_logits(ctx, 0);
+    }
+    printf("\n");
+    rc = 0;
+done:
+    free(toks);
+    llamac_sampler_free(smp);
+    llamac_context_free(ctx);
+    llamac_model_free(m);
+    return rc;
+}

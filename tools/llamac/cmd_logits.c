@@ -1,0 +1,131 @@
+/*
+ * cmd_logits.c — `llamac logits -m FILE --tokens IDS -o OUT [--ubatch N] [-t N] [--ctx N]`: runs the tokens
+ * as one sequence, --ubatch tokens per forward call, and writes float32 little-endian logits for every
+ * position, row-major [n_tokens x n_vocab]. The file is written under a temporary name and renamed at the end,
+ * so a failed run never leaves a partial OUT.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cmd_logits(int argc, char **argv)
+{
+    cli_common co;
+    cli_common_init(&co);
+    const char *tokens_s = NULL, *out_path = NULL;
+    int ubatch = 512;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_opt(&co, argc, argv, &i);
+        if (r < 0)
+            return 1;
+        if (r)
+            continue;
+        const char *o = argv[i];
+        if (!strcmp(o, "--tokens")) {
+            if (!(tokens_s = cli_arg(argc, argv, &i)))
+                return 1;
+        } else if (!strcmp(o, "-o") || !strcmp(o, "--output")) {
+            if (!(out_path = cli_arg(argc, argv, &i)))
+                return 1;
+        } else if (!strcmp(o, "--ubatch") || !strcmp(o, "-ub")) {
+            const char *v = cli_arg(argc, argv, &i);
+            if (!v || !cli_int(o, v, 1, 65536, &ubatch))
+                return 1;
+        } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            printf("usage: llamac logits -m FILE --tokens ID,ID,... -o OUT [--ubatch N] [-t N] [--ctx N] [--kv f32|f16]"
+                   " [--no-mmap]\n");
+            return 0;
+        } else {
+            return cli_error("logits: unknown option '%s'", o);
+        }
+    }
+    if (!tokens_s)
+        return cli_error("logits: --tokens is required");
+    if (!out_path)
+        return cli_error("logits: -o OUT is required");
+    int32_t *toks;
+    int n = cli_token_list(tokens_s, &toks);
+    if (n < 0)
+        return 1;
+    llamac_model *m = cli_load_model(&co);
+    if (!m) {
+        free(toks);
+        return 1;
+    }
+    llamac_model_info info;
+    llamac_model_get_info(m, &info);
+    int rc = 1;
+    llamac_context *ctx = NULL;
+    FILE *f = NULL;
+    char *tmp = NULL;
+    int8_t *want = NULL;
+    char err[600];
+    llamac_context_params cp = llamac_context_default_params();
+    cp.n_ctx = co.n_ctx;
+    cp.n_threads = co.n_threads;
+    cp.kv_type = co.kv_type;
+    cp.n_batch = ubatch < n ? ubatch : n;
+    cp.n_logits = cp.n_batch;
+    if (llamac_context_create(m, &cp, &ctx, err, sizeof err) != LLAMAC_OK) {
+        cli_error("%s", err);
+        goto done;
+    }
+    if (n > llamac_context_n_ctx(ctx)) {
+        cli_error("logits: %d tokens do not fit in the context of %d (use --ctx)", n, llamac_context_n_ctx(ctx));
+        goto done;
+    }
+    size_t tl = strlen(out_path) + 32;
+    tmp = malloc(tl);
+    want = malloc((size_t)cp.n_batch);
+    if (!tmp || !want) {
+        cli_error("out of memory");
+        goto done;
+    }
+    memset(want, 1, (size_t)cp.n_batch);
+    snprintf(tmp, tl, "%s.tmp.%ld", out_path, (long)getpid());
+    f = fopen(tmp, "wb");
+    if (!f) {
+        cli_error("cannot create '%s'", tmp);
+        goto done;
+    }
+    for (int start = 0; start < n; start += cp.n_batch) {
+        int nb = n - start < cp.n_batch ? n - start : cp.n_batch;
+        llamac_batch b = {.n_tokens = nb, .tokens = toks + start, .logits = want};
+        if (llamac_decode(ctx, &b) != LLAMAC_OK) {
+            cli_error("%s", llamac_context_error(ctx));
+            goto done;
+        }
+        for (int i = 0; i < nb; i++) {
+            const float *lg = llamac_get_logits(ctx, i);
+            if (fwrite(lg, sizeof(float), (size_t)info.n_vocab, f) != (size_t)info.n_vocab) {
+                cli_error("write to '%s' failed", tmp);
+                goto done;
+            }
+        }
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        cli_error("write to '%s' failed", tmp);
+        goto done;
+    }
+    f = NULL;
+    if (rename(tmp, out_path) != 0) {
+        cli_error("cannot rename '%s' to '%s'", tmp, out_path);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (f)
+        fclose(f);
+    if (rc && tmp)
+        unlink(tmp);
+    free(tmp);
+    free(want);
+    free(toks);
+    llamac_context_free(ctx);
+    llamac_model_free(m);
+    return rc;
+}
