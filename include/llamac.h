@@ -266,4 +266,8 @@ int llamac_n_cores(void);
 }
 #endif
 
+/* The rest of the public API, one header per concern. */
+#include "llamac_tokenizer.h" /* vocabulary, encode/decode, special and stop tokens */
+#include "llamac_chat.h"      /* Llama 3.x chat formats and tool calls */
+
 #endif /* LLAMAC_H */
