@@ -154,6 +154,20 @@ void llamac_model_get_info(const llamac_model *model, llamac_model_info *out);
 /* The GGUF view of the model file (valid until llamac_model_free); lets callers read any metadata key. */
 const llamac_gguf *llamac_model_gguf(const llamac_model *model);
 
+/* The memory one single-token llamac_decode must read, for expressing decode speed as a fraction of the
+ * machine's memory bandwidth (`llamac bench`). A token at KV position n_kv (n_kv cached positions before it,
+ * plus its own) reads weight_bytes + (n_kv + 1) * kv_bytes_per_pos. Activations and scratch stay in cache and
+ * are not counted, so this is a lower bound on the real traffic. */
+typedef struct llamac_decode_traffic {
+    uint64_t weight_bytes;     /* every layer matrix and norm vector, output_norm, the whole output projection
+                                  (all of token_embd when the embeddings are tied) and one token_embd row */
+    uint64_t kv_bytes_per_pos; /* K and V of one position over all layers in the given cache type; also the
+                                  KV cache memory per position of context */
+} llamac_decode_traffic;
+
+/* Fills *out for a cache of kv_type (llamac_kv_type). LLAMAC_E_INVALID_ARG for NULL or an unknown kv_type. */
+llamac_status llamac_model_decode_traffic(const llamac_model *model, int kv_type, llamac_decode_traffic *out);
+
 /* ---------------------------------------------------------------------------------------------------------
  * Context: KV cache and scratch for one or more independent sequences; forward pass
  * ------------------------------------------------------------------------------------------------------- */
@@ -269,5 +283,6 @@ int llamac_n_cores(void);
 /* The rest of the public API, one header per concern. */
 #include "llamac_tokenizer.h" /* vocabulary, encode/decode, special and stop tokens */
 #include "llamac_chat.h"      /* Llama 3.x chat formats and tool calls */
+#include "llamac_quantize.h"  /* converting models to other weight types (llamac quantize) */
 
 #endif /* LLAMAC_H */

@@ -58,7 +58,8 @@ static void layout(llamac_context *c, carver *cv)
     c->up = carve(cv, T * hp->n_ff * sizeof(float));
     c->tmp = carve(cv, T * hp->n_embd * sizeof(float));
     c->rope = carve(cv, T * hp->head_dim * sizeof(float));
-    c->scores = carve(cv, (size_t)c->params.n_threads * c->params.n_ctx * sizeof(float));
+    /* attention scores: per thread, one row of n_ctx for each query head sharing a KV head */
+    c->scores = carve(cv, (size_t)c->params.n_threads * (hp->n_head / hp->n_head_kv) * c->params.n_ctx * sizeof(float));
     /* activation slots: the widest input (n_embd, q_dim or n_ff) in the widest type (4 bytes/element bounds
      * every quantized row format) */
     size_t widest = (size_t)hp->n_embd;

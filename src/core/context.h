@@ -38,7 +38,7 @@ struct llamac_context {
     float *up;      /* [n_batch][n_ff] */
     float *tmp;     /* [n_batch][n_embd] */
     float *rope;    /* [n_batch][head_dim] cos/sin pairs */
-    float *scores;  /* [n_threads][n_ctx] */
+    float *scores;  /* [n_threads][n_head / n_head_kv][n_ctx] */
     lc_act act;     /* converted activations, LC_ACT_SLOTS buffers */
 
     /* outputs */

@@ -79,16 +79,14 @@ static void embed_task(void *arg, int64_t i, int thread)
 {
     tok_job *j = arg;
     const llamac_model *m = j->c->model;
-    const lc_type_traits *tt = lc_type_traits_get(m->tok_embd.type);
-    const char *row = (const char *)m->tok_embd.data + (size_t)j->b->tokens[i] * m->tok_embd.row_bytes;
-    tt->to_float(row, j->c->x + i * m->hp.n_embd, m->hp.n_embd);
+    lc_weight_row_to_float(&m->tok_embd, j->b->tokens[i], j->c->x + i * m->hp.n_embd);
 }
 
 static void norm_task(void *arg, int64_t i, int thread)
 {
     tok_job *j = arg;
     const lc_hparams *hp = &j->c->model->hp;
-    lc_rmsnorm(j->c->xn + i * hp->n_embd, j->c->x + i * hp->n_embd, j->norm_w, hp->n_embd, hp->norm_eps);
+    j->c->kern->rmsnorm(j->c->xn + i * hp->n_embd, j->c->x + i * hp->n_embd, j->norm_w, hp->n_embd, hp->norm_eps);
 }
 
 /* RoPE on q and k, then store k and v in the cache */
@@ -132,8 +130,8 @@ static void attn_task(void *arg, int64_t task, int thread)
     const char *kb = (const char *)c->k_cache + row0 * hd * c->kv_elem;
     const char *vb = (const char *)c->v_cache + row0 * hd * c->kv_elem;
     const int64_t q_off = i * hp->n_head * hd + (int64_t)h * n_rep * hd;
-    lc_attention(c->att + q_off, c->q + q_off, n_rep, kb, vb, c->kv_elem == 2, pos + 1, hd,
-                 c->scores + (size_t)thread * c->params.n_ctx);
+    c->kern->attention(c->att + q_off, c->q + q_off, n_rep, kb, vb, c->kv_elem == 2, pos + 1, hd,
+                 c->scores + (size_t)thread * n_rep * c->params.n_ctx);
 }
 
 static void residual_task(void *arg, int64_t i, int thread)
@@ -150,7 +148,7 @@ static void swiglu_task(void *arg, int64_t i, int thread)
 {
     tok_job *j = arg;
     const int64_t n = j->c->model->hp.n_ff;
-    lc_swiglu(j->c->gate + i * n, j->c->gate + i * n, j->c->up + i * n, n);
+    j->c->kern->swiglu(j->c->gate + i * n, j->c->gate + i * n, j->c->up + i * n, n);
 }
 
 /* gathers the final-normed rows of the tokens that want logits into xn[0..n_out) */
@@ -160,8 +158,8 @@ static void final_norm_task(void *arg, int64_t o, int thread)
     llamac_context *c = j->c;
     const lc_hparams *hp = &c->model->hp;
     int32_t i = c->out_idx[o];
-    lc_rmsnorm(c->xn + o * hp->n_embd, c->x + (int64_t)i * hp->n_embd, c->model->output_norm, hp->n_embd,
-               hp->norm_eps);
+    c->kern->rmsnorm(c->xn + o * hp->n_embd, c->x + (int64_t)i * hp->n_embd, c->model->output_norm, hp->n_embd,
+                     hp->norm_eps);
 }
 
 static void layer_forward(llamac_context *c, tok_job *j, int l, int T)

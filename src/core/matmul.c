@@ -35,7 +35,7 @@ static const void *act_get(lc_pool *pool, const lc_kernels *k, lc_act *a, int ty
         *stride = (size_t)a->ldx * sizeof(float);
         return a->x;
     }
-    size_t rb = lc_row_bytes(type, a->n);
+    size_t rb = k->act_row_bytes(type, a->n);
     *stride = rb;
     for (int s = 0; s < a->n_slots; s++)
         if (a->slot_type[s] == type)
@@ -68,8 +68,13 @@ static void mm_task(void *arg, int64_t task, int thread)
     const lc_weight *w = m->w;
     int64_t r0 = (task - j->first_task[i]) * j->chunk[i];
     int64_t r1 = r0 + j->chunk[i] < w->n_out ? r0 + j->chunk[i] : w->n_out;
-    lc_gemm_args g = {w->data, w->row_bytes, j->act[i], j->act_stride[i], m->y, m->ldy, w->n_in, r0, r1, j->nt};
-    j->k->gemm[w->type](&g);
+    if (w->packed) {
+        lc_gemm_args g = {w->packed, w->group_bytes, j->act[i], j->act_stride[i], m->y, m->ldy, w->n_in, r0, r1, j->nt};
+        j->k->gemm_packed[w->type](&g);
+    } else {
+        lc_gemm_args g = {w->data, w->row_bytes, j->act[i], j->act_stride[i], m->y, m->ldy, w->n_in, r0, r1, j->nt};
+        j->k->gemm[w->type](&g);
+    }
 }
 
 void lc_matmul(lc_pool *pool, const lc_kernels *k, lc_act *a, const lc_mm *mm, int n)

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "quant/quant.h"
+#include "tok/tok.h"
 
 typedef struct owned_block {
     struct owned_block *next;
@@ -48,6 +49,7 @@ void llamac_model_free(llamac_model *m)
     }
     if (m->weight_copy)
         munmap(m->weight_copy, m->weight_copy_size);
+    lc_vocab_free(m->tokenizer);
     lc_gguf_close(m->gguf);
     free(m);
 }
@@ -171,10 +173,10 @@ static llamac_status check_shape(const lc_gguf_tensor *t, int n_dims, int64_t ne
     return LLAMAC_OK;
 }
 
+/* Binding always points into the file mapping; lc_model_copy_weights (weights.c) redirects afterwards. */
 static const void *tensor_data(const llamac_model *m, const lc_gguf_tensor *t)
 {
-    if (m->weight_copy)
-        return (const char *)m->weight_copy + (t->offset - m->gguf->data_offset);
+    (void)m;
     return t->data;
 }
 
@@ -245,7 +247,7 @@ static llamac_status bind_tensors(llamac_model *m, lc_err *e)
         return lc_fail(e, LLAMAC_E_UNSUPPORTED, "tensor 'token_embd.weight' has type %s, which llamac cannot read",
                        llamac_type_name(te->type));
     m->tok_embd = (lc_weight){te->name, te->type, tensor_data(m, te), lc_row_bytes(te->type, hp->n_embd),
-                              hp->n_embd, hp->n_vocab};
+                              hp->n_embd, hp->n_vocab, NULL, 0};
 
     if ((st = bind_vector(m, "output_norm.weight", hp->n_embd, &m->output_norm, e)))
         return st;
@@ -283,6 +285,21 @@ static llamac_status bind_tensors(llamac_model *m, lc_err *e)
     return LLAMAC_OK;
 }
 
+/* Llama 3.1 "llama3" frequency scaling from metadata (used only when a file declares it but carries no
+ * rope_freqs tensor): pairs with wavelength < orig/high are kept, > orig/low are divided by factor, and the
+ * band between is interpolated (reference doc section 1.8). Returns the divisor of pair frequency f. */
+static double llama3_divisor(double f, double factor, double low, double high, double orig)
+{
+    const double two_pi = 6.283185307179586;
+    double wavelen = two_pi / f;
+    if (wavelen < orig / high)
+        return 1.0;
+    if (wavelen > orig / low)
+        return factor;
+    double smooth = (orig / wavelen - low) / (high - low);
+    return 1.0 / ((1.0 - smooth) / factor + smooth);
+}
+
 static llamac_status init_rope(llamac_model *m, lc_err *e)
 {
     const lc_hparams *hp = &m->hp;
@@ -302,9 +319,29 @@ static llamac_status init_rope(llamac_model *m, lc_err *e)
                                (double)divisors[i]);
         m->info.has_rope_freqs = 1;
     }
+    lc_gguf_str kind = {"none", 4};
+    int llama3_meta = !rf && lc_gguf_get_str(m->gguf, "llama.rope.scaling.type", 0, &kind, e) == LLAMAC_OK &&
+                      kind.len == 6 && memcmp(kind.ptr, "llama3", 6) == 0;
+    double factor = 8.0, low = 1.0, high = 4.0, orig = 8192.0;
+    if (llama3_meta) {
+        llamac_status st;
+        if ((st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.factor", 1, &factor, e)) ||
+            (st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.low_freq_factor", 0, &low, e)) ||
+            (st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.high_freq_factor", 0, &high, e)) ||
+            (st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.original_context_length", 0, &orig, e)))
+            return st;
+        if (!(factor >= 1.0) || !(low > 0.0) || !(high > low) || !(orig >= 1.0))
+            return lc_fail(e, LLAMAC_E_MODEL, "invalid llama3 rope scaling (factor %g, low %g, high %g, original %g)",
+                           factor, low, high, orig);
+        m->info.has_rope_freqs = 1;
+    }
     for (int i = 0; i < n_pairs; i++) {
         double f = pow(hp->rope_theta, -2.0 * i / hp->head_dim);
-        m->rope_inv_freq[i] = divisors ? f / divisors[i] : f;
+        if (divisors)
+            f /= divisors[i];
+        else if (llama3_meta)
+            f /= llama3_divisor(f, factor, low, high, orig);
+        m->rope_inv_freq[i] = f;
     }
     return LLAMAC_OK;
 }
@@ -334,23 +371,23 @@ static void fill_info(llamac_model *m)
     in->weight_bytes = bytes;
 }
 
-/* use_mmap = 0: copy the tensor data into private anonymous memory (huge pages where available). */
-static llamac_status copy_weights(llamac_model *m, lc_err *e)
+/* The vocabulary, when the file has tokenizer.ggml.* metadata; its size must match token_embd. */
+static llamac_status load_tokenizer(llamac_model *m, lc_err *e)
 {
-    size_t size = (size_t)(m->gguf->size - m->gguf->data_offset);
-    if (size == 0)
+    if (!lc_gguf_get(m->gguf, "tokenizer.ggml.model"))
         return LLAMAC_OK;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return lc_fail(e, LLAMAC_E_NOMEM, "cannot allocate %zu bytes for the weights", size);
-#ifdef MADV_HUGEPAGE
-    madvise(p, size, MADV_HUGEPAGE);
-#endif
-    memcpy(p, m->gguf->map + m->gguf->data_offset, size);
-    mprotect(p, size, PROT_READ);
-    m->weight_copy = p;
-    m->weight_copy_size = size;
+    llamac_status st = lc_vocab_from_gguf(m->gguf, &m->tokenizer, e);
+    if (st)
+        return st;
+    if (m->tokenizer->n_vocab != m->hp.n_vocab)
+        return lc_fail(e, LLAMAC_E_MODEL, "the vocabulary has %d tokens but token_embd.weight has %d rows",
+                       m->tokenizer->n_vocab, m->hp.n_vocab);
     return LLAMAC_OK;
+}
+
+const llamac_tokenizer *llamac_model_tokenizer(const llamac_model *m)
+{
+    return m ? m->tokenizer : NULL;
 }
 
 llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out,
@@ -369,14 +406,16 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
     llamac_status st = m ? LLAMAC_OK : lc_fail(&e, LLAMAC_E_NOMEM, "out of memory");
     if (!st)
         st = lc_gguf_open(path, &m->gguf, &e);
-    if (!st && !p.use_mmap)
-        st = copy_weights(m, &e);
     if (!st)
         st = read_hparams(m, &e);
     if (!st)
         st = bind_tensors(m, &e);
     if (!st)
         st = init_rope(m, &e);
+    if (!st && !p.use_mmap)
+        st = lc_model_copy_weights(m, path, p.n_threads, &e);
+    if (!st)
+        st = load_tokenizer(m, &e);
     if (st) {
         if (m && m->gguf && strncmp(e.msg, path, strlen(path)) != 0) {
             char inner[sizeof e.msg];

@@ -5,7 +5,8 @@
  * head_dim, n_ff (SwiGLU hidden), n_vocab, n_layer. Matrices follow the file's convention: a weight with
  * GGUF shape ne = [n_in, n_out] is n_out rows of n_in elements, and y = W x means y[r] = dot(row r, x).
  *
- * Weights point into the GGUF mapping (or into a private copy when use_mmap = 0); norm vectors are f32
+ * Weights point into the GGUF mapping (or, when use_mmap = 0, into a private huge-page copy where matrices
+ * the kernels can pack are stored in the G16 layout of quant/pack.h); norm vectors are f32
  * (converted copies if the file stores them otherwise). Everything is read-only after load, so one model can
  * serve many contexts in parallel.
  */
@@ -14,15 +15,21 @@
 
 #include "gguf/gguf.h"
 #include "llamac.h"
+#include "util/err.h"
 
 typedef struct lc_weight {
     const char *name;
     int type;          /* llamac_type; has traits and a GEMM */
-    const void *data;  /* n_out rows, row_bytes apart */
+    const void *data;  /* n_out rows, row_bytes apart (file layout); NULL when only the packed copy is kept */
     size_t row_bytes;
     int64_t n_in;      /* elements per row (reduction length) */
     int64_t n_out;     /* rows */
+    const void *packed; /* the same matrix in the G16 layout (quant/pack.h) for gemm_packed, or NULL */
+    size_t group_bytes; /* bytes per packed group of 16 rows */
 } lc_weight;
+
+/* Row r of w as f32 (from the file layout, or the packed one when that is all there is). */
+void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out);
 
 typedef struct lc_layer {
     const float *attn_norm; /* [n_embd] */
@@ -52,8 +59,13 @@ struct llamac_model {
     lc_layer *layers;        /* [n_layer] */
     double *rope_inv_freq;   /* [head_dim/2] angle per position of pair i, rope_freqs divisors applied */
     void *owned;             /* allocations freed with the model (converted norms, private weight copy) */
-    void *weight_copy;       /* use_mmap = 0: private copy of the tensor data */
-    size_t weight_copy_size;
+    llamac_tokenizer *tokenizer; /* from tokenizer.ggml.* metadata, or NULL if the file has none (owned) */
+    void *weight_copy;       /* use_mmap = 0: the mapping holding the private copy of the tensor data */
+    size_t weight_copy_size; /* its length (for munmap) */
 };
+
+/* use_mmap = 0: reads the weights into private huge-page memory, packing the matrices the kernels pack, with
+ * n_threads threads (0 = all cores), and redirects every weight and norm pointer there (weights.c). */
+llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_threads, lc_err *e);
 
 #endif

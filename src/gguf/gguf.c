@@ -131,7 +131,7 @@ static llamac_status rd_str(cursor *c, lc_gguf_str *s, const char *what)
     if (len > remaining(c))
         return lc_fail(c->e, LLAMAC_E_FORMAT,
                        "%s: string length %" PRIu64 " at offset %" PRIu64 " exceeds the %" PRIu64
-                       " bytes left in the file",
+                       " bytes left in the file (truncated or corrupt)",
                        what, len, c->pos - 8, remaining(c));
     s->ptr = (const char *)c->base + c->pos;
     s->len = len;
@@ -213,7 +213,7 @@ static llamac_status rd_array(cursor *c, lc_gguf_value *v, int depth, const char
         if (n > remaining(c) / es)
             return lc_fail(c->e, LLAMAC_E_FORMAT,
                            "key '%s': array of %" PRIu64 " %s elements does not fit in the %" PRIu64
-                           " bytes left in the file",
+                           " bytes left in the file (truncated or corrupt)",
                            key, n, lc_gguf_type_name(et), remaining(c));
         v->v.arr.data = c->base + c->pos;
         if (et == LC_GGUF_BOOL) {
@@ -230,7 +230,7 @@ static llamac_status rd_array(cursor *c, lc_gguf_value *v, int depth, const char
     if (n > remaining(c) / min)
         return lc_fail(c->e, LLAMAC_E_FORMAT,
                        "key '%s': array of %" PRIu64 " %s elements does not fit in the %" PRIu64
-                       " bytes left in the file",
+                       " bytes left in the file (truncated or corrupt)",
                        key, n, lc_gguf_type_name(et), remaining(c));
     if (n == 0)
         return LLAMAC_OK;
@@ -416,12 +416,16 @@ static llamac_status parse(lc_gguf *g, lc_err *e)
     uint64_t n_tensors, n_kv;
     if ((st = rd_u64(&c, &n_tensors, "tensor count")) || (st = rd_u64(&c, &n_kv, "metadata count")))
         return st;
-    if (n_tensors > GGUF_MAX_TENSORS || n_tensors > remaining(&c) / 24)
-        return lc_fail(e, LLAMAC_E_FORMAT, "absurd tensor count %" PRIu64 " for a %" PRIu64 "-byte file", n_tensors,
-                       g->size);
-    if (n_kv > GGUF_MAX_KV || n_kv > remaining(&c) / 13)
-        return lc_fail(e, LLAMAC_E_FORMAT, "absurd metadata count %" PRIu64 " for a %" PRIu64 "-byte file", n_kv,
-                       g->size);
+    if (n_tensors > GGUF_MAX_TENSORS)
+        return lc_fail(e, LLAMAC_E_FORMAT, "absurd tensor count %" PRIu64 " (at most %d)", n_tensors, GGUF_MAX_TENSORS);
+    if (n_kv > GGUF_MAX_KV)
+        return lc_fail(e, LLAMAC_E_FORMAT, "absurd metadata count %" PRIu64 " (at most %d)", n_kv, GGUF_MAX_KV);
+    /* smallest encodings: a metadata entry 13 bytes, a tensor info 24 (both counts are <= 65536 here) */
+    if (n_kv * 13 + n_tensors * 24 > remaining(&c))
+        return lc_fail(e, LLAMAC_E_FORMAT,
+                       "file truncated: %" PRIu64 " metadata entries and %" PRIu64 " tensor infos cannot fit in the %"
+                       PRIu64 " bytes after the header",
+                       n_kv, n_tensors, remaining(&c));
     g->kv = arena_alloc(&g->arena, (n_kv ? n_kv : 1) * sizeof(lc_gguf_kv));
     g->tensors = arena_alloc(&g->arena, (n_tensors ? n_tensors : 1) * sizeof(lc_gguf_tensor));
     if (!g->kv || !g->tensors)

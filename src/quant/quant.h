@@ -15,8 +15,9 @@
  *     path performs, in the same order.
  *   - Activations are converted per row (lc_kernels.quantize_row), so a row converts identically in any batch.
  *
- * Activation ("vec_dot") types: F32/F16/BF16 weights take f32 activations (LLAMAC_TYPE_F32 rows); 32-element
- * quants take Q8_0 rows; K-quants take Q8_K rows (super-blocks of 256 with per-16 sums).
+ * Activation ("vec_dot") types: F32/F16/BF16 weights take f32 activations (LLAMAC_TYPE_F32 rows); Q4_0, Q5_0,
+ * Q8_0 take Q8_0 rows; Q4_1, Q5_1 take Q8_1 rows (Q8_0 plus s = d*sum(q), for the min term); K-quants take Q8_K
+ * rows (super-blocks of 256 with per-16 sums). Bit-level layouts of every block: docs/QUANT_FORMATS.md.
  */
 #ifndef LC_QUANT_H
 #define LC_QUANT_H
@@ -139,8 +140,9 @@ size_t lc_row_bytes(int type, int64_t n);
 
 /* One GEMM call: for r in [r0, r1) and t in [0, nt):
  *     y[t * ldy + r] = dot(weight row r, activation row t)
- * w: weight rows of w_type, w_stride bytes apart; a: activation rows (vec_dot_type), a_stride bytes apart;
- * n: elements per row (the reduction length). */
+ * w: weight rows of w_type, w_stride bytes apart (for gemm_packed: the packed matrix of pack.h, w_stride =
+ * bytes per group of 16 rows); a: activation rows (vec_dot_type, as written by the same table's quantize_row),
+ * a_stride bytes apart; n: elements per row (the reduction length). */
 typedef struct lc_gemm_args {
     const void *w;
     size_t w_stride;
@@ -159,7 +161,20 @@ typedef void (*lc_quantize_row_fn)(const float *x, void *y, int64_t n);
 typedef struct lc_kernels {
     const char *name;                                 /* "scalar", "avx2", "avx512" */
     lc_quantize_row_fn quantize_row[LLAMAC_TYPE_COUNT]; /* indexed by activation type (F32, Q8_0, Q8_K) */
+    /* Bytes of one activation row of n elements as this table's quantize_row writes it: the type's standard
+     * blocks, possibly followed by table-specific extra data the GEMMs use (see kernels.h). */
+    size_t (*act_row_bytes)(int act_type, int64_t n);
     lc_gemm_fn gemm[LLAMAC_TYPE_COUNT];                 /* indexed by weight type; NULL = not implemented */
+    /* GEMM on weights packed at load (pack.h), indexed by weight type; NULL = this table does not pack the
+     * type. Same results as gemm[] bit for bit. */
+    lc_gemm_fn gemm_packed[LLAMAC_TYPE_COUNT];
+
+    /* Per-token operations of the forward pass (scalar references in core/ops.c, same signatures). Each is
+     * a pure function of its inputs with a fixed reduction order. */
+    void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
+    void (*swiglu)(float *h, const float *g, const float *u, int64_t n);
+    void (*attention)(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
+                      int head_dim, float *scores);
 } lc_kernels;
 
 /* The table for this CPU, chosen on first call (thread-safe); LLAMAC_KERNELS=scalar|avx2|avx512 forces a path

@@ -17,5 +17,21 @@ LC_DECLARE_TYPE_REF(f16)
 LC_DECLARE_TYPE_REF(bf16)
 LC_DECLARE_TYPE_REF(q4_0)
 LC_DECLARE_TYPE_REF(q8_0)
+LC_DECLARE_TYPE_REF(q4_1)  /* ref_legacy.c */
+LC_DECLARE_TYPE_REF(q5_0)
+LC_DECLARE_TYPE_REF(q5_1)
+LC_DECLARE_TYPE_REF(q2_K)  /* ref_kquants.c */
+LC_DECLARE_TYPE_REF(q4_K)
+LC_DECLARE_TYPE_REF(q5_K)
+LC_DECLARE_TYPE_REF(q3_K)  /* ref_kquants_sym.c */
+LC_DECLARE_TYPE_REF(q6_K)
+
+/* Activation-only types: no vec_dot (they are the right-hand side of other types' dot products). */
+#define LC_DECLARE_ACT_REF(t)                                                                                 \
+    void lc_##t##_to_float(const void *x, float *y, int64_t n);                                               \
+    void lc_##t##_from_float(const float *x, void *y, int64_t n);
+
+LC_DECLARE_ACT_REF(q8_1) /* ref_legacy.c */
+LC_DECLARE_ACT_REF(q8_K) /* ref_kquants_sym.c */
 
 #endif

@@ -8,12 +8,26 @@
 #define ROW(T, nm, blk, sz, vdt, fn)                                                                          \
     [LLAMAC_TYPE_##T] = {nm, blk, sz, vdt, lc_##fn##_to_float, lc_##fn##_from_float, lc_##fn##_vec_dot}
 
+/* An activation-only type: readable and writable, but never the weight side of a dot product. */
+#define ACT_ROW(T, nm, blk, sz, fn)                                                                           \
+    [LLAMAC_TYPE_##T] = {nm, blk, sz, -1, lc_##fn##_to_float, lc_##fn##_from_float, NULL}
+
 static const lc_type_traits g_traits[LLAMAC_TYPE_COUNT] = {
     ROW(F32, "F32", 1, 4, LLAMAC_TYPE_F32, f32),
     ROW(F16, "F16", 1, 2, LLAMAC_TYPE_F32, f16),
     ROW(BF16, "BF16", 1, 2, LLAMAC_TYPE_F32, bf16),
     ROW(Q4_0, "Q4_0", LC_QK4_0, sizeof(lc_block_q4_0), LLAMAC_TYPE_Q8_0, q4_0),
     ROW(Q8_0, "Q8_0", LC_QK8_0, sizeof(lc_block_q8_0), LLAMAC_TYPE_Q8_0, q8_0),
+    ROW(Q4_1, "Q4_1", LC_QK4_1, sizeof(lc_block_q4_1), LLAMAC_TYPE_Q8_1, q4_1),
+    ROW(Q5_0, "Q5_0", LC_QK5_0, sizeof(lc_block_q5_0), LLAMAC_TYPE_Q8_0, q5_0),
+    ROW(Q5_1, "Q5_1", LC_QK5_1, sizeof(lc_block_q5_1), LLAMAC_TYPE_Q8_1, q5_1),
+    ACT_ROW(Q8_1, "Q8_1", LC_QK8_1, sizeof(lc_block_q8_1), q8_1),
+    ROW(Q2_K, "Q2_K", LC_QK_K, sizeof(lc_block_q2_K), LLAMAC_TYPE_Q8_K, q2_K),
+    ROW(Q3_K, "Q3_K", LC_QK_K, sizeof(lc_block_q3_K), LLAMAC_TYPE_Q8_K, q3_K),
+    ROW(Q4_K, "Q4_K", LC_QK_K, sizeof(lc_block_q4_K), LLAMAC_TYPE_Q8_K, q4_K),
+    ROW(Q5_K, "Q5_K", LC_QK_K, sizeof(lc_block_q5_K), LLAMAC_TYPE_Q8_K, q5_K),
+    ROW(Q6_K, "Q6_K", LC_QK_K, sizeof(lc_block_q6_K), LLAMAC_TYPE_Q8_K, q6_K),
+    ACT_ROW(Q8_K, "Q8_K", LC_QK_K, sizeof(lc_block_q8_K), q8_K),
 };
 
 const lc_type_traits *lc_type_traits_get(int type)
@@ -22,6 +36,14 @@ const lc_type_traits *lc_type_traits_get(int type)
         return NULL;
     return &g_traits[type];
 }
+
+/* The block structs must have ggml's exact sizes (no padding), or files would not read back. */
+_Static_assert(sizeof(lc_block_q4_0) == 18 && sizeof(lc_block_q4_1) == 20, "Q4 block size");
+_Static_assert(sizeof(lc_block_q5_0) == 22 && sizeof(lc_block_q5_1) == 24, "Q5 block size");
+_Static_assert(sizeof(lc_block_q8_0) == 34 && sizeof(lc_block_q8_1) == 36, "Q8 block size");
+_Static_assert(sizeof(lc_block_q2_K) == 84 && sizeof(lc_block_q3_K) == 110, "Q2_K/Q3_K block size");
+_Static_assert(sizeof(lc_block_q4_K) == 144 && sizeof(lc_block_q5_K) == 176, "Q4_K/Q5_K block size");
+_Static_assert(sizeof(lc_block_q6_K) == 210 && sizeof(lc_block_q8_K) == 292, "Q6_K/Q8_K block size");
 
 size_t lc_row_bytes(int type, int64_t n)
 {

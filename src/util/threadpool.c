@@ -1,8 +1,15 @@
 /*
- * threadpool.c — see threadpool.h. A job is published by bumping `generation`; workers spin on it for a
- * while, then sleep on a condition variable. Tasks are claimed with an atomic counter. Every worker checks in
- * after each job and the caller waits for all of them, so no worker can still be touching a job's counters
- * when the next job resets them.
+ * threadpool.c — see threadpool.h.
+ *
+ * A job is published through one 64-bit atomic `ticket` = (generation << 32) | next task index. A thread claims
+ * a task with a compare-and-swap that also checks the generation, so a worker that wakes late can never take a
+ * task of a job it did not see published, and the caller never waits for workers that were descheduled: it runs
+ * tasks itself and waits only until every *claimed* task is done (`done` == n_tasks). This keeps the pool fast
+ * when the machine is oversubscribed (no barrier on all workers). Workers spin on the ticket for a while after a
+ * job (decode issues hundreds of small jobs per token), then sleep on a condition variable.
+ *
+ * The job description (fn, arg, n_tasks) is written before the ticket is published and is not changed until the
+ * job is done, so a thread that claimed a task of generation g reads g's description.
  */
 #include "util/threadpool.h"
 
@@ -17,7 +24,7 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-#define SPIN_ITERS 200000
+#define SPIN_ITERS 100000
 
 struct lc_pool {
     int n_threads;
@@ -26,14 +33,12 @@ struct lc_pool {
     pthread_cond_t cv;
     int n_sleeping; /* protected by mu */
     int stop;       /* protected by mu */
-    _Atomic int stopping;
 
-    _Atomic uint64_t generation;
+    _Atomic uint64_t ticket; /* generation << 32 | next task */
+    _Atomic int64_t done;    /* tasks finished in the current job */
     lc_task_fn fn;
     void *arg;
     int64_t n_tasks;
-    _Atomic int64_t next;
-    _Atomic int checked_in; /* workers that finished the current job */
 };
 
 typedef struct worker_arg {
@@ -41,13 +46,22 @@ typedef struct worker_arg {
     int id;
 } worker_arg;
 
-static void run_tasks(lc_pool *p, int thread)
+/* Claims and runs tasks of generation gen until none is left (or a newer job is published). */
+static void run_tasks(lc_pool *p, uint32_t gen, int thread)
 {
+    uint64_t v = atomic_load_explicit(&p->ticket, memory_order_acquire);
     for (;;) {
-        int64_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if ((uint32_t)(v >> 32) != gen)
+            return;
+        int64_t t = (int64_t)(v & 0xffffffffu);
         if (t >= p->n_tasks)
-            break;
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* v reloaded */
         p->fn(p->arg, t, thread);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel);
+        v = atomic_load_explicit(&p->ticket, memory_order_acquire);
     }
 }
 
@@ -57,18 +71,18 @@ static void *worker_main(void *varg)
     lc_pool *p = wa->pool;
     int id = wa->id;
     free(wa);
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        uint64_t g;
+        uint32_t gen;
         int spins = 0;
-        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen) {
+        while ((gen = (uint32_t)(atomic_load_explicit(&p->ticket, memory_order_acquire) >> 32)) == seen) {
             if (++spins < SPIN_ITERS) {
                 CPU_RELAX();
                 continue;
             }
             pthread_mutex_lock(&p->mu);
             p->n_sleeping++;
-            while (!p->stop && atomic_load_explicit(&p->generation, memory_order_acquire) == seen)
+            while (!p->stop && (uint32_t)(atomic_load_explicit(&p->ticket, memory_order_acquire) >> 32) == seen)
                 pthread_cond_wait(&p->cv, &p->mu);
             p->n_sleeping--;
             int stop = p->stop;
@@ -77,11 +91,13 @@ static void *worker_main(void *varg)
                 return NULL;
             spins = 0;
         }
-        seen = g;
-        if (atomic_load_explicit(&p->stopping, memory_order_acquire))
+        seen = gen;
+        pthread_mutex_lock(&p->mu);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
             return NULL;
-        run_tasks(p, id);
-        atomic_fetch_add_explicit(&p->checked_in, 1, memory_order_acq_rel);
+        run_tasks(p, gen, id);
     }
 }
 
@@ -121,8 +137,10 @@ void lc_pool_free(lc_pool *p)
     if (p->threads) {
         pthread_mutex_lock(&p->mu);
         p->stop = 1;
-        atomic_store_explicit(&p->stopping, 1, memory_order_release);
-        atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+        /* bump the generation (no tasks) so spinning workers notice */
+        uint64_t v = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        p->n_tasks = 0;
+        atomic_store_explicit(&p->ticket, ((v >> 32) + 1) << 32, memory_order_release);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
         for (int i = 1; i < p->n_threads; i++)
@@ -151,14 +169,15 @@ void lc_pool_run(lc_pool *p, lc_task_fn fn, void *arg, int64_t n_tasks)
     p->fn = fn;
     p->arg = arg;
     p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->checked_in, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_acq_rel);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(&p->ticket, memory_order_relaxed);
+    uint32_t gen = (uint32_t)(v >> 32) + 1;
+    atomic_store_explicit(&p->ticket, (uint64_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&p->mu);
     if (p->n_sleeping)
         pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    run_tasks(p, 0);
-    while (atomic_load_explicit(&p->checked_in, memory_order_acquire) < p->n_threads - 1)
+    run_tasks(p, gen, 0);
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < n_tasks)
         CPU_RELAX();
 }

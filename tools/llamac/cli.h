@@ -7,12 +7,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "llamac.h"
 
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* Prints "llamac: <message>" to stderr; returns 1 (the exit code for errors). */
 #if defined(__GNUC__)
@@ -44,5 +51,36 @@ void cli_common_init(cli_common *c);
 int cli_common_opt(cli_common *c, int argc, char **argv, int *i);
 /* Loads the model named by -m (reporting errors). */
 llamac_model *cli_load_model(const cli_common *c);
+
+/* Sampling options (cli_sampling.c): --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n,
+ * --seed. cli_sampling_opt returns 1 if argv[*i] was one (consumed), 0 if not, -1 on error. cli_sampling_set
+ * sets one by its /set name (temp, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed): 1 ok, 0 unknown
+ * name, -1 bad value (reported). */
+int cli_sampling_opt(llamac_sampler_params *sp, int argc, char **argv, int *i);
+int cli_sampling_set(llamac_sampler_params *sp, const char *name, const char *value);
+void cli_sampling_print(FILE *f, const llamac_sampler_params *sp);
+const char *cli_sampling_usage(void);
+
+
+/* Chat prompts for `llamac tokenize --chat` (cmd_chat_render.c). cli_chat_opt consumes --chat FILE,
+ * --date D, --chat-format F, --tools-in-system, --show-prompt (returns 1 if consumed, 0 if not, -1 on error);
+ * cli_chat_usage is their help text. cli_tokenize_chat renders o->messages_path in the chat format of gguf
+ * (detected; NULL gguf: Llama 3.1 with a warning) and appends the ids to *out; returns 0, or 1 after
+ * reporting an error. */
+typedef struct cli_chat_opts {
+    const char *messages_path; /* NULL: no --chat */
+    const char *date;          /* NULL: today */
+    const char *format;        /* NULL: detect */
+    int tools_in_system;
+    int show_prompt;
+} cli_chat_opts;
+void cli_chat_opts_init(cli_chat_opts *o);
+int cli_chat_opt(cli_chat_opts *o, int argc, char **argv, int *i);
+const char *cli_chat_usage(void);
+int cli_tokenize_chat(const llamac_tokenizer *tok, const llamac_gguf *gguf, const cli_chat_opts *o,
+                      llamac_tokens *out);
+/* The same, detecting the format from vocab_path when it is a GGUF file (else Llama 3.1 with a warning). */
+int cli_tokenize_chat_file(const llamac_tokenizer *tok, const char *vocab_path, const cli_chat_opts *o,
+                           llamac_tokens *out);
 
 #endif

@@ -115,7 +115,7 @@ void cli_common_init(cli_common *c)
     c->model = NULL;
     c->n_threads = 0;
     c->n_ctx = 4096;
-    c->use_mmap = 1;
+    c->use_mmap = llamac_model_default_params().use_mmap;
     c->kv_type = LLAMAC_KV_F32;
 }
 
@@ -138,8 +138,12 @@ int cli_common_opt(cli_common *c, int argc, char **argv, int *i)
             return -1;
         return 1;
     }
-    if (!strcmp(o, "--no-mmap")) {
+    if (!strcmp(o, "--no-mmap")) { /* private huge-page copy, weights repacked for the kernels */
         c->use_mmap = 0;
+        return 1;
+    }
+    if (!strcmp(o, "--mmap")) { /* weights used in place from the file mapping: instant load */
+        c->use_mmap = 1;
         return 1;
     }
     if (!strcmp(o, "--kv")) {

@@ -1,11 +1,15 @@
 /*
  * cmd_generate.c — `llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [sampling] [-t N] [--ctx N]`:
- * prefills the prompt, then samples up to N tokens, stopping early at an end-of-generation token.
- * Prints only the generated continuation.
+ * prefills the prompt, then samples up to N tokens, stopping early at a stop token of the model's vocabulary
+ * (<|eot_id|>, <|eom_id|>, <|end_of_text|>). -p TEXT is tokenized with BOS by the model's GGUF vocabulary
+ * (special-token text only with --special). Prints only the generated continuation: as text, streamed and
+ * never splitting a UTF-8 character, when the model has a vocabulary; as space-separated ids otherwise or with
+ * --ids. A newline ends the output only when stdout is a terminal (text mode) or always (ids mode).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -14,7 +18,7 @@ int cmd_generate(int argc, char **argv)
     cli_common co;
     cli_common_init(&co);
     const char *tokens_s = NULL, *prompt = NULL;
-    int n_predict = 64, ubatch = 512;
+    int n_predict = 64, ubatch = 512, print_ids = 0, parse_special = 0;
     llamac_sampler_params sp = llamac_sampler_default_params();
     for (int i = 1; i < argc; i++) {
         int r = cli_common_opt(&co, argc, argv, &i);
@@ -28,6 +32,10 @@ int cmd_generate(int argc, char **argv)
             ok = (tokens_s = cli_arg(argc, argv, &i)) != NULL;
         } else if (!strcmp(o, "-p") || !strcmp(o, "--prompt")) {
             ok = (prompt = cli_arg(argc, argv, &i)) != NULL;
+        } else if (!strcmp(o, "--ids")) {
+            print_ids = 1;
+        } else if (!strcmp(o, "--special")) {
+            parse_special = 1;
         } else if (!strcmp(o, "-n") || !strcmp(o, "--n-predict")) {
             ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 0, 1 << 24, &n_predict);
         } else if (!strcmp(o, "--ubatch") || !strcmp(o, "-ub")) {
@@ -49,7 +57,10 @@ int cmd_generate(int argc, char **argv)
         } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             printf("usage: llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
                    "                       [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
-                   "                       [-t N] [--ctx N] [--ubatch N] [--kv f32|f16] [--no-mmap]\n");
+                   "                       [-t N] [--ctx N] [--ubatch N] [--kv f32|f16] [--no-mmap] [--special] [--ids]\n"
+                   "  -p TEXT    prompt text, tokenized with BOS by the model's vocabulary\n"
+                   "  --special  recognize special-token text (<|eot_id|>, ...) in the -p prompt\n"
+                   "  --ids      print the generated token ids instead of text\n");
             return 0;
         } else {
             return cli_error("generate: unknown option '%s'", o);
@@ -59,16 +70,40 @@ int cmd_generate(int argc, char **argv)
     }
     if (!tokens_s && !prompt)
         return cli_error("generate: give a prompt with -p TEXT or --tokens IDS");
-    if (prompt)
-        return cli_error("generate: -p needs the tokenizer, which this build does not have yet; use --tokens");
-    int32_t *toks;
-    int n = cli_token_list(tokens_s, &toks);
-    if (n < 0)
+    if (prompt && tokens_s)
+        return cli_error("generate: give either -p TEXT or --tokens IDS, not both");
+    int32_t *toks = NULL;
+    int n = 0;
+    if (tokens_s && (n = cli_token_list(tokens_s, &toks)) < 0)
         return 1;
     llamac_model *m = cli_load_model(&co);
     if (!m) {
         free(toks);
         return 1;
+    }
+    const llamac_tokenizer *tok = llamac_model_tokenizer(m);
+    if (prompt) {
+        if (!tok) {
+            llamac_model_free(m);
+            return cli_error("generate: %s has no vocabulary (tokenizer.ggml.*); give the prompt with --tokens",
+                             co.model);
+        }
+        llamac_tokens pt = {0};
+        unsigned fl = LLAMAC_TOKENIZE_ADD_BOS | (parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0);
+        llamac_status tst = llamac_tokenize(tok, prompt, strlen(prompt), fl, &pt);
+        if (tst || pt.n == 0 || pt.n > INT32_MAX) {
+            llamac_tokens_free(&pt);
+            llamac_model_free(m);
+            return cli_error("generate: cannot tokenize the prompt: %s", llamac_status_str(tst));
+        }
+        toks = pt.ids; /* malloc'ed: freed with free() below */
+        n = (int)pt.n;
+    }
+    llamac_detokenizer *detok = NULL;
+    if (tok && !print_ids && llamac_detokenizer_create(tok, 0, &detok) != LLAMAC_OK) {
+        free(toks);
+        llamac_model_free(m);
+        return cli_error("out of memory");
     }
     llamac_model_info info;
     llamac_model_get_info(m, &info);
@@ -108,7 +143,19 @@ int cmd_generate(int argc, char **argv)
     for (int g = 0; g < n_predict; g++) {
         int32_t t = llamac_sampler_sample(smp, logits);
         llamac_sampler_accept(smp, t);
-        printf("%s%d", g ? " " : "", t);
+        if (tok && llamac_token_is_stop(tok, t))
+            break;
+        if (detok) {
+            const char *text;
+            size_t len;
+            if (llamac_detokenizer_push(detok, t, &text, &len) != LLAMAC_OK) {
+                cli_error("generate: the model produced token %d, outside its vocabulary", t);
+                goto done;
+            }
+            fwrite(text, 1, len, stdout);
+        } else {
+            printf("%s%d", g ? " " : "", t);
+        }
         fflush(stdout);
         if (g + 1 == n_predict)
             break;
@@ -123,9 +170,20 @@ int cmd_generate(int argc, char **argv)
         }
         logits = llamac_get_logits(ctx, 0);
     }
-    printf("\n");
+    if (detok) {
+        const char *text;
+        size_t len;
+        llamac_detokenizer_flush(detok, &text, &len);
+        fwrite(text, 1, len, stdout);
+        if (isatty(STDOUT_FILENO))
+            printf("\n");
+    } else {
+        printf("\n");
+    }
+    fflush(stdout);
     rc = 0;
 done:
+    llamac_detokenizer_free(detok);
     free(toks);
     llamac_sampler_free(smp);
     llamac_context_free(ctx);

@@ -16,7 +16,13 @@ typedef struct command {
 static const command g_commands[] = {
     {"info", cmd_info, "show a model file's metadata and tensor table"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence (float32 LE)"},
+    {"chat", cmd_chat, "talk with a model in the terminal (Llama 3 chat format, streaming, tools)"},
+    {"run", cmd_run, "answer one prompt in the chat format (or chat without a prompt), Ollama-style"},
     {"generate", cmd_generate, "generate a continuation of a prompt"},
+    {"tokenize", cmd_tokenize, "print the token ids of stdin (JSON array)"},
+    {"detokenize", cmd_detokenize, "decode a JSON array of token ids from stdin"},
+    {"bench", cmd_bench, "measure prompt and generation speed against the memory bandwidth"},
+    {"quantize", cmd_quantize, "convert a model to another weight type (Q4_K_M, Q8_0, F16, ...)"},
 };
 
 static void usage(FILE *f)

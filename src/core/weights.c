@@ -1,0 +1,250 @@
+/*
+ * weights.c — the private copy of the weights (llamac_model_params.use_mmap = 0) and row access.
+ *
+ * lc_model_copy_weights reads every tensor's data with pread (the file mapping is never touched, so it does
+ * not count in the process's resident memory) into one anonymous region backed by transparent huge pages
+ * (2 MiB aligned, MADV_HUGEPAGE): huge pages raise the bandwidth the kernels see by cutting TLB misses.
+ * Matrices whose type the kernel table packs (kernels gemm_packed) are converted to the G16 layout
+ * (quant/pack.h) on the way, in the reading thread, so there is never a second resident copy. The work is
+ * cut into ~4 MiB tasks spread over a thread pool; each thread faults in (zeroes) its own pages.
+ * Afterwards every lc_weight and norm pointer is redirected into the region.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/model.h"
+#include "quant/pack.h"
+#include "quant/quant.h"
+#include "util/threadpool.h"
+
+#define TASK_BYTES ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out)
+{
+    if (w->data) {
+        lc_type_traits_get(w->type)->to_float((const char *)w->data + (size_t)r * w->row_bytes, out, w->n_in);
+        return;
+    }
+    lc_packed_row_to_float(w->type, w->packed, w->n_in, r, out);
+}
+
+typedef struct plan_item {
+    const lc_gguf_tensor *t;
+    int packed;        /* stored in the G16 layout */
+    size_t off, size;  /* in the region */
+    int64_t n_in, n_out;
+    size_t row_bytes, group_bytes;
+} plan_item;
+
+typedef struct copy_task {
+    int item;
+    uint64_t lo, hi; /* raw: byte range of the tensor; packed: group range */
+} copy_task;
+
+typedef struct copy_job {
+    const llamac_model *m;
+    int fd;
+    char *region;
+    plan_item *items;
+    copy_task *tasks;
+    char **bounce; /* per thread, for packed tasks */
+    size_t bounce_size;
+    _Atomic int failed;
+} copy_job;
+
+static int read_at(const copy_job *j, void *dst, size_t len, uint64_t off)
+{
+    if (j->fd < 0) {
+        memcpy(dst, j->m->gguf->map + off, len);
+        return 0;
+    }
+    char *p = dst;
+    while (len) {
+        ssize_t r = pread(j->fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static void copy_task_fn(void *arg, int64_t ti, int thread)
+{
+    copy_job *j = arg;
+    const copy_task *t = &j->tasks[ti];
+    const plan_item *it = &j->items[t->item];
+    char *dst = j->region + it->off;
+    if (!it->packed) {
+        if (read_at(j, dst + t->lo, t->hi - t->lo, it->t->offset + t->lo))
+            atomic_store(&j->failed, 1);
+        return;
+    }
+    int64_t r0 = (int64_t)t->lo * LC_PACK_ROWS, r1 = (int64_t)t->hi * LC_PACK_ROWS;
+    if (r1 > it->n_out)
+        r1 = it->n_out;
+    char *src = j->bounce[thread];
+    if (read_at(j, src, (size_t)(r1 - r0) * it->row_bytes, it->t->offset + (uint64_t)r0 * it->row_bytes)) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    lc_pack_groups(it->t->type, src, it->row_bytes, r1 - r0, it->n_in, dst + t->lo * it->group_bytes, 0,
+                   (int64_t)(t->hi - t->lo));
+}
+
+/* the plan item whose original data contains p, or NULL */
+static const plan_item *find_item(const plan_item *items, int n, const void *p)
+{
+    for (int i = 0; i < n; i++) {
+        const char *d = items[i].t->data;
+        if ((const char *)p >= d && (const char *)p < d + items[i].t->n_bytes)
+            return &items[i];
+    }
+    return NULL;
+}
+
+static void rebind_weight(lc_weight *w, const plan_item *items, int n, char *region)
+{
+    const plan_item *it = w->data ? find_item(items, n, w->data) : NULL;
+    if (!it)
+        return;
+    if (it->packed) {
+        w->packed = region + it->off;
+        w->group_bytes = it->group_bytes;
+        w->data = NULL;
+    } else {
+        w->data = region + it->off + ((const char *)w->data - (const char *)it->t->data);
+    }
+}
+
+static void rebind_vector(const float **v, const plan_item *items, int n, char *region)
+{
+    const plan_item *it = find_item(items, n, *v);
+    if (it && !it->packed)
+        *v = (const float *)(region + it->off + ((const char *)*v - (const char *)it->t->data));
+}
+
+/* 1 if tensor t is bound as a matrix (output or a layer weight) */
+static int is_matrix(const llamac_model *m, const lc_gguf_tensor *t)
+{
+    if (m->output.data == t->data)
+        return 1;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        const lc_layer *L = &m->layers[l];
+        const lc_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (ws[i]->data == t->data)
+                return 1;
+    }
+    return 0;
+}
+
+llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_threads, lc_err *e)
+{
+    const lc_gguf *g = m->gguf;
+    const lc_kernels *k = lc_kernels_get();
+    int n = (int)g->n_tensors;
+    plan_item *items = calloc((size_t)n + 1, sizeof *items);
+    if (!items)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    size_t total = 0, n_tasks = 0, bounce = 0;
+    for (int i = 0; i < n; i++) {
+        plan_item *it = &items[i];
+        it->t = &g->tensors[i];
+        it->n_in = it->t->ne[0];
+        it->n_out = it->t->ne[1] * it->t->ne[2] * it->t->ne[3];
+        it->row_bytes = lc_row_bytes(it->t->type, it->n_in);
+        it->packed = k->gemm_packed[it->t->type] && lc_pack_supported(it->t->type) && is_matrix(m, it->t);
+        if (it->packed) {
+            it->group_bytes = lc_pack_group_bytes(it->t->type, it->n_in);
+            it->size = lc_pack_size(it->t->type, it->n_out, it->n_in);
+            uint64_t groups = (uint64_t)(it->n_out + LC_PACK_ROWS - 1) / LC_PACK_ROWS;
+            uint64_t per = TASK_BYTES / it->group_bytes ? TASK_BYTES / it->group_bytes : 1;
+            n_tasks += (groups + per - 1) / per;
+            size_t src = (size_t)per * LC_PACK_ROWS * it->row_bytes;
+            bounce = src > bounce ? src : bounce;
+        } else {
+            it->size = it->t->n_bytes;
+            n_tasks += (it->size + TASK_BYTES - 1) / TASK_BYTES;
+        }
+        it->off = total;
+        total += (it->size + 63) & ~(size_t)63;
+    }
+    if (total == 0) {
+        free(items);
+        return LLAMAC_OK;
+    }
+    size_t map_len = total + HUGE_ALIGN;
+    char *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED) {
+        free(items);
+        return lc_fail(e, LLAMAC_E_NOMEM, "cannot allocate %zu MiB for the weights", total >> 20);
+    }
+    char *region = (char *)(((uintptr_t)map + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(region, total, MADV_HUGEPAGE);
+#endif
+    if (n_threads <= 0)
+        n_threads = llamac_n_cores();
+    copy_job j = {m, open(path, O_RDONLY | O_CLOEXEC), region, items, calloc(n_tasks ? n_tasks : 1, sizeof(copy_task)),
+                  calloc((size_t)n_threads, sizeof(char *)), bounce, 0};
+    lc_pool *pool = lc_pool_create(n_threads);
+    int ok = j.tasks && j.bounce && pool;
+    for (int t = 0; ok && bounce && t < n_threads; t++)
+        ok = (j.bounce[t] = malloc(bounce)) != NULL;
+    if (ok) {
+        size_t nt = 0;
+        for (int i = 0; i < n; i++) {
+            const plan_item *it = &items[i];
+            if (it->packed) {
+                uint64_t groups = (uint64_t)(it->n_out + LC_PACK_ROWS - 1) / LC_PACK_ROWS;
+                uint64_t per = TASK_BYTES / it->group_bytes ? TASK_BYTES / it->group_bytes : 1;
+                for (uint64_t g0 = 0; g0 < groups; g0 += per)
+                    j.tasks[nt++] = (copy_task){i, g0, g0 + per < groups ? g0 + per : groups};
+            } else {
+                for (uint64_t b = 0; b < it->size; b += TASK_BYTES)
+                    j.tasks[nt++] = (copy_task){i, b, b + TASK_BYTES < it->size ? b + TASK_BYTES : it->size};
+            }
+        }
+        lc_pool_run(pool, copy_task_fn, &j, (int64_t)nt);
+    }
+    lc_pool_free(pool);
+    for (int t = 0; j.bounce && t < n_threads; t++)
+        free(j.bounce[t]);
+    free(j.bounce);
+    free(j.tasks);
+    if (j.fd >= 0)
+        close(j.fd);
+    if (!ok || atomic_load(&j.failed)) {
+        munmap(map, map_len);
+        free(items);
+        return ok ? lc_fail(e, LLAMAC_E_IO, "reading the weights from '%s' failed", path)
+                  : lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
+    }
+    mprotect(region, total, PROT_READ);
+
+    rebind_weight(&m->tok_embd, items, n, region);
+    rebind_weight(&m->output, items, n, region);
+    rebind_vector(&m->output_norm, items, n, region);
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        lc_layer *L = &m->layers[l];
+        lc_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            rebind_weight(ws[i], items, n, region);
+        rebind_vector(&L->attn_norm, items, n, region);
+        rebind_vector(&L->ffn_norm, items, n, region);
+    }
+    free(items);
+    m->weight_copy = map;
+    m->weight_copy_size = map_len;
+    return LLAMAC_OK;
+}

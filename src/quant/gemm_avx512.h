@@ -1,0 +1,84 @@
+/*
+ * gemm_avx512.h — the shared driver of the AVX-512 quantized GEMMs (gemm_q_avx512.c): each weight type
+ * supplies micro-kernels ("tiles") that compute 16 rows (one zmm lane per row, a G16 group of pack.h) for
+ * 1..tt tokens over a run of blocks, and the driver walks groups, token tiles and — for weights in the file
+ * layout — chunks of blocks packed on the fly. Include only from *_avx512.c files.
+ *
+ * Determinism: a tile computes each (row, token) with the same operations whatever the number of tokens it
+ * holds, and floats carried between chunks are stored to y and reloaded unchanged, so a result never depends
+ * on the tile, the chunking, r0/r1 or the thread.
+ */
+#ifndef LC_GEMM_AVX512_H
+#define LC_GEMM_AVX512_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "quant/quant.h"
+
+#define LC_TT_MAX 8 /* most tokens a tile takes */
+
+/* Activation rows of a token tile. */
+typedef struct lc_act_tile {
+    const uint8_t *row[LC_TT_MAX]; /* activation row of each token */
+    size_t ext;                    /* Q8_0x/Q8_1x: offset of the extension in a row (kernels.h) */
+    int64_t nb;                    /* Q8_0x/Q8_1x: blocks per row */
+} lc_act_tile;
+
+/* acc[t] (t < the tile's token count) += the products of blocks ab0 .. ab0+nblk-1 of the activations with the
+ * group whose head (half fields) starts at `head` and body at `body` (both for block 0 of the run). */
+typedef void (*lc_tile512_fn)(const uint8_t *head, const uint8_t *body, int64_t nblk, const lc_act_tile *a,
+                              int64_t ab0, __m512 *acc);
+
+/* Packs blocks [b0, b0+nblk) of 16 rows (NULL = a zero row) into buf in the G16 layout of an nblk-block group. */
+typedef void (*lc_pack16_fn)(const uint8_t *const rows[16], int64_t b0, int64_t nblk, uint8_t *buf);
+
+typedef struct lc_qgemm512 {
+    int type;                   /* weight type */
+    int tt;                     /* tokens per tile (<= LC_TT_MAX) */
+    const lc_tile512_fn *tiles; /* tiles[k] handles k tokens, k = 1..tt */
+    int q8x;                    /* activations are 1: Q8_0x rows, 2: Q8_1x rows (kernels.h), 0: standard */
+    lc_pack16_fn pack;          /* on-the-fly packer for the file layout */
+    int kc;                     /* blocks per on-the-fly chunk */
+} lc_qgemm512;
+
+/* Runs the GEMM of g; packed = the weights are in the G16 layout (else the file layout). */
+void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed);
+
+/* The generic packer (pack.c) as an lc_pack16_fn for type T. */
+#define LC_PACK16_GENERIC(NAME, TYPE)                                                                         \
+    static void NAME(const uint8_t *const rows[16], int64_t b0, int64_t nblk, uint8_t *buf)                  \
+    {                                                                                                         \
+        lc_pack_group_blocks(TYPE, (const void *const *)rows, b0, nblk, buf);                                 \
+    }
+
+/* Defines NAME_tiles[] = {NULL, tile with 1 token, ..., tile with TT tokens} from an always-inline
+ * NAME_tile(head, body, nblk, a, ab0, const int tt, acc). */
+#define LC_TILE_FN(NAME, K)                                                                                   \
+    static void NAME##_t##K(const uint8_t *h, const uint8_t *q, int64_t n, const lc_act_tile *a, int64_t b,  \
+                            __m512 *c)                                                                        \
+    {                                                                                                         \
+        NAME##_tile(h, q, n, a, b, K, c);                                                                     \
+    }
+#define LC_DEFINE_TILES4(NAME)                                                                                \
+    LC_TILE_FN(NAME, 1) LC_TILE_FN(NAME, 2) LC_TILE_FN(NAME, 3) LC_TILE_FN(NAME, 4)                           \
+    static const lc_tile512_fn NAME##_tiles[5] = {NULL, NAME##_t1, NAME##_t2, NAME##_t3, NAME##_t4};
+#define LC_DEFINE_TILES8(NAME)                                                                                \
+    LC_TILE_FN(NAME, 1) LC_TILE_FN(NAME, 2) LC_TILE_FN(NAME, 3) LC_TILE_FN(NAME, 4) LC_TILE_FN(NAME, 5)       \
+    LC_TILE_FN(NAME, 6) LC_TILE_FN(NAME, 7) LC_TILE_FN(NAME, 8)                                               \
+    static const lc_tile512_fn NAME##_tiles[9] = {NULL,      NAME##_t1, NAME##_t2, NAME##_t3, NAME##_t4,      \
+                                                  NAME##_t5, NAME##_t6, NAME##_t7, NAME##_t8};
+
+/* Decode (tiles of 1-2 tokens) is limited by how many cache lines a core keeps in flight, not by compute:
+ * tiles prefetch the weights LC_PF_DIST bytes ahead of the block they work on (measured best of 1-4 KiB). */
+#define LC_PF_DIST 8192
+static inline __attribute__((always_inline)) void lc_prefetch_ahead(const uint8_t *p, size_t bytes)
+{
+    for (size_t off = 0; off < bytes; off += 64)
+        _mm_prefetch((const char *)p + LC_PF_DIST + off, _MM_HINT_T0);
+}
+
+/* Sub-table initializer for the K-quants (gemm_k_avx512.c). */
+void lc_init_gemm_k_avx512(lc_kernels *k);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * ops_avx2.c — AVX2 per-token operations: RMSNorm, SwiGLU, attention and the vectorized exp. Each performs
+ * exactly the operations of its ops_avx512.c counterpart (see the description there), a 16-lane vector being
+ * two 8-lane halves, so both tables give identical results.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "quant/kernels.h"
+
+#define AINL static inline __attribute__((always_inline))
+
+AINL __m256 exp8(__m256 x)
+{
+    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
+    x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693147182464599609375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-1.904654323148236e-09f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i ki = _mm256_cvtps_epi32(k);
+    __m256i k1 = _mm256_srai_epi32(ki, 1);
+    __m256i k2 = _mm256_sub_epi32(ki, k1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+AINL float hsum16(__m256 lo, __m256 hi)
+{
+    __m256 s8 = _mm256_add_ps(lo, hi);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
+    return _mm_cvtss_f32(s1);
+}
+
+/* 8 floats from x[i..] with zeros past n */
+AINL __m256 load8(const float *x, int64_t i, int64_t n)
+{
+    if (n - i >= 8)
+        return _mm256_loadu_ps(x + i);
+    float t[8] = {0};
+    if (n > i)
+        memcpy(t, x + i, (size_t)(n - i) * 4);
+    return _mm256_loadu_ps(t);
+}
+
+/* 8 floats from x[i..] with `fill` past n */
+AINL __m256 load8_fill(const float *x, int64_t i, int64_t n, float fill)
+{
+    if (n - i >= 8)
+        return _mm256_loadu_ps(x + i);
+    float t[8];
+    for (int e = 0; e < 8; e++)
+        t[e] = i + e < n ? x[i + e] : fill;
+    return _mm256_loadu_ps(t);
+}
+
+AINL void store8(float *y, int64_t i, int64_t n, __m256 v)
+{
+    if (n - i >= 8) {
+        _mm256_storeu_ps(y + i, v);
+        return;
+    }
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    if (n > i)
+        memcpy(y + i, t, (size_t)(n - i) * 4);
+}
+
+void lc_avx2_exp(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 8)
+        store8(y, i, n, exp8(load8(x, i, n)));
+}
+
+static void rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 v = load8(x, i, n);
+        __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        lo = _mm256_fmadd_pd(a, a, lo);
+        hi = _mm256_fmadd_pd(b, b, hi);
+    }
+    __m256d s4 = _mm256_add_pd(lo, hi);
+    __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+    double ss = _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+    float scale = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
+    __m256 vs = _mm256_set1_ps(scale);
+    for (int64_t i = 0; i < n; i += 8)
+        store8(y, i, n, _mm256_mul_ps(_mm256_mul_ps(load8(x, i, n), vs), load8(w, i, n)));
+}
+
+static void swiglu(float *h, const float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256 gv = load8(g, i, n);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv));
+        store8(h, i, n, _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), load8(u, i, n)));
+    }
+}
+
+/* 8 elements c8*8.. of KV row j as f32, zeros past head_dim */
+AINL __m256 kv_load8(const void *base, int kv_f16, int64_t j, int hd, int i)
+{
+    if (hd - i >= 8) {
+        if (kv_f16)
+            return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + j * hd + i)));
+        return _mm256_loadu_ps((const float *)base + j * hd + i);
+    }
+    float t[8] = {0};
+    for (int e = 0; e < 8 && i + e < hd; e++)
+        t[e] = kv_f16 ? _cvtsh_ss(((const uint16_t *)base)[j * hd + i + e]) : ((const float *)base)[j * hd + i + e];
+    return _mm256_loadu_ps(t);
+}
+
+static void attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
+                      int head_dim, float *scores)
+{
+    const float scale = 1.0f / sqrtf((float)head_dim);
+    const int hd = head_dim, n16 = (hd + 15) / 16;
+    /* scores: one pass over K for all heads */
+    for (int64_t j = 0; j < n_pos; j++) {
+        for (int h = 0; h < n_q; h++) {
+            const float *qh = q + (int64_t)h * hd;
+            __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+            for (int c = 0; c < n16; c++) {
+                lo = _mm256_fmadd_ps(load8(qh, 16 * c, hd), kv_load8(k, kv_f16, j, hd, 16 * c), lo);
+                hi = _mm256_fmadd_ps(load8(qh, 16 * c + 8, hd), kv_load8(k, kv_f16, j, hd, 16 * c + 8), hi);
+            }
+            scores[(int64_t)h * n_pos + j] = hsum16(lo, hi) * scale;
+        }
+    }
+    for (int h = 0; h < n_q; h++) {
+        float *s = scores + (int64_t)h * n_pos;
+        __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+        for (int64_t j = 0; j < n_pos; j += 16) {
+            m0 = _mm256_max_ps(load8_fill(s, j, n_pos, -INFINITY), m0); /* NaN scores are skipped */
+            m1 = _mm256_max_ps(load8_fill(s, j + 8, n_pos, -INFINITY), m1);
+        }
+        __m256 m = _mm256_max_ps(m0, m1);
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const __m256 vmax = _mm256_set1_ps(_mm_cvtss_f32(m4));
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n_pos; j += 16) {
+            for (int half = 0; half < 2; half++) {
+                int64_t i = j + 8 * half;
+                if (i >= n_pos)
+                    break;
+                __m256 p = exp8(_mm256_sub_ps(load8(s, i, n_pos), vmax));
+                if (n_pos - i < 8) { /* zero the lanes past n_pos */
+                    float t[8];
+                    _mm256_storeu_ps(t, p);
+                    for (int e = (int)(n_pos - i); e < 8; e++)
+                        t[e] = 0.0f;
+                    p = _mm256_loadu_ps(t);
+                }
+                store8(s, i, n_pos, p);
+                if (half == 0)
+                    s0 = _mm256_add_ps(s0, p);
+                else
+                    s1 = _mm256_add_ps(s1, p);
+            }
+        }
+        float inv = 1.0f / hsum16(s0, s1);
+        /* values, in slabs of 64 elements (8 registers) of head_dim */
+        float *oh = out + (int64_t)h * hd;
+        for (int i0 = 0; i0 < hd; i0 += 64) {
+            __m256 o[8];
+            int nc = (hd - i0 + 7) / 8 < 8 ? (hd - i0 + 7) / 8 : 8;
+            for (int c = 0; c < 8; c++)
+                o[c] = _mm256_setzero_ps();
+            for (int64_t j = 0; j < n_pos; j++) {
+                __m256 pj = _mm256_set1_ps(s[j]);
+                for (int c = 0; c < nc; c++)
+                    o[c] = _mm256_fmadd_ps(pj, kv_load8(v, kv_f16, j, hd, i0 + 8 * c), o[c]);
+            }
+            for (int c = 0; c < nc; c++)
+                store8(oh, i0 + 8 * c, hd, _mm256_mul_ps(o[c], _mm256_set1_ps(inv)));
+        }
+    }
+}
+
+void lc_init_ops_avx2(lc_kernels *k)
+{
+    k->rmsnorm = rmsnorm;
+    k->swiglu = swiglu;
+    k->attention = attention;
+}
