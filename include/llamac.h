@@ -250,10 +250,10 @@ typedef struct llamac_sampler llamac_sampler;
 /* The chain, applied in this order: repetition penalty, top-k, temperature, softmax, min-p, top-p, draw.
  * temperature <= 0 means greedy (argmax after the repetition penalty; ties go to the lowest id). */
 typedef struct llamac_sampler_params {
-    float temperature;     /* default 0.8 */
-    int top_k;             /* default 40; <= 0 disables */
-    float top_p;           /* default 0.95; >= 1 disables */
-    float min_p;           /* default 0.05; <= 0 disables */
+    float temperature;     /* default 0.6 (Meta's recommended setting for Llama 3 Instruct) */
+    int top_k;             /* default 0 (off); <= 0 disables */
+    float top_p;           /* default 0.9 (Meta's); >= 1 disables */
+    float min_p;           /* default 0 (off); <= 0 disables */
     float repeat_penalty;  /* default 1.0 (off); > 1 discourages tokens seen in the last repeat_last_n */
     int repeat_last_n;     /* default 64 */
     uint64_t seed;         /* default 0xC0FFEE; same seed + same logits = same draws */

@@ -26,7 +26,7 @@ struct llamac_sampler {
 
 llamac_sampler_params llamac_sampler_default_params(void)
 {
-    llamac_sampler_params p = {.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f,
+    llamac_sampler_params p = {.temperature = 0.6f, .top_k = 0, .top_p = 0.9f, .min_p = 0.0f,
                                .repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 0xC0FFEE};
     return p;
 }

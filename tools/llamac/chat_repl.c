@@ -14,7 +14,6 @@
 #include "chat_tools.h"
 #include "line_input.h"
 
-#define MAX_TOOL_ROUNDS 8
 
 static volatile sig_atomic_t g_interrupt;
 
@@ -274,7 +273,8 @@ static char *tool_result(repl *r, const char *call_json)
 /* One exchange: prefill, answer, tool rounds. */
 static void answer(repl *r)
 {
-    for (int round = 0; round <= MAX_TOOL_ROUNDS; round++) {
+    const int max_rounds = r->o->max_tool_rounds;
+    for (int round = 0; round <= max_rounds; round++) {
         if (prefill_turn(r))
             return;
         llamac_text text = {0};
@@ -298,8 +298,9 @@ static void answer(repl *r)
         }
         printf("[tool call] %s\n", calls.json);
         fflush(stdout);
-        if (round == MAX_TOOL_ROUNDS) {
-            fprintf(stderr, "llamac: more than %d tool rounds in one answer; stopping\n", MAX_TOOL_ROUNDS);
+        if (round == max_rounds) {
+            fprintf(stderr, "llamac: more than %d tool rounds in one answer; stopping (--max-tool-rounds)\n",
+                    max_rounds);
             free(calls.json);
             return;
         }
@@ -307,7 +308,14 @@ static void answer(repl *r)
         free(calls.json);
         if (!result)
             return;
-        int bad = chat_session_add(&r->s, "ipython", result);
+        /* a result that is a JSON object or array is passed as such (the template renders it with tojson);
+         * anything else as text */
+        json_t *val = json_loads(result, JSON_DECODE_ANY, NULL);
+        int bad;
+        if (json_is_object(val) || json_is_array(val))
+            bad = chat_session_add_json(&r->s, json_pack("{s:s, s:o}", "role", "ipython", "content", val));
+        else
+            bad = (json_decref(val), chat_session_add(&r->s, "ipython", result));
         free(result);
         if (bad) {
             fprintf(stderr, "llamac: %s\n", r->s.err);

@@ -21,6 +21,7 @@ typedef struct chat_repl_opts {
     char *system_buf;      /* owned: --system-file contents */
     char *tools_buf;       /* owned: --tools contents */
     const char *tool_exec;
+    int max_tool_rounds;   /* tool results fed back per user message before giving up (default 8) */
     chat_full_policy on_full;
 } chat_repl_opts;
 

@@ -18,6 +18,7 @@ static void usage(const char *cmd)
            "  --tools F               custom tools (JSON array of OpenAI tool definitions, or {\"tools\": [...]})\n"
            "  --tool-exec CMD         run CMD for each tool call (the call JSON on its stdin, the result on its\n"
            "                          stdout) instead of asking for the result\n"
+           "  --max-tool-rounds N     tool results fed back per message before stopping (default 8)\n"
            "  -n N                    at most N tokens per answer (default: until the context is full)\n"
            "  --ctx N                 context size in tokens (default 4096; 0 = the model's)\n"
            "  -t N                    threads (default: all cores)\n"
@@ -72,6 +73,7 @@ static int parse(const char *cmd, int argc, char **argv, chat_repl_opts *o, cons
     o->so.sp = llamac_sampler_default_params();
     o->so.n_predict = -1;
     o->on_full = CHAT_FULL_DEFAULT;
+    o->max_tool_rounds = 8;
     for (int i = 1; i < argc; i++) {
         int r = cli_common_opt(&o->so.co, argc, argv, &i);
         if (!r)
@@ -102,6 +104,9 @@ static int parse(const char *cmd, int argc, char **argv, chat_repl_opts *o, cons
                 return cli_error("cannot read --tools file '%s'", v);
         } else if (!strcmp(a, "--tool-exec")) {
             if (!(o->tool_exec = cli_arg(argc, argv, &i)))
+                return 1;
+        } else if (!strcmp(a, "--max-tool-rounds")) {
+            if (!(v = cli_arg(argc, argv, &i)) || !cli_int(a, v, 0, 1000, &o->max_tool_rounds))
                 return 1;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
             if (!(v = cli_arg(argc, argv, &i)) || !cli_int(a, v, -1, 1 << 24, &o->so.n_predict))

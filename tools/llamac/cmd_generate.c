@@ -22,6 +22,8 @@ int cmd_generate(int argc, char **argv)
     llamac_sampler_params sp = llamac_sampler_default_params();
     for (int i = 1; i < argc; i++) {
         int r = cli_common_opt(&co, argc, argv, &i);
+        if (!r)
+            r = cli_sampling_opt(&sp, argc, argv, &i);
         if (r < 0)
             return 1;
         if (r)
@@ -40,20 +42,6 @@ int cmd_generate(int argc, char **argv)
             ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 0, 1 << 24, &n_predict);
         } else if (!strcmp(o, "--ubatch") || !strcmp(o, "-ub")) {
             ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 1, 65536, &ubatch);
-        } else if (!strcmp(o, "--temp")) {
-            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.temperature);
-        } else if (!strcmp(o, "--top-k")) {
-            ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 0, 1 << 30, &sp.top_k);
-        } else if (!strcmp(o, "--top-p")) {
-            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.top_p);
-        } else if (!strcmp(o, "--min-p")) {
-            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.min_p);
-        } else if (!strcmp(o, "--repeat-penalty")) {
-            ok = (v = cli_arg(argc, argv, &i)) && cli_float(o, v, &sp.repeat_penalty);
-        } else if (!strcmp(o, "--repeat-last-n")) {
-            ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 0, 1 << 20, &sp.repeat_last_n);
-        } else if (!strcmp(o, "--seed")) {
-            ok = (v = cli_arg(argc, argv, &i)) && cli_u64(o, v, &sp.seed);
         } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             printf("usage: llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
                    "                       [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
