@@ -133,23 +133,28 @@ class Pty:
         if self.pid == 0:
             os.execv(LLAMAC, [LLAMAC] + args)
         self.out = b""
+        self.pos = 0  # output before pos has been matched already
 
     def read_until(self, needle, timeout=60):
+        """Waits for needle to appear after the previous match; consumes output up to its end."""
         end = time.time() + timeout
-        start = len(self.out)
-        while time.time() < end:
-            if needle.encode() in self.out[start:]:
+        n = needle.encode()
+        while True:
+            i = self.out.find(n, self.pos)
+            if i >= 0:
+                self.pos = i + len(n)
                 return True
+            if time.time() >= end:
+                return False
             r, _, _ = select.select([self.fd], [], [], 0.1)
             if r:
                 try:
                     chunk = os.read(self.fd, 65536)
                 except OSError:
-                    break
+                    return False
                 if not chunk:
-                    break
+                    return False
                 self.out += chunk
-        return needle.encode() in self.out[start:]
 
     def send(self, s):
         os.write(self.fd, s.encode())
