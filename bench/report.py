@@ -32,7 +32,7 @@ PP_TARGET_TYPES = {"Q4_0", "Q4_K_M", "Q8_0"}
 PP_TARGET = 2.0
 BW_TARGET = 0.75
 ORDER_SHAPES = list(SHAPE_NAMES.values())
-ORDER_TYPES = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_K_S", "Q4_0"]
+ORDER_TYPES = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_0", "Q4_K_M", "Q4_K_S"]
 
 
 def identify(rec):

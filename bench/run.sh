@@ -28,7 +28,7 @@ err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 found=0
 for shape in llama-3.2-1b llama-3.2-3b llama-3-8b; do
-    for type in F16 Q8_0 Q4_K_M Q4_0; do
+    for type in F16 Q8_0 Q4_0 Q4_K_M; do
         f=$dir/$shape-$type.gguf
         [ -f "$f" ] || continue
         found=1

@@ -56,17 +56,17 @@ CFG = dict(
     n_head_kv=2,            # GQA: 4 query heads share each KV head
     n_ff=704,               # Llama's rule: 64 * ceil(int(2 * 4 * 256 / 3) / 64)
     n_ctx=512,              # llama.context_length; LM windows are n_ctx_lm, chat rows n_ctx
-    n_ctx_lm=256,
+    n_ctx_lm=128,
     rope_theta=500000.0,    # Llama 3's value
     norm_eps=1e-5,
-    batch=8,                # LM: 8 windows of 256 tokens per step
-    lm_steps=400,           # ~0.8M tokens, ~0.8 passes over the text
-    chat_steps=100,
-    chat_batch=3,           # chat: 3 rows of 512 tokens (+ chat_lm_rows LM windows) per step
-    chat_lm_rows=2,
+    batch=8,                # LM: 8 windows of 128 tokens per step
+    lm_steps=560,           # ~0.57M tokens, ~0.57 passes over the text
+    chat_steps=80,
+    chat_batch=2,           # chat: 2 rows of 512 tokens (+ chat_lm_rows LM windows) per step
+    chat_lm_rows=1,
     lr=3e-3,
     lr_chat=1e-3,
-    warmup=50,
+    warmup=40,
     weight_decay=0.1,
     grad_clip=1.0,
     val_every=50,           # every 50th chapter is held out for the validation loss
@@ -752,6 +752,13 @@ def write_gguf(path, model, cfg, tok):
 # ---------------------------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------------------------
+def cpu_s():
+    """CPU seconds used by this process (user + system, all threads): comparable across busy and idle machines."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def lr_at(step, total, peak, warmup):
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -892,10 +899,11 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
         opt.step()
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
-        if step % 20 == 0 or step == cfg["lm_steps"] - 1:
+        if step % 40 == 0 or step == cfg["lm_steps"] - 1:
             el = time.time() - t_phase
-            log(f"lm step {step}/{cfg['lm_steps']} loss {ema:.3f} ({(step + 1) * B * T / el:.0f} tok/s)"
-                + (f" val {val_loss():.3f}" if step % 200 == 0 else ""))
+            log(f"lm step {step}/{cfg['lm_steps']} loss {ema:.3f} ({(step + 1) * B * T / el:.0f} tok/s, "
+                f"{cpu_s():.0f} CPU s)"
+                + (f" val {val_loss():.3f}" if step % 280 == 0 else ""))
     lm_val = val_loss()
     log(f"lm phase done in {time.time() - t_phase:.0f} s: train loss {ema:.3f}, validation loss {lm_val:.3f}")
     torch.save({"model": model.state_dict(), "tokens": tok.tokens, "cfg": cfg}, os.path.join(args.work, "lm.pt"))
@@ -923,7 +931,7 @@ def main():
     CB = cfg["chat_batch"]
     for step in range(cfg["chat_steps"]):
         for grp in opt.param_groups:
-            grp["lr"] = lr_at(step, cfg["chat_steps"], cfg["lr_chat"], 30)
+            grp["lr"] = lr_at(step, cfg["chat_steps"], cfg["lr_chat"], 10)
         ix = torch.randint(0, len(rows), (CB,), generator=g)
         x, m = chat_x[ix], chat_m[ix]
         lp = F.cross_entropy(model(x[:, :-1]).reshape(-1, tok.n_vocab), x[:, 1:].reshape(-1), reduction="none")
@@ -939,14 +947,15 @@ def main():
         opt.step()
         ema_c = loss_chat.item() if ema_c is None else 0.98 * ema_c + 0.02 * loss_chat.item()
         if step % 10 == 0 or step == cfg["chat_steps"] - 1:
-            log(f"chat step {step}/{cfg['chat_steps']} assistant loss {ema_c:.3f} lm loss {loss_lm.item():.3f}")
+            log(f"chat step {step}/{cfg['chat_steps']} assistant loss {ema_c:.3f} lm loss {loss_lm.item():.3f} "
+                f"({cpu_s():.0f} CPU s)")
     final_val = val_loss()
     log(f"chat phase done in {time.time() - t_phase:.0f} s: assistant loss {ema_c:.3f}, "
         f"validation lm loss {final_val:.3f}")
 
     torch.save({"model": model.state_dict(), "tokens": tok.tokens, "cfg": cfg}, os.path.join(args.work, "chat.pt"))
     finish(model, tok, cfg, args.out, log, not args.no_samples)
-    log(f"done in {time.time() - t_start:.0f} s in all")
+    log(f"done in {time.time() - t_start:.0f} s in all ({cpu_s():.0f} CPU s)")
 
 
 def finish(model, tok, cfg, out_path, log, samples=True):

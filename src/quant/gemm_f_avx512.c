@@ -17,6 +17,9 @@
 #include "quant/kernels.h"
 
 #define AINL static inline __attribute__((always_inline))
+#ifndef PF_ROW
+#define PF_ROW 4096 /* decode prefetch distance per row stream (bytes) */
+#endif
 
 AINL float hsum16(__m512 v)
 {
@@ -58,8 +61,14 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
         for (int j = 0; j < T; j++)
             acc[i][j] = _mm512_setzero_ps();
     const int64_t n = g->n, nfull = n & ~(int64_t)15;
+    const int esz = wt == WF32 ? 4 : 2;
     for (int64_t k = 0; k < nfull; k += 16) {
         __m512 w[8];
+        if (T == 1 && (k & (64 / esz - 1)) == 0) { /* decode: each row is a stream; prefetch into L2 */
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++)
+                _mm_prefetch(wrow[i] + (size_t)k * esz + PF_ROW, _MM_HINT_T1);
+        }
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
             w[i] = load_w(wt, wrow[i], k, 0, 1);
