@@ -231,19 +231,25 @@ int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
             sum += c[i].p;
     }
     if (s->p.top_p < 1.0f) {
-        if (!sorted)
-            qsort(c, (size_t)m, sizeof *c, cmp_cand);
-        sorted = 1;
-        double cum = 0, limit = s->p.top_p * sum;
-        int k = 0;
-        while (k < m) {
-            cum += c[k].p;
-            k++;
-            if (cum >= limit)
+        /* The nucleus is usually a few dozen tokens: sort only the best `have` candidates, growing it until
+         * they hold top_p of the mass (a full sort of 128k candidates would cost more than a small model's
+         * forward pass). */
+        double limit = s->p.top_p * sum;
+        int have = sorted ? m : (m < 256 ? m : 256);
+        for (;;) {
+            if (!sorted || have < m)
+                top_k(c, m, have);
+            double cum = 0;
+            int k = 0;
+            while (k < have && cum < limit)
+                cum += c[k++].p;
+            if (cum >= limit || have == m) {
+                m = k;
+                sum = cum;
                 break;
+            }
+            have = have * 8 < m ? have * 8 : m;
         }
-        m = k;
-        sum = cum;
     }
     double r = next_unit(s->rng) * sum, acc = 0;
     for (int i = 0; i < m; i++) {
