@@ -117,7 +117,7 @@ def main():
           f"{first.get('n_threads', '?')} threads, {first.get('reps', '?')} runs per test (medians; ± = sd).")
     print()
     print("| model | type | GiB | pp t/s | llama.cpp | ratio | tg t/s | llama.cpp | ratio "
-          "| decode GB/s | bw GB/s | % of bw | peak RSS GiB | load s |")
+          "| decode GB/s | bw GB/s | % of bw | peak RSS GiB | ready s |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
     def sort_key(k):
@@ -156,7 +156,8 @@ def main():
         else:
             cells += ["", "", "", "", "", ""]
         hwm = max(r["hwm_after_test"] for r in row["recs"])
-        cells += [f"{hwm / 2**30:.2f}", f"{any_r['load_ms'] / 1e3:.3f}"]
+        ready = any_r.get("ready_ms")
+        cells += [f"{hwm / 2**30:.2f}", f"{ready / 1e3:.2f}" if ready is not None else ""]
         print("| " + " | ".join(cells) + " |")
     print()
     print(f"Targets: tg >= {TG_TARGET['Llama-3.2-1B']}x llama.cpp on 1B and {TG_TARGET['Llama-3-8B']}x on 8B "

@@ -118,7 +118,9 @@ llamac_status llamac_gguf_tensor(const llamac_gguf *g, int64_t i, llamac_tensor_
 typedef struct llamac_model llamac_model;
 
 typedef struct llamac_model_params {
-    int use_mmap;  /* 1 (default): weights stay in the read-only file mapping; 0: read into private memory */
+    int use_mmap;  /* 0 (default): weights are read into private huge-page memory, repacked for the kernels
+                      (fastest generation); 1: weights stay in the read-only file mapping (instant load,
+                      slower generation) */
     int n_threads; /* threads used while loading (repacking), 0 = all cores */
 } llamac_model_params;
 

@@ -33,7 +33,9 @@ static void *model_alloc(llamac_model *m, size_t size)
 
 llamac_model_params llamac_model_default_params(void)
 {
-    llamac_model_params p = {.use_mmap = 1, .n_threads = 0};
+    /* the private copy is the default: its huge pages and packed layout make decode several times faster
+     * than computing from the file mapping (docs/KERNELS.md) */
+    llamac_model_params p = {.use_mmap = 0, .n_threads = 0};
     return p;
 }
 

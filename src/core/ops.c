@@ -1,5 +1,6 @@
 /*
- * ops.c — see ops.h. Plain C; the compiler vectorizes the inner loops. Reductions run in a fixed order.
+ * ops.c — see ops.h. Plain C, the scalar references of the kernel tables' rmsnorm/swiglu/attention entries
+ * (the SIMD versions are in src/quant/ops_*.c; docs/KERNELS.md). Reductions run in a fixed order.
  */
 #include "core/ops.h"
 

@@ -5,7 +5,8 @@
  * not count in the process's resident memory) into one anonymous region backed by transparent huge pages
  * (2 MiB aligned, MADV_HUGEPAGE): huge pages raise the bandwidth the kernels see by cutting TLB misses.
  * Matrices whose type the kernel table packs (kernels gemm_packed) are converted to the G16 layout
- * (quant/pack.h) on the way, in the reading thread, so there is never a second resident copy. The work is
+ * (quant/pack.h) on the way, in the reading thread (a few groups at a time through a 256 KiB buffer that
+ * stays in L2, with the kernel table's SIMD packer), so there is never a second resident copy. The work is
  * cut into ~4 MiB tasks spread over a thread pool; each thread faults in (zeroes) its own pages.
  * Afterwards every lc_weight and norm pointer is redirected into the region.
  */
@@ -23,6 +24,7 @@
 #include "util/threadpool.h"
 
 #define TASK_BYTES ((size_t)4 << 20)
+#define BOUNCE_BYTES ((size_t)256 << 10) /* per-thread read buffer of packed tensors: fits L2 */
 #define HUGE_ALIGN ((size_t)2 << 20)
 
 void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out)
@@ -49,6 +51,7 @@ typedef struct copy_task {
 
 typedef struct copy_job {
     const llamac_model *m;
+    const lc_kernels *k;
     int fd;
     char *region;
     plan_item *items;
@@ -89,16 +92,29 @@ static void copy_task_fn(void *arg, int64_t ti, int thread)
             atomic_store(&j->failed, 1);
         return;
     }
-    int64_t r0 = (int64_t)t->lo * LC_PACK_ROWS, r1 = (int64_t)t->hi * LC_PACK_ROWS;
-    if (r1 > it->n_out)
-        r1 = it->n_out;
+    /* read a few groups at a time into a bounce buffer that stays in L2, pack them from there */
+    const size_t grp_src = (size_t)LC_PACK_ROWS * it->row_bytes;
+    const uint64_t per = j->bounce_size / grp_src;
     char *src = j->bounce[thread];
-    if (read_at(j, src, (size_t)(r1 - r0) * it->row_bytes, it->t->offset + (uint64_t)r0 * it->row_bytes)) {
-        atomic_store(&j->failed, 1);
-        return;
+    const int64_t nb = it->n_in / lc_type_traits_get(it->t->type)->blck;
+    for (uint64_t g0 = t->lo; g0 < t->hi; g0 += per) {
+        uint64_t g1 = g0 + per < t->hi ? g0 + per : t->hi;
+        int64_t r0 = (int64_t)g0 * LC_PACK_ROWS, r1 = (int64_t)g1 * LC_PACK_ROWS;
+        if (r1 > it->n_out)
+            r1 = it->n_out;
+        if (read_at(j, src, (size_t)(r1 - r0) * it->row_bytes, it->t->offset + (uint64_t)r0 * it->row_bytes)) {
+            atomic_store(&j->failed, 1);
+            return;
+        }
+        for (uint64_t g = g0; g < g1; g++) {
+            const void *rows[LC_PACK_ROWS];
+            for (int i = 0; i < LC_PACK_ROWS; i++) {
+                int64_t r = (int64_t)g * LC_PACK_ROWS + i;
+                rows[i] = r < r1 ? src + (size_t)(r - r0) * it->row_bytes : NULL;
+            }
+            j->k->pack16(it->t->type, rows, 0, nb, dst + g * it->group_bytes);
+        }
     }
-    lc_pack_groups(it->t->type, src, it->row_bytes, r1 - r0, it->n_in, dst + t->lo * it->group_bytes, 0,
-                   (int64_t)(t->hi - t->lo));
 }
 
 /* the plan item whose original data contains p, or NULL */
@@ -170,7 +186,7 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
             uint64_t groups = (uint64_t)(it->n_out + LC_PACK_ROWS - 1) / LC_PACK_ROWS;
             uint64_t per = TASK_BYTES / it->group_bytes ? TASK_BYTES / it->group_bytes : 1;
             n_tasks += (groups + per - 1) / per;
-            size_t src = (size_t)per * LC_PACK_ROWS * it->row_bytes;
+            size_t src = (size_t)LC_PACK_ROWS * it->row_bytes; /* at least one group */
             bounce = src > bounce ? src : bounce;
         } else {
             it->size = it->t->n_bytes;
@@ -195,8 +211,10 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
 #endif
     if (n_threads <= 0)
         n_threads = llamac_n_cores();
-    copy_job j = {m, open(path, O_RDONLY | O_CLOEXEC), region, items, calloc(n_tasks ? n_tasks : 1, sizeof(copy_task)),
-                  calloc((size_t)n_threads, sizeof(char *)), bounce, 0};
+    if (bounce && bounce < BOUNCE_BYTES)
+        bounce = BOUNCE_BYTES;
+    copy_job j = {m, k, open(path, O_RDONLY | O_CLOEXEC), region, items,
+                  calloc(n_tasks ? n_tasks : 1, sizeof(copy_task)), calloc((size_t)n_threads, sizeof(char *)), bounce, 0};
     lc_pool *pool = lc_pool_create(n_threads);
     int ok = j.tasks && j.bounce && pool;
     for (int t = 0; ok && bounce && t < n_threads; t++)

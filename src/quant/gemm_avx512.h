@@ -45,11 +45,13 @@ typedef struct lc_qgemm512 {
 /* Runs the GEMM of g; packed = the weights are in the G16 layout (else the file layout). */
 void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed);
 
-/* The generic packer (pack.c) as an lc_pack16_fn for type T. */
-#define LC_PACK16_GENERIC(NAME, TYPE)                                                                         \
+/* The SIMD packer of any packable type (gemm_q_avx512.c; same bytes as pack.c's lc_pack_group_blocks). */
+void lc_avx512_pack16(int type, const void *const rows[16], int64_t b0, int64_t nblk, void *dst);
+/* ... as an lc_pack16_fn for type T. */
+#define LC_PACK16_SIMD(NAME, TYPE)                                                                            \
     static void NAME(const uint8_t *const rows[16], int64_t b0, int64_t nblk, uint8_t *buf)                  \
     {                                                                                                         \
-        lc_pack_group_blocks(TYPE, (const void *const *)rows, b0, nblk, buf);                                 \
+        lc_avx512_pack16(TYPE, (const void *const *)rows, b0, nblk, buf);                                     \
     }
 
 /* Defines NAME_tiles[] = {NULL, tile with 1 token, ..., tile with TT tokens} from an always-inline
@@ -73,11 +75,16 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed);
  * the out-of-order window covers only ~2 KiB of a weight stream, so tiles prefetch the weights LC_PF_DIST
  * bytes ahead into L2 (measured, streaming one core: Q4_0 14 -> 22 GB/s, Q4_K 14 -> 21, Q6_K 11 -> 18;
  * distances of 12-24 KiB were equally good, into L1 or 2 KiB ahead clearly worse). */
+#ifndef LC_PF_DIST
 #define LC_PF_DIST 16384
+#endif
+#ifndef LC_PF_HINT
+#define LC_PF_HINT _MM_HINT_T1
+#endif
 static inline __attribute__((always_inline)) void lc_prefetch_ahead(const uint8_t *p, size_t bytes)
 {
     for (size_t off = 0; off < bytes; off += 64)
-        _mm_prefetch((const char *)p + LC_PF_DIST + off, _MM_HINT_T1);
+        _mm_prefetch((const char *)p + LC_PF_DIST + off, LC_PF_HINT);
 }
 
 /* Sub-table initializer for the K-quants (gemm_k_avx512.c). */

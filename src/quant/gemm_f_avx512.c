@@ -17,9 +17,6 @@
 #include "quant/kernels.h"
 
 #define AINL static inline __attribute__((always_inline))
-#ifndef PF_ROW
-#define PF_ROW 4096 /* decode prefetch distance per row stream (bytes) */
-#endif
 
 AINL float hsum16(__m512 v)
 {
@@ -64,10 +61,10 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
     const int esz = wt == WF32 ? 4 : 2;
     for (int64_t k = 0; k < nfull; k += 16) {
         __m512 w[8];
-        if (T == 1 && (k & (64 / esz - 1)) == 0) { /* decode: each row is a stream; prefetch into L2 */
+        if (T == 1 && (k & (64 / esz - 1)) == 0) { /* decode: prefetch the next tile's rows into L2 */
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++)
-                _mm_prefetch(wrow[i] + (size_t)k * esz + PF_ROW, _MM_HINT_T1);
+                _mm_prefetch(wrow[i] + (size_t)R * g->w_stride + (size_t)k * esz, _MM_HINT_T1);
         }
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
@@ -132,6 +129,10 @@ static int64_t row_block(const lc_gemm_args *g)
                     NAME##_r1t4(g, r, t);                                                                     \
             }                                                                                                 \
         }                                                                                                     \
+        if (t < g->nt) /* decode: the tiles prefetch the next tile's rows; fetch the first tile's */          \
+            for (size_t off = 0; off < 8 * g->w_stride && off < (size_t)(g->r1 - g->r0) * g->w_stride;         \
+                 off += 64)                                                                                   \
+                _mm_prefetch((const char *)g->w + (size_t)g->r0 * g->w_stride + off, _MM_HINT_T1);           \
         for (; t < g->nt; t++) {                                                                              \
             int64_t r = g->r0;                                                                                \
             for (; r + 8 <= g->r1; r += 8)                                                                    \

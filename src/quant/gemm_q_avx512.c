@@ -1,19 +1,20 @@
 /*
- * gemm_q_avx512.c — AVX-512 VNNI GEMM for Q4_0 and Q8_0 weights with Q8_0x activations (kernels.h), the
- * Q8_0x activation quantizer, and the driver shared with the K-quants (gemm_avx512.h).
+ * gemm_q_avx512.c — AVX-512 VNNI GEMM for the 32-element quants (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) with
+ * Q8_0x/Q8_1x activations (kernels.h), their activation quantizers, the SIMD G16 packer, and the driver shared
+ * with the K-quants (gemm_avx512.h).
  *
  * Layout: weights in the G16 interleaved layout (pack.h), either packed at load (gemm_packed) or packed on
  * the fly from the file layout, kc blocks of one 16-row group at a time, into a stack buffer (gemm).
  *
- * Micro-kernel: 16 rows (one zmm lane per row) x up to TT tokens. Per 32-element block b and token t:
- *     isum = m8[t][b] + sum over the 8 quads j of vpdpbusd(quant bytes of quad j, broadcast activation quad j)
- * which is the exact integer block sum of the reference (Q4_0: unsigned nibbles q, and m8 = -8 * sum(a)
- * turns sum q*a into sum (q - 8)*a; Q8_0: signed weights, so the activation is the unsigned operand... see
- * q8_0 below). Then, per lane, in the reference's order and with its rounding (no FMA):
+ * Micro-kernel: 16 rows (one zmm lane per row) x up to TT tokens. Per 32-element block b and token t, the
+ * exact integer block sum of the reference: vpdpbusd over the 8 quads (weight bytes unsigned, the activation
+ * quad broadcast), plus a bias from the activation extension that turns unsigned levels into the signed
+ * ones (Q4_0: m8 = -8 * sum(a); Q5_0: 2*m8; Q8_0: weights enter as w ^ 0x80 = w + 128, bias 16*m8). Then,
+ * per lane, the reference's float step in its order and with its rounding (no FMA), e.g. for Q4_0:
  *     s = dw * da;  p = (float)isum * s;  acc = acc + p
- * So every output equals the scalar reference (ref_basic.c) bit for bit — for any tile, thread or batch split.
- * Floats are accumulated in registers across all blocks of a chunk; between chunks (raw path only) they are
- * stored to y and reloaded, which does not change them.
+ * So every output equals the scalar reference (ref_basic.c, ref_legacy.c) bit for bit — for any tile, thread
+ * or batch split. Floats are accumulated in registers across all blocks of a chunk; between chunks (raw path
+ * only) they are stored to y and reloaded, which does not change them.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -113,6 +114,15 @@ AINL __m512i bcast32(const uint8_t *p)
     return _mm512_set1_epi32(v);
 }
 
+/* acc + vpdpbusd(w, the 4 bytes at p broadcast), the broadcast folded into the instruction as an
+ * embedded-broadcast memory operand (GCC does not fold it for vpdpbusd by itself): fewer instructions per
+ * byte lets the out-of-order window cover more of the weight stream in decode */
+AINL __m512i dpbusd_b(__m512i acc, __m512i w, const uint8_t *p)
+{
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)p));
+    return acc;
+}
+
 AINL float load_f32(const uint8_t *p)
 {
     float v;
@@ -150,25 +160,47 @@ AINL void q4_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
         const uint8_t *q = qv + (size_t)b * 256;
         if (tt <= 2)
             lc_prefetch_ahead(q, 256);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            __m512i v = _mm512_load_si512(q + 64 * j);
-            __m512i lo = _mm512_and_si512(v, m4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-#pragma GCC unroll 8
-            for (int t = 0; t < tt; t++) {
-                const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
-                is[t] = _mm512_dpbusd_epi32(is[t], lo, bcast32(aq + 4 * j));
-                if (tt <= 2)
-                    is2[t] = _mm512_dpbusd_epi32(is2[t], hi, bcast32(aq + 16 + 4 * j));
-                else
-                    is[t] = _mm512_dpbusd_epi32(is[t], hi, bcast32(aq + 16 + 4 * j));
-            }
-        }
         if (tt <= 2) {
-#pragma GCC unroll 8
+            /* decode: the high nibbles enter as (v & 0xf0) = 16 * q (still unsigned bytes); their chain is
+             * divided by 16 once per block (exact: a multiple of 16), which saves a shift per vector */
+            const __m512i m4h = _mm512_set1_epi8((char)0xf0);
+            __m512i is3[TT], is4[TT]; /* four short chains per token: the dpbusd latency, not the width, limits */
+#pragma GCC unroll 2
             for (int t = 0; t < tt; t++)
-                is[t] = _mm512_add_epi32(is[t], is2[t]);
+                is3[t] = is4[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                __m512i v = _mm512_load_si512(q + 64 * j);
+                __m512i lo = _mm512_and_si512(v, m4), hi16 = _mm512_and_si512(v, m4h);
+#pragma GCC unroll 2
+                for (int t = 0; t < tt; t++) {
+                    const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
+                    if (j & 1) {
+                        is3[t] = dpbusd_b(is3[t], lo, aq + 4 * j);
+                        is4[t] = dpbusd_b(is4[t], hi16, aq + 16 + 4 * j);
+                    } else {
+                        is[t] = dpbusd_b(is[t], lo, aq + 4 * j);
+                        is2[t] = dpbusd_b(is2[t], hi16, aq + 16 + 4 * j);
+                    }
+                }
+            }
+#pragma GCC unroll 2
+            for (int t = 0; t < tt; t++)
+                is[t] = _mm512_add_epi32(_mm512_add_epi32(is[t], is3[t]),
+                                         _mm512_srai_epi32(_mm512_add_epi32(is2[t], is4[t]), 4));
+        } else {
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                __m512i v = _mm512_load_si512(q + 64 * j);
+                __m512i lo = _mm512_and_si512(v, m4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++) {
+                    const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
+                    is[t] = _mm512_dpbusd_epi32(is[t], lo, bcast32(aq + 4 * j));
+                    is[t] = _mm512_dpbusd_epi32(is[t], hi, bcast32(aq + 16 + 4 * j));
+                }
+            }
         }
         __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
 #pragma GCC unroll 8
@@ -343,6 +375,18 @@ AINL void transpose16x4(const uint8_t *const rows[16], size_t off, __m512i out[4
 
 static const uint8_t g_zero_block[64] __attribute__((aligned(64)));
 
+/* the 16-bit values at blk[r] + off, r = 0..15, as 16 halves (two 64-bit gathers; storing 16 halves to
+ * memory and reloading them as one vector stalls on store forwarding, and assembling them in general
+ * registers measured slower) */
+AINL __m256i gather_halves(const uint8_t *const blk[16], size_t off)
+{
+    __m512i p0 = _mm512_add_epi64(_mm512_loadu_si512(blk), _mm512_set1_epi64((long long)off));
+    __m512i p1 = _mm512_add_epi64(_mm512_loadu_si512(blk + 8), _mm512_set1_epi64((long long)off));
+    __m128i h0 = _mm512_cvtepi64_epi16(_mm512_i64gather_epi64(p0, NULL, 1));
+    __m128i h1 = _mm512_cvtepi64_epi16(_mm512_i64gather_epi64(p1, NULL, 1));
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1);
+}
+
 /* The G16 packer of the 32-element types with one half scale (Q4_0: qbytes 16, Q8_0: qbytes 32): scales
  * (nblk x 32 bytes, padded to 64), then the quant vectors; the same bytes as pack.c writes. */
 AINL void pack_chunk_q(const uint8_t *const rows[16], int64_t b0, int64_t nblk, const int qbytes, uint8_t *buf)
@@ -352,12 +396,9 @@ AINL void pack_chunk_q(const uint8_t *const rows[16], int64_t b0, int64_t nblk, 
     memset(buf + (size_t)nblk * 32, 0, qstart - (size_t)nblk * 32);
     for (int64_t b = 0; b < nblk; b++) {
         const uint8_t *blk[16];
-        uint16_t scales[16];
-        for (int r = 0; r < 16; r++) {
+        for (int r = 0; r < 16; r++)
             blk[r] = rows[r] ? rows[r] + (size_t)(b0 + b) * bbytes : g_zero_block;
-            memcpy(&scales[r], blk[r], 2);
-        }
-        memcpy(buf + (size_t)b * 32, scales, 32);
+        _mm256_store_si256((__m256i *)(buf + (size_t)b * 32), gather_halves(blk, 0));
         uint8_t *q = buf + qstart + (size_t)b * 16 * qbytes;
         __m512i v[4];
         transpose16x4(blk, 2, v);
@@ -381,6 +422,43 @@ static void pack_q8_0(const uint8_t *const rows[16], int64_t b0, int64_t nblk, u
     pack_chunk_q(rows, b0, nblk, 32, buf);
 }
 
+static const uint8_t g_zero_row_block[256] __attribute__((aligned(64))); /* >= any block */
+
+/* The G16 packer of any packable type (same bytes as lc_pack_group_blocks): the body fields go through
+ * transpose16x4 in 16-byte pieces, the rest (the half fields and 4-12 byte tails) by plain copies. */
+void lc_avx512_pack16(int type, const void *const rows_v[16], int64_t b0, int64_t nblk, void *dst)
+{
+    const lc_pack_layout *L = lc_pack_layout_get(type);
+    const uint8_t *const *rows = (const uint8_t *const *)rows_v;
+    uint8_t *buf = dst;
+    const size_t hused = (size_t)nblk * L->nhalf * 32, hb = (hused + 63) & ~(size_t)63;
+    const size_t bbody = (size_t)16 * (L->block_bytes - 2 * L->nhalf);
+    memset(buf + hused, 0, hb - hused);
+    for (int64_t b = 0; b < nblk; b++) {
+        const uint8_t *blk[16];
+        for (int r = 0; r < 16; r++)
+            blk[r] = rows[r] ? rows[r] + (size_t)(b0 + b) * L->block_bytes : g_zero_row_block;
+        for (int i = 0; i < L->nhalf; i++)
+            _mm256_storeu_si256((__m256i *)(buf + ((size_t)b * L->nhalf + i) * 32),
+                                gather_halves(blk, (size_t)L->half_off[i]));
+        uint8_t *out = buf + hb + (size_t)b * bbody;
+        for (int f = 0; f < L->nbody; f++) {
+            const int F = L->body_bytes[f], off = L->body_off[f];
+            int j = 0;
+            for (; j + 16 <= F; j += 16) {
+                __m512i v[4];
+                transpose16x4(blk, (size_t)(off + j), v);
+                for (int k = 0; k < 4; k++)
+                    _mm512_storeu_si512(out + (size_t)(j / 4 + k) * 64, v[k]);
+            }
+            for (; j < F; j += 4)
+                for (int r = 0; r < 16; r++)
+                    memcpy(out + (size_t)(j / 4) * 64 + 4 * r, blk[r] + off + j, 4);
+            out += (size_t)F * 16;
+        }
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------------------
  * Driver (gemm_avx512.h)
  * ------------------------------------------------------------------------------------------------------- */
@@ -391,9 +469,9 @@ LC_DEFINE_TILES8(q8_0)
 LC_DEFINE_TILES8(q4_1)
 LC_DEFINE_TILES8(q5_0)
 LC_DEFINE_TILES8(q5_1)
-LC_PACK16_GENERIC(pack_q4_1, LLAMAC_TYPE_Q4_1)
-LC_PACK16_GENERIC(pack_q5_0, LLAMAC_TYPE_Q5_0)
-LC_PACK16_GENERIC(pack_q5_1, LLAMAC_TYPE_Q5_1)
+LC_PACK16_SIMD(pack_q4_1, LLAMAC_TYPE_Q4_1)
+LC_PACK16_SIMD(pack_q5_0, LLAMAC_TYPE_Q5_0)
+LC_PACK16_SIMD(pack_q5_1, LLAMAC_TYPE_Q5_1)
 
 /* q8x: the activations carry the Q8_0x/Q8_1x extension (both at the same offsets relative to their rows) */
 static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64};
@@ -433,10 +511,31 @@ static void run_chunk(const lc_qgemm512 *qd, const lc_gemm_args *g, const uint8_
 
 void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
 {
+    /* Prefill: token blocks of ~384 KiB of activations, which stay in L2 while every row group of the call
+     * passes over them (a group's weights stay in L1 across the block's token tiles). */
+    int64_t tb = ((int64_t)384 << 10) / (int64_t)g->a_stride;
+    tb = tb < 16 ? 16 : tb & ~(int64_t)7;
+    if (g->nt > tb) {
+        for (int64_t t0 = 0; t0 < g->nt; t0 += tb) {
+            lc_gemm_args h = *g;
+            h.a = (const uint8_t *)g->a + (size_t)t0 * g->a_stride;
+            h.y = g->y + t0 * g->ldy;
+            h.nt = g->nt - t0 < tb ? g->nt - t0 : tb;
+            lc_qgemm512_run(qd, &h, packed);
+        }
+        return;
+    }
     const lc_pack_layout *L = lc_pack_layout_get(qd->type);
     const int64_t nb = g->n / L->blck;
     if (packed) {
         const size_t hb = lc_pack_quant_offset(qd->type, g->n);
+        if (g->nt <= 2) { /* decode: the tiles prefetch LC_PF_DIST ahead; fetch the start of this call's stream */
+            const uint8_t *start = (const uint8_t *)g->w + (size_t)(g->r0 / 16) * g->w_stride;
+            size_t len = (size_t)((g->r1 + 15) / 16 - g->r0 / 16) * g->w_stride;
+            len = len < LC_PF_DIST ? len : LC_PF_DIST;
+            for (size_t off = 0; off < len; off += 64)
+                _mm_prefetch((const char *)start + off, _MM_HINT_T1);
+        }
         for (int64_t grp = g->r0 / 16; grp * 16 < g->r1; grp++) {
             const uint8_t *base = (const uint8_t *)g->w + (size_t)grp * g->w_stride;
             run_chunk(qd, g, base, base + hb, nb, 0, grp, lane_mask(grp, g->r0, g->r1), 1);
@@ -453,6 +552,19 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
         __mmask16 mask = lane_mask(grp, g->r0, g->r1);
         for (int64_t b0 = 0; b0 < nb; b0 += qd->kc) {
             int64_t nblk = nb - b0 < qd->kc ? nb - b0 : qd->kc;
+            /* the 16 row pieces are 16 streams the hardware prefetcher follows poorly (and the file mapping
+             * has 4 KiB pages): fetch this chunk into L1 and the next group's into L2 ahead of use */
+            const size_t cb = (size_t)nblk * L->block_bytes;
+            for (int r = 0; r < 16; r++) {
+                int64_t row = grp * 16 + r;
+                if (rows[r])
+                    for (size_t off = 0; off < cb; off += 64)
+                        _mm_prefetch((const char *)rows[r] + (size_t)b0 * L->block_bytes + off, _MM_HINT_T0);
+                if (row + 16 < g->r1)
+                    for (size_t off = 0; off < cb; off += 64)
+                        _mm_prefetch((const char *)g->w + (size_t)(row + 16) * g->w_stride +
+                                         (size_t)b0 * L->block_bytes + off, _MM_HINT_T1);
+            }
             qd->pack(rows, b0, nblk, buf);
             size_t hb = ((size_t)nblk * L->nhalf * 32 + 63) & ~(size_t)63;
             run_chunk(qd, g, buf, buf + hb, nblk, b0, grp, mask, b0 == 0);
@@ -484,5 +596,6 @@ void lc_init_gemm_q_avx512(lc_kernels *k)
     SET(Q5_0, q5_0)
     SET(Q5_1, q5_1)
 #undef SET
+    k->pack16 = lc_avx512_pack16;
     lc_init_gemm_k_avx512(k);
 }

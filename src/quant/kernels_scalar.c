@@ -7,6 +7,7 @@
 
 #include "core/ops.h"
 #include "quant/kernels.h"
+#include "quant/pack.h"
 
 void lc_gemm_ref(int w_type, const lc_gemm_args *g)
 {
@@ -82,6 +83,7 @@ void lc_kernels_init_scalar(lc_kernels *k)
 #define SET_GEMM(T) k->gemm[LLAMAC_TYPE_##T] = gemm_ref_##T;
     LC_FOR_EACH_WEIGHT_TYPE(SET_GEMM)
 #undef SET_GEMM
+    k->pack16 = lc_pack_group_blocks;
     k->rmsnorm = lc_rmsnorm;
     k->swiglu = lc_swiglu;
     k->attention = lc_attention;

@@ -132,7 +132,25 @@ static void attention(float *out, const float *q, int n_q, const void *k, const 
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int hd = head_dim, n16 = (hd + 15) / 16;
     /* scores: one pass over K for all heads */
-    for (int64_t j = 0; j < n_pos; j++) {
+    int64_t j0 = 0;
+    if (hd % 16 == 0 && hd <= 128) { /* the common head sizes: K row chunks in registers, no tails */
+        for (; j0 < n_pos; j0++) {
+            __m256 kr[16];
+            for (int c = 0; c < hd / 8; c++)
+                kr[c] = kv_f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)k + j0 * hd + 8 * c)))
+                               : _mm256_loadu_ps((const float *)k + j0 * hd + 8 * c);
+            for (int h = 0; h < n_q; h++) {
+                const float *qh = q + (int64_t)h * hd;
+                __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+                for (int c = 0; c < hd / 16; c++) {
+                    lo = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 16 * c), kr[2 * c], lo);
+                    hi = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 16 * c + 8), kr[2 * c + 1], hi);
+                }
+                scores[(int64_t)h * n_pos + j0] = hsum16(lo, hi) * scale;
+            }
+        }
+    }
+    for (int64_t j = j0; j < n_pos; j++) {
         for (int h = 0; h < n_q; h++) {
             const float *qh = q + (int64_t)h * hd;
             __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
@@ -184,10 +202,22 @@ static void attention(float *out, const float *q, int n_q, const void *k, const 
             int nc = (hd - i0 + 7) / 8 < 8 ? (hd - i0 + 7) / 8 : 8;
             for (int c = 0; c < 8; c++)
                 o[c] = _mm256_setzero_ps();
-            for (int64_t j = 0; j < n_pos; j++) {
-                __m256 pj = _mm256_set1_ps(s[j]);
-                for (int c = 0; c < nc; c++)
-                    o[c] = _mm256_fmadd_ps(pj, kv_load8(v, kv_f16, j, hd, i0 + 8 * c), o[c]);
+            if (hd % 8 == 0 && nc == 8) { /* full slabs: plain loads */
+                for (int64_t j = 0; j < n_pos; j++) {
+                    __m256 pj = _mm256_set1_ps(s[j]);
+                    for (int c = 0; c < 8; c++) {
+                        __m256 vv = kv_f16 ? _mm256_cvtph_ps(_mm_loadu_si128(
+                                                 (const __m128i *)((const uint16_t *)v + j * hd + i0 + 8 * c)))
+                                           : _mm256_loadu_ps((const float *)v + j * hd + i0 + 8 * c);
+                        o[c] = _mm256_fmadd_ps(pj, vv, o[c]);
+                    }
+                }
+            } else {
+                for (int64_t j = 0; j < n_pos; j++) {
+                    __m256 pj = _mm256_set1_ps(s[j]);
+                    for (int c = 0; c < nc; c++)
+                        o[c] = _mm256_fmadd_ps(pj, kv_load8(v, kv_f16, j, hd, i0 + 8 * c), o[c]);
+                }
             }
             for (int c = 0; c < nc; c++)
                 store8(oh, i0 + 8 * c, hd, _mm256_mul_ps(o[c], _mm256_set1_ps(inv)));

@@ -114,12 +114,54 @@ AINL __m512 kv_load(const void *base, int kv_f16, int64_t j, int hd, int c, __mm
     return _mm512_maskz_loadu_ps(m, (const float *)base + j * hd + 16 * c);
 }
 
-/* scores[h * n_pos + j] = hsum16(q_h . k_j) * scale for h < n_q; NC = chunks of 16 in head_dim (0: any) */
+/* hsum16 of 16 vectors at once: out lane i = hsum16(v[perm(i)]), adding exactly the pairs hsum16 adds —
+ * (l, l+8), (l, l+4), (l, l+2), (l, l+1) — so each result is bit-identical to hsum16(v[p]). Returns the 16
+ * sums in position order. */
+AINL __m512 hsum16x16(const __m512 v[16])
+{
+    __m512 b[8], c[4], d[2];
+    for (int k = 0; k < 8; k++) /* b[k]: s8 of v[2k] (lanes 0-7) and v[2k+1] (lanes 8-15) */
+        b[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xee));
+    for (int k = 0; k < 4; k++) /* c[k] 128-bit lane i: s4 of v[4k + i] */
+        c[k] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0xdd));
+    for (int k = 0; k < 2; k++) { /* d[k] lane i: s2 of v[8k + i] (elements 0,1) and v[8k + 4 + i] (2,3) */
+        __m512d x = _mm512_castps_pd(c[2 * k]), y = _mm512_castps_pd(c[2 * k + 1]);
+        d[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    /* e lane 4i + {0,1,2,3} = s1 of v[i], v[4 + i], v[8 + i], v[12 + i] */
+    __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88), _mm512_shuffle_ps(d[0], d[1], 0xdd));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, e);
+}
+
+/* scores[h * n_pos + j] = hsum16(q_h . k_j) * scale for h < n_q; NC = chunks of 16 in head_dim (0: any).
+ * 16 positions at a time: their 16 dot-product vectors are summed by hsum16x16. */
 AINL void scores_pass(const int NC, const float *q, int n_q, const void *k, int kv_f16, int n_pos, int hd,
                       float scale, float *scores)
 {
     const int nc = NC ? NC : (hd + 15) / 16;
-    for (int64_t j = 0; j < n_pos; j++) {
+    const __m512 vscale = _mm512_set1_ps(scale);
+    int64_t j0 = 0;
+    for (; NC && j0 + 16 <= n_pos; j0 += 16) {
+        for (int h = 0; h < n_q; h++) {
+            const float *qh = q + (int64_t)h * hd;
+            __m512 qv[8], acc[16];
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; c++)
+                qv[c] = _mm512_loadu_ps(qh + 16 * c);
+#pragma GCC unroll 16
+            for (int p = 0; p < 16; p++) {
+                acc[p] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+                for (int c = 0; c < NC; c++)
+                    acc[p] = _mm512_fmadd_ps(qv[c], kv_load(k, kv_f16, j0 + p, hd, c, 0xffff), acc[p]);
+            }
+            _mm512_storeu_ps(scores + (int64_t)h * n_pos + j0, _mm512_mul_ps(hsum16x16(acc), vscale));
+        }
+    }
+    for (int64_t j = j0; j < n_pos; j++) {
         __m512 kv[16];
         if (NC) {
 #pragma GCC unroll 8

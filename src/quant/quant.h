@@ -168,6 +168,9 @@ typedef struct lc_kernels {
     /* GEMM on weights packed at load (pack.h), indexed by weight type; NULL = this table does not pack the
      * type. Same results as gemm[] bit for bit. */
     lc_gemm_fn gemm_packed[LLAMAC_TYPE_COUNT];
+    /* Packs blocks [b0, b0+nblk) of 16 rows (NULL = zero row) of a packable type into the G16 layout
+     * (quant/pack.h; lc_pack_group_blocks is the portable version, used by the scalar table). */
+    void (*pack16)(int type, const void *const rows[16], int64_t b0, int64_t nblk, void *dst);
 
     /* Per-token operations of the forward pass (scalar references in core/ops.c, same signatures). Each is
      * a pure function of its inputs with a fixed reduction order. */

@@ -387,6 +387,25 @@ static void test_pack_roundtrip(void)
             lc_packed_row_to_float(types[ti], m.packed, n, r, b);
             CHECK(!memcmp(a, b, sizeof a), "%s: packed row %lld does not round-trip", tt->name, (long long)r);
         }
+        /* every table's packer writes the same bytes as the portable one (rows 16..20 + 11 NULL rows) */
+        static const char *paths[] = {"scalar", "avx2", "avx512"};
+        for (int p = 0; p < 3; p++) {
+            const lc_kernels *k = lc_kernels_by_name(paths[p]);
+            if (!k)
+                continue;
+            size_t gb = lc_pack_group_bytes(types[ti], n);
+            uint8_t *x = xalloc(gb), *y = xalloc(gb);
+            const void *rows[16];
+            for (int r = 0; r < 16; r++)
+                rows[r] = r < 5 ? m.raw + (size_t)(16 + r) * m.row_bytes : NULL;
+            memset(x, 0x5a, gb);
+            memset(y, 0xa5, gb);
+            k->pack16(types[ti], rows, 0, n / tt->blck, x);
+            lc_pack_group_blocks(types[ti], rows, 0, n / tt->blck, y);
+            CHECK(!memcmp(x, y, gb), "%s: %s pack16 differs from the portable packer", tt->name, k->name);
+            free(x);
+            free(y);
+        }
         CHECK(lc_pack_group_bytes(types[ti], n) % 64 == 0 &&
                   lc_pack_group_bytes(types[ti], n) <= 16 * m.row_bytes + 62,
               "%s: group size %zu", tt->name, lc_pack_group_bytes(types[ti], n));
@@ -401,8 +420,11 @@ int main(void)
                                 LLAMAC_TYPE_BF16, LLAMAC_TYPE_Q4_K, LLAMAC_TYPE_Q6_K, LLAMAC_TYPE_Q5_K,
                                 LLAMAC_TYPE_Q3_K, LLAMAC_TYPE_Q2_K, LLAMAC_TYPE_Q4_1, LLAMAC_TYPE_Q5_0,
                                 LLAMAC_TYPE_Q5_1};
-    static const int64_t shapes[][2] = {{1, 32}, {16, 32}, {17, 64}, {33, 96}, {5, 160}, {40, 1024}, {70, 2080}};
-    static const int64_t kshapes[][2] = {{1, 256}, {16, 512}, {17, 256}, {33, 768}, {40, 2304}};
+    /* the last shape of each list has activation rows long enough that the GEMMs split the 64 tokens into
+     * L2-sized token blocks */
+    static const int64_t shapes[][2] = {{1, 32}, {16, 32}, {17, 64}, {33, 96}, {5, 160}, {40, 1024}, {70, 2080},
+                                        {21, 16384}};
+    static const int64_t kshapes[][2] = {{1, 256}, {16, 512}, {17, 256}, {33, 768}, {40, 2304}, {21, 16384}};
     static const int64_t fshapes[][2] = {{1, 1}, {3, 15}, {17, 17}, {9, 31}, {33, 100}, {40, 1030}};
     test_pack_roundtrip();
     for (int p = 0; p < 2; p++) {

@@ -12,7 +12,7 @@ FAST = ["--bw-mib", "64"]  # a small probe buffer keeps the test quick (the figu
 
 PP_FIELDS = ["llamac_version", "timestamp", "kernels", "model", "model_name", "model_type", "model_bytes", "n_params",
              "test", "n_prompt", "n_gen", "n_threads", "n_ubatch", "n_ctx", "kv_type", "use_mmap", "reps",
-             "samples_ns", "samples_ts", "avg_ts", "stddev_ts", "median_ts", "min_ts", "max_ts", "load_ms", "ctx_ms",
+             "samples_ns", "samples_ts", "avg_ts", "stddev_ts", "median_ts", "min_ts", "max_ts", "load_ms", "ready_ms", "ctx_ms",
              "warmup_ms", "rss_after_load", "rss_after_test", "hwm_after_test", "kv_cache_bytes", "bw_gbs",
              "bw_before_gbs", "bw_after_gbs", "bw_median_gbs", "bw_buffer_bytes", "bw_huge_fraction",
              "bytes_per_token", "achieved_gbs", "bw_fraction"]
@@ -52,10 +52,11 @@ def check_record(rec, path, reps):
     check(all(x > 0 for x in rec["samples_ns"] + rec["samples_ts"]), f"{t}: non-positive sample")
     for f in ("avg_ts", "median_ts", "min_ts", "max_ts", "n_params", "rss_after_load", "rss_after_test",
               "hwm_after_test", "kv_cache_bytes", "bw_gbs", "bw_before_gbs", "bw_after_gbs", "bw_median_gbs",
-              "bw_buffer_bytes", "warmup_ms"):
+              "bw_buffer_bytes", "warmup_ms", "ready_ms"):
         check(isinstance(rec[f], (int, float)) and rec[f] > 0, f"{t}: {f} = {rec[f]!r} is not a positive number")
     check(rec["min_ts"] <= rec["median_ts"] <= rec["max_ts"], f"{t}: median outside [min, max]")
     check(rec["stddev_ts"] >= 0 and rec["load_ms"] >= 0 and rec["ctx_ms"] >= 0, f"{t}: negative sd or time")
+    check(rec["ready_ms"] > rec["load_ms"], f"{t}: ready_ms {rec['ready_ms']} does not include load_ms {rec['load_ms']}")
     check(rec["hwm_after_test"] >= rec["rss_after_test"], f"{t}: peak resident below resident")
     check(0 <= rec["bw_huge_fraction"] <= 1, f"{t}: bw_huge_fraction {rec['bw_huge_fraction']}")
     check(rec["bw_buffer_bytes"] <= 64 << 20 and rec["bw_buffer_bytes"] > 60 << 20,
@@ -78,7 +79,8 @@ def check_record(rec, path, reps):
 def test_json_fields_and_traffic_untied():
     name = "l30-q4_0"
     path = models.model_path(name)
-    recs = bench_json(path, "-r", "2", "-p", "8", "-n", "4", "-t", "2")
+    # --mmap: the file layout, whose bytes the count below reproduces (the default packed copy adds padding)
+    recs = bench_json(path, "-r", "2", "-p", "8", "-n", "4", "-t", "2", "--mmap")
     check([r["test"] for r in recs] == ["pp8", "tg4"], f"tests {[r['test'] for r in recs]}, expected pp8, tg4")
     for r in recs:
         check_record(r, path, 2)

@@ -157,6 +157,9 @@ class Pty:
                 self.out += chunk
 
     def send(self, s):
+        # a person reads the prompt before typing: keys typed before the line editor has put the terminal in
+        # raw mode would be handled by the terminal driver instead
+        time.sleep(0.3)
         os.write(self.fd, s.encode())
 
     def wait(self, timeout=30):
@@ -183,7 +186,7 @@ def test_person_at_a_terminal():
         p.send("\x03")  # Ctrl-C mid-answer: stops the answer, not the program
         check(p.read_until("[interrupted]") and p.read_until(">>> "), f"Ctrl-C did not return to the prompt: {p.out[-600:]!r}")
         p.send("/stats\r")
-        check(p.read_until("context:"), f"/stats: {p.out[-600:]!r}")
+        check(p.read_until("context:") and p.read_until(">>> "), f"/stats: {p.out[-600:]!r}")
         p.send("And then?\r")
         check(p.read_until("Hello world"), f"no second answer: {p.out[-1000:]!r}")
         p.send("\x03")
@@ -191,13 +194,13 @@ def test_person_at_a_terminal():
         p.send("half a line\x03")  # Ctrl-C at the prompt discards the line
         check(p.read_until(">>> "), "no prompt after Ctrl-C at the prompt")
         p.send(f"/save {saved}\r")
-        check(p.read_until("Saved 5 messages"), f"/save: {p.out[-600:]!r}")
+        check(p.read_until("Saved 5 messages") and p.read_until(">>> "), f"/save: {p.out[-600:]!r}")
         p.send("/reset\r")
-        check(p.read_until("Conversation reset."), f"/reset: {p.out[-600:]!r}")
+        check(p.read_until("Conversation reset.") and p.read_until(">>> "), f"/reset: {p.out[-600:]!r}")
         p.send(f"/load {saved}\r")
-        check(p.read_until("Loaded 5 messages"), f"/load: {p.out[-600:]!r}")
+        check(p.read_until("Loaded 5 messages") and p.read_until(">>> "), f"/load: {p.out[-600:]!r}")
         p.send("/frobnicate\r")
-        check(p.read_until("Unknown command '/frobnicate'"), f"unknown command: {p.out[-600:]!r}")
+        check(p.read_until("Unknown command '/frobnicate'") and p.read_until(">>> "), f"unknown command: {p.out[-600:]!r}")
         p.send("\x04")  # Ctrl-D exits
         status = p.wait()
         check(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"exit status {status}")

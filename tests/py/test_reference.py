@@ -265,7 +265,7 @@ def test_thread_invariance():
 
 def test_no_mmap_identical():
     for name in ("l32-mixed", "l30-q4_0"):
-        _identical(name, [[], ["--no-mmap"]])
+        _identical(name, [["--mmap"], ["--no-mmap"]])
 
 
 def test_kv_f16():

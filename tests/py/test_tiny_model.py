@@ -7,7 +7,8 @@ here) against the engine:
   - llamac's tokenizer gives the same ids as train_tiny.py's own tokenizer (the one the model was trained with)
     on KJV text, chat text and hostile strings, and llamac renders chat prompts exactly as the training data was;
   - llamac's logits equal the float64 reference forward pass (tests/py/ref_llama.py) on the file's weights;
-  - greedy generation and a greedy chat answer are recognisable English, and the answer stops at <|eot_id|>.
+  - greedy generation and a greedy chat answer are recognisable (KJV) English, and after a complete answer the
+    model's most likely next token is <|eot_id|>.
 
 LLAMAC_TINY_MODEL may name another file made by the same script (e.g. a quick trial run).
 """
@@ -15,10 +16,11 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 
 import numpy as np
-from llamac_testlib import SHARED, SOURCE, check, main, run_llamac, scratch_dir
+from llamac_testlib import LLAMAC, SHARED, SOURCE, check, main, run_llamac, scratch_dir
 
 sys.path.insert(0, os.path.join(SOURCE, "models"))
 import train_tiny as tt  # noqa: E402  (importing trains nothing)
@@ -79,9 +81,8 @@ def llamac_jsonl(texts, extra=()):
             f.write(json.dumps(t) + "\n")
     with open(path, "rb") as f:
         data = f.read()
-    import subprocess
-    r = subprocess.run([os.environ.get("LLAMAC", os.path.join(SOURCE, "build", "llamac")), "tokenize", "-m", MODEL,
-                        "--jsonl", *extra], input=data, capture_output=True, timeout=120)
+    r = subprocess.run([LLAMAC, "tokenize", "-m", MODEL, "--jsonl", *extra], input=data, capture_output=True,
+                       timeout=120)
     check(r.returncode == 0, f"llamac tokenize --jsonl failed: {r.stderr.decode(errors='replace')[-500:]}")
     return [json.loads(line) for line in r.stdout.decode().splitlines()]
 
@@ -227,32 +228,51 @@ def test_logits_match_reference():
     check((got.argmax(1) == ref.argmax(1)).all(), "greedy tokens differ from the reference")
 
 
-WORDS = {"the", "and", "of", "lord", "unto", "shall", "he", "that", "god", "they", "his", "in", "to"}
+COMMON = {"the", "and", "of", "lord", "unto", "shall", "he", "that", "god", "they", "his", "in", "to", "i", "will",
+          "thee", "thou", "thy", "a", "is", "be", "for", "them", "said", "not", "with", "my", "him"}
+KJV = {"LORD", "God", "Israel", "thee", "thou", "thy", "unto", "hath", "shalt", "saith", "ye", "thine", "Behold"}
 
 
 def english_score(text):
     words = re.findall(r"[A-Za-z]+", text)
-    return words, sum(w.lower() in WORDS for w in words)
+    return words, sum(w.lower() in COMMON for w in words), sum(w in KJV for w in words)
 
 
 def test_greedy_generation_is_recognisable():
     r = run_llamac(["generate", "-m", MODEL, "-p", "And the LORD said unto Moses,", "-n", "40", "--temp", "0",
                     "-t", "2"], expect_ok=True)
-    words, common = english_score(r.stdout)
+    words, common, kjv = english_score(r.stdout)
     print(f"  generate: {r.stdout.strip()[:200]!r}")
-    check(len(words) >= 15 and common >= 5, f"not recognisable English: {r.stdout!r}")
-    check("LORD" in r.stdout or "God" in r.stdout or "Israel" in r.stdout, f"no KJV words in {r.stdout!r}")
+    check(len(words) >= 15 and common >= len(words) // 3 and kjv >= 2, f"not recognisable KJV English: {r.stdout!r}")
 
 
-def test_greedy_chat_answer_stops_at_eot():
+def test_model_ends_its_answers_with_eot():
+    """After a complete assistant answer <|eot_id|> is the most likely next token; right after the assistant
+    header it is not (the model answers before it stops)."""
+    tok = tokenizer()
+    for q, a in [("Tell me about Moses.", "And Moses went up unto God, and the LORD called unto him."),
+                 ("Who are you?", "I am a very small language model bundled with llamac."),
+                 ("What does John 11:35 say?", "Jesus wept.")]:
+        msgs = [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        ids = tok.encode(tt.render_chat(msgs, DATE), allow_special=True)[:-1]      # without the final <|eot_id|>
+        out = os.path.join(scratch_dir(), "eot.bin")
+        run_llamac(["logits", "-m", MODEL, "--tokens", ",".join(map(str, ids)), "-o", out, "-t", "2"], expect_ok=True)
+        lg = np.fromfile(out, "<f4").reshape(len(ids), -1)
+        start = len(ids) - len(tok.encode(a)) - 1                                  # the "\n\n" after the header
+        check(int(lg[-1].argmax()) == tok.eot, f"after {a!r} the model does not predict <|eot_id|> but "
+              f"{tok.decode([int(lg[-1].argmax())])!r}")
+        check(int(lg[start].argmax()) != tok.eot, f"the model would answer {q!r} with nothing")
+
+
+def test_greedy_chat_answer():
     r = run_llamac(["run", "-m", MODEL, "Tell me about Moses.", "--temp", "0", "-n", "120", "--date", DATE,
                     "--json", "-t", "2"], expect_ok=True)
     ans = json.loads(r.stdout)
     content = ans["message"]["content"]
-    print(f"  run: {content[:200]!r}")
-    check(ans["finish_reason"] == "stop", f"the answer did not end with <|eot_id|>: {ans['finish_reason']}")
-    words, common = english_score(content)
-    check(len(words) >= 5 and common >= 2, f"not recognisable English: {content!r}")
+    print(f"  run: {content[:200]!r} ({ans['finish_reason']})")
+    check(ans["finish_reason"] in ("stop", "length"), f"unexpected finish_reason {ans['finish_reason']}")
+    words, common, kjv = english_score(content)
+    check(len(words) >= 5 and common >= len(words) // 3 and kjv >= 1, f"not recognisable KJV English: {content!r}")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ int chat_session_open(chat_session *s, const chat_session_opts *o, volatile sig_
 
     char err[600];
     llamac_context_params cp = llamac_context_default_params();
-    cp.n_ctx = o->co.n_ctx;
+    cp.n_ctx = cli_ctx_size(&o->co, s->model);
     cp.n_threads = o->co.n_threads;
     cp.kv_type = o->co.kv_type;
     cp.n_batch = s->n_batch;

@@ -38,7 +38,7 @@ int cli_float(const char *opt, const char *s, float *out);
  * or -1 after reporting an error. */
 int cli_token_list(const char *s, int32_t **out);
 
-/* Common model/context options: -m FILE, -t N, --ctx N, --no-mmap, --kv f32|f16. cli_common_opt returns 1
+/* Common model/context options: -m FILE, -t N, --ctx N (-1: default), --no-mmap, --kv f32|f16. cli_common_opt returns 1
  * if argv[*i] was one of them (consumed), 0 if not, -1 on error. */
 typedef struct cli_common {
     const char *model;
@@ -49,6 +49,10 @@ typedef struct cli_common {
 } cli_common;
 void cli_common_init(cli_common *c);
 int cli_common_opt(cli_common *c, int argc, char **argv, int *i);
+/* The context size to use: --ctx N as given (warning when N exceeds the model's training context), 0 = the
+ * training context, unset = the smaller of the training context and CLI_DEFAULT_CTX. */
+#define CLI_DEFAULT_CTX 8192
+int cli_ctx_size(const cli_common *c, const llamac_model *m);
 /* Loads the model named by -m (reporting errors). */
 llamac_model *cli_load_model(const cli_common *c);
 

@@ -114,7 +114,7 @@ void cli_common_init(cli_common *c)
 {
     c->model = NULL;
     c->n_threads = 0;
-    c->n_ctx = 4096;
+    c->n_ctx = -1;
     c->use_mmap = llamac_model_default_params().use_mmap;
     c->kv_type = LLAMAC_KV_F32;
 }
@@ -177,4 +177,19 @@ llamac_model *cli_load_model(const cli_common *c)
         return NULL;
     }
     return m;
+}
+
+int cli_ctx_size(const cli_common *c, const llamac_model *m)
+{
+    llamac_model_info info;
+    llamac_model_get_info(m, &info);
+    if (c->n_ctx < 0)
+        return info.n_ctx_train < CLI_DEFAULT_CTX ? info.n_ctx_train : CLI_DEFAULT_CTX;
+    if (c->n_ctx == 0)
+        return info.n_ctx_train;
+    if (c->n_ctx > info.n_ctx_train)
+        fprintf(stderr, "llamac: warning: --ctx %d is beyond the %d positions this model was trained on; "
+                        "expect degraded output past them\n",
+                c->n_ctx, info.n_ctx_train);
+    return c->n_ctx;
 }

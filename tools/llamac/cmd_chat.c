@@ -20,14 +20,14 @@ static void usage(const char *cmd)
            "                          stdout) instead of asking for the result\n"
            "  --max-tool-rounds N     tool results fed back per message before stopping (default 8)\n"
            "  -n N                    at most N tokens per answer (default: until the context is full)\n"
-           "  --ctx N                 context size in tokens (default 4096; 0 = the model's)\n"
+           "  --ctx N                 context size in tokens (default: the model's, at most 8192)\n"
            "  -t N                    threads (default: all cores)\n"
            "  --chat-format 3.x       override the detected chat format (3.0, 3.1, 3.2, 3.3)\n"
            "  --date D                the \"Today Date\" of the 3.1+ system header (default: today)\n"
            "  --on-context-full P     ask | drop (oldest turns, keeping the system prompt) | reset | stop\n"
            "                          (default: ask on a terminal, drop otherwise)\n"
            "  --trace-tokens F        write the token ids sent to the model, one JSON line per prefill\n"
-           "  --kv f32|f16, --no-mmap\n");
+           "  --kv f32|f16, --mmap|--no-mmap\n");
     if (!strcmp(cmd, "run"))
         printf("  --json                  print the answer with usage and timings as one JSON object\n");
     printf("%s", cli_sampling_usage());

@@ -45,7 +45,7 @@ int cmd_generate(int argc, char **argv)
         } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             printf("usage: llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
                    "                       [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
-                   "                       [-t N] [--ctx N] [--ubatch N] [--kv f32|f16] [--no-mmap] [--special] [--ids]\n"
+                   "                       [-t N] [--ctx N] [--ubatch N] [--kv f32|f16] [--mmap|--no-mmap] [--special] [--ids]\n"
                    "  -p TEXT    prompt text, tokenized with BOS by the model's vocabulary\n"
                    "  --special  recognize special-token text (<|eot_id|>, ...) in the -p prompt\n"
                    "  --ids      print the generated token ids instead of text\n");
@@ -100,7 +100,7 @@ int cmd_generate(int argc, char **argv)
     llamac_sampler *smp = NULL;
     char err[600];
     llamac_context_params cp = llamac_context_default_params();
-    cp.n_ctx = co.n_ctx;
+    cp.n_ctx = cli_ctx_size(&co, m);
     cp.n_threads = co.n_threads;
     cp.kv_type = co.kv_type;
     cp.n_batch = ubatch;

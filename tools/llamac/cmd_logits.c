@@ -36,7 +36,7 @@ int cmd_logits(int argc, char **argv)
                 return 1;
         } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             printf("usage: llamac logits -m FILE --tokens ID,ID,... -o OUT [--ubatch N] [-t N] [--ctx N] [--kv f32|f16]"
-                   " [--no-mmap]\n");
+                   " [--mmap|--no-mmap]\n");
             return 0;
         } else {
             return cli_error("logits: unknown option '%s'", o);
@@ -64,7 +64,7 @@ int cmd_logits(int argc, char **argv)
     int8_t *want = NULL;
     char err[600];
     llamac_context_params cp = llamac_context_default_params();
-    cp.n_ctx = co.n_ctx;
+    cp.n_ctx = cli_ctx_size(&co, m);
     cp.n_threads = co.n_threads;
     cp.kv_type = co.kv_type;
     cp.n_batch = ubatch < n ? ubatch : n;
