@@ -122,6 +122,10 @@ typedef struct llamac_model_params {
                       (fastest generation); 1: weights stay in the read-only file mapping (instant load,
                       slower generation) */
     int n_threads; /* threads used while loading (repacking), 0 = all cores */
+    int background; /* with use_mmap = 0: 1 (default) = return as soon as the model can run from the file
+                       mapping and make the private copy in a background thread, each matrix switching to its
+                       copy when that is complete (results are bit-identical either way; generation speeds up
+                       as the copy progresses); 0 = make the whole copy before returning */
 } llamac_model_params;
 
 llamac_model_params llamac_model_default_params(void);
@@ -130,6 +134,11 @@ llamac_model_params llamac_model_default_params(void);
 llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out,
                                 char *err, size_t err_size);
 void llamac_model_free(llamac_model *model);
+
+/* Waits until a background weight copy (llamac_model_params.background) is complete; returns at once when
+ * there is none. If reading the file failed, returns LLAMAC_E_IO with a message: the model stays usable, running
+ * from the file mapping. */
+llamac_status llamac_model_wait_loaded(llamac_model *model, char *err, size_t err_size);
 
 typedef struct llamac_model_info {
     char name[128];        /* general.name, or "" */

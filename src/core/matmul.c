@@ -68,7 +68,7 @@ static void mm_task(void *arg, int64_t task, int thread)
     const lc_weight *w = m->w;
     int64_t r0 = (task - j->first_task[i]) * j->chunk[i];
     int64_t r1 = r0 + j->chunk[i] < w->n_out ? r0 + j->chunk[i] : w->n_out;
-    if (w->packed) {
+    if (lc_weight_packed_ready(w)) {
         lc_gemm_args g = {w->packed, w->group_bytes, j->act[i], j->act_stride[i], m->y, m->ldy, w->n_in, r0, r1, j->nt};
         j->k->gemm_packed[w->type](&g);
     } else {

@@ -35,7 +35,7 @@ llamac_model_params llamac_model_default_params(void)
 {
     /* the private copy is the default: its huge pages and packed layout make decode several times faster
      * than computing from the file mapping (docs/KERNELS.md) */
-    llamac_model_params p = {.use_mmap = 0, .n_threads = 0};
+    llamac_model_params p = {.use_mmap = 0, .n_threads = 0, .background = 1};
     return p;
 }
 
@@ -49,6 +49,7 @@ void llamac_model_free(llamac_model *m)
         free(b);
         b = n;
     }
+    lc_model_stop_weights(m);
     if (m->weight_copy)
         munmap(m->weight_copy, m->weight_copy_size);
     lc_vocab_free(m->tokenizer);
@@ -249,7 +250,7 @@ static llamac_status bind_tensors(llamac_model *m, lc_err *e)
         return lc_fail(e, LLAMAC_E_UNSUPPORTED, "tensor 'token_embd.weight' has type %s, which llamac cannot read",
                        llamac_type_name(te->type));
     m->tok_embd = (lc_weight){te->name, te->type, tensor_data(m, te), lc_row_bytes(te->type, hp->n_embd),
-                              hp->n_embd, hp->n_vocab, NULL, 0};
+                              hp->n_embd, hp->n_vocab, NULL, 0, NULL};
 
     if ((st = bind_vector(m, "output_norm.weight", hp->n_embd, &m->output_norm, e)))
         return st;
@@ -415,7 +416,8 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
     if (!st)
         st = init_rope(m, &e);
     if (!st && !p.use_mmap)
-        st = lc_model_copy_weights(m, path, p.n_threads, &e);
+        st = p.background ? lc_model_copy_weights_background(m, path, p.n_threads, &e)
+                          : lc_model_copy_weights(m, path, p.n_threads, &e);
     if (!st)
         st = load_tokenizer(m, &e);
     if (st) {
@@ -441,4 +443,15 @@ void llamac_model_get_info(const llamac_model *m, llamac_model_info *out)
 const llamac_gguf *llamac_model_gguf(const llamac_model *m)
 {
     return m->gguf;
+}
+
+llamac_status llamac_model_wait_loaded(llamac_model *m, char *err, size_t err_size)
+{
+    if (!m)
+        return LLAMAC_E_INVALID_ARG;
+    lc_err e = {{0}};
+    llamac_status st = lc_model_wait_weights(m, &e);
+    if (st)
+        lc_err_copy(&e, err, err_size);
+    return st;
 }

@@ -13,6 +13,8 @@
 #ifndef LC_MODEL_H
 #define LC_MODEL_H
 
+#include <stdatomic.h>
+
 #include "gguf/gguf.h"
 #include "llamac.h"
 #include "util/err.h"
@@ -26,7 +28,16 @@ typedef struct lc_weight {
     int64_t n_out;     /* rows */
     const void *packed; /* the same matrix in the G16 layout (quant/pack.h) for gemm_packed, or NULL */
     size_t group_bytes; /* bytes per packed group of 16 rows */
+    const _Atomic int *ready; /* background load: 1 once `packed` is filled (until then use `data`); NULL:
+                                 `packed` (if any) is complete */
 } lc_weight;
+
+/* 1 if the kernels should read w's packed copy (it exists and is complete). Both layouts give identical bits,
+ * so a product may switch between them at any time. */
+static inline int lc_weight_packed_ready(const lc_weight *w)
+{
+    return w->packed && (!w->ready || atomic_load_explicit(w->ready, memory_order_acquire));
+}
 
 /* Row r of w as f32 (from the file layout, or the packed one when that is all there is). */
 void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out);
@@ -62,10 +73,19 @@ struct llamac_model {
     llamac_tokenizer *tokenizer; /* from tokenizer.ggml.* metadata, or NULL if the file has none (owned) */
     void *weight_copy;       /* use_mmap = 0: the mapping holding the private copy of the tensor data */
     size_t weight_copy_size; /* its length (for munmap) */
+    struct lc_load_state *loading; /* background copy in progress or finished (weights.c), or NULL */
 };
 
 /* use_mmap = 0: reads the weights into private huge-page memory, packing the matrices the kernels pack, with
  * n_threads threads (0 = all cores), and redirects every weight and norm pointer there (weights.c). */
 llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_threads, lc_err *e);
+/* The same in the background: the packed copies are planned and bound now (each behind its `ready` flag, the
+ * weights keep working from the mapping meanwhile) and filled by a background thread. */
+llamac_status lc_model_copy_weights_background(llamac_model *m, const char *path, int n_threads, lc_err *e);
+/* Waits for a background copy (no-op without one); returns its status (LLAMAC_E_IO with a message if reading
+ * failed: the model then keeps running from the mapping). */
+llamac_status lc_model_wait_weights(llamac_model *m, lc_err *e);
+/* Stops and joins a background copy (for llamac_model_free). */
+void lc_model_stop_weights(llamac_model *m);
 
 #endif

@@ -9,10 +9,18 @@
  * stays in L2, with the kernel table's SIMD packer), so there is never a second resident copy. The work is
  * cut into ~4 MiB tasks spread over a thread pool; each thread faults in (zeroes) its own pages.
  * Afterwards every lc_weight and norm pointer is redirected into the region.
+ *
+ * Background mode (lc_model_copy_weights_background): only the packed matrices are copied. Their place in the
+ * region is bound at once, behind a per-tensor `ready` flag, and a background thread fills them; until a
+ * tensor's flag is set the kernels keep reading it from the file mapping. Both layouts give bit-identical
+ * results, so the switch is invisible except in speed. When the copy is done, the mapping's pages of the
+ * copied tensors are dropped (MADV_DONTNEED), so there is still no second resident copy.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -39,9 +47,11 @@ void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out)
 typedef struct plan_item {
     const lc_gguf_tensor *t;
     int packed;        /* stored in the G16 layout */
-    size_t off, size;  /* in the region */
+    size_t off, size;  /* in the region (size 0: not copied) */
     int64_t n_in, n_out;
     size_t row_bytes, group_bytes;
+    _Atomic int64_t left; /* background mode: tasks of this tensor still to run */
+    _Atomic int ready;    /* background mode: the packed copy is complete */
 } plan_item;
 
 typedef struct copy_task {
@@ -59,6 +69,7 @@ typedef struct copy_job {
     char **bounce; /* per thread, for packed tasks */
     size_t bounce_size;
     _Atomic int failed;
+    _Atomic int cancel; /* background mode: the model is being freed */
 } copy_job;
 
 static int read_at(const copy_job *j, void *dst, size_t len, uint64_t off)
@@ -81,10 +92,8 @@ static int read_at(const copy_job *j, void *dst, size_t len, uint64_t off)
     return 0;
 }
 
-static void copy_task_fn(void *arg, int64_t ti, int thread)
+static void copy_task_run(copy_job *j, const copy_task *t, int thread)
 {
-    copy_job *j = arg;
-    const copy_task *t = &j->tasks[ti];
     const plan_item *it = &j->items[t->item];
     char *dst = j->region + it->off;
     if (!it->packed) {
@@ -115,6 +124,18 @@ static void copy_task_fn(void *arg, int64_t ti, int thread)
             j->k->pack16(it->t->type, rows, 0, nb, dst + g * it->group_bytes);
         }
     }
+}
+
+static void copy_task_fn(void *arg, int64_t ti, int thread)
+{
+    copy_job *j = arg;
+    if (atomic_load_explicit(&j->cancel, memory_order_relaxed) || atomic_load_explicit(&j->failed, memory_order_relaxed))
+        return;
+    const copy_task *t = &j->tasks[ti];
+    copy_task_run(j, t, thread);
+    plan_item *it = &j->items[t->item];
+    if (atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) == 1 && !atomic_load(&j->failed))
+        atomic_store_explicit(&it->ready, 1, memory_order_release);
 }
 
 /* the plan item whose original data contains p, or NULL */
@@ -164,7 +185,28 @@ static int is_matrix(const llamac_model *m, const lc_gguf_tensor *t)
     return 0;
 }
 
-llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_threads, lc_err *e)
+/* Everything one copy needs; in background mode it lives until the model is freed (the weights' ready
+ * flags point into items). */
+typedef struct lc_load_state {
+    copy_job j;
+    plan_item *items;
+    int n_items;
+    size_t n_tasks;
+    char *map, *region;
+    size_t map_len, total;
+    int n_threads;
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int finished;          /* protected by mu */
+    llamac_status status;  /* valid once finished */
+    char path[512];
+} lc_load_state;
+
+/* Plans the copy (background: the packed matrices only), maps the region and prepares tasks and buffers. */
+static llamac_status prepare(llamac_model *m, const char *path, int n_threads, int background, lc_load_state *ls,
+                             lc_err *e)
 {
     const lc_gguf *g = m->gguf;
     const lc_kernels *k = lc_kernels_get();
@@ -172,6 +214,8 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
     plan_item *items = calloc((size_t)n + 1, sizeof *items);
     if (!items)
         return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    ls->items = items;
+    ls->n_items = n;
     size_t total = 0, n_tasks = 0, bounce = 0;
     for (int i = 0; i < n; i++) {
         plan_item *it = &items[i];
@@ -180,76 +224,143 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
         it->n_out = it->t->ne[1] * it->t->ne[2] * it->t->ne[3];
         it->row_bytes = lc_row_bytes(it->t->type, it->n_in);
         it->packed = k->gemm_packed[it->t->type] && lc_pack_supported(it->t->type) && is_matrix(m, it->t);
+        uint64_t tasks;
         if (it->packed) {
             it->group_bytes = lc_pack_group_bytes(it->t->type, it->n_in);
             it->size = lc_pack_size(it->t->type, it->n_out, it->n_in);
             uint64_t groups = (uint64_t)(it->n_out + LC_PACK_ROWS - 1) / LC_PACK_ROWS;
             uint64_t per = TASK_BYTES / it->group_bytes ? TASK_BYTES / it->group_bytes : 1;
-            n_tasks += (groups + per - 1) / per;
+            tasks = (groups + per - 1) / per;
             size_t src = (size_t)LC_PACK_ROWS * it->row_bytes; /* at least one group */
             bounce = src > bounce ? src : bounce;
+        } else if (background) {
+            it->size = 0; /* stays in the mapping */
+            tasks = 0;
         } else {
             it->size = it->t->n_bytes;
-            n_tasks += (it->size + TASK_BYTES - 1) / TASK_BYTES;
+            tasks = (it->size + TASK_BYTES - 1) / TASK_BYTES;
         }
+        n_tasks += tasks;
+        atomic_init(&it->left, (int64_t)tasks);
+        atomic_init(&it->ready, 0);
         it->off = total;
         total += (it->size + 63) & ~(size_t)63;
     }
-    if (total == 0) {
-        free(items);
+    ls->total = total;
+    if (total == 0)
         return LLAMAC_OK;
-    }
-    size_t map_len = total + HUGE_ALIGN;
-    char *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (map == MAP_FAILED) {
-        free(items);
+    ls->map_len = total + HUGE_ALIGN;
+    char *map = mmap(NULL, ls->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED)
         return lc_fail(e, LLAMAC_E_NOMEM, "cannot allocate %zu MiB for the weights", total >> 20);
-    }
-    char *region = (char *)(((uintptr_t)map + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+    ls->map = map;
+    ls->region = (char *)(((uintptr_t)map + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
 #ifdef MADV_HUGEPAGE
-    madvise(region, total, MADV_HUGEPAGE);
+    madvise(ls->region, total, MADV_HUGEPAGE);
 #endif
     if (n_threads <= 0)
         n_threads = llamac_n_cores();
+    ls->n_threads = n_threads;
     if (bounce && bounce < BOUNCE_BYTES)
         bounce = BOUNCE_BYTES;
-    copy_job j = {m, k, open(path, O_RDONLY | O_CLOEXEC), region, items,
-                  calloc(n_tasks ? n_tasks : 1, sizeof(copy_task)), calloc((size_t)n_threads, sizeof(char *)), bounce, 0};
-    lc_pool *pool = lc_pool_create(n_threads);
-    int ok = j.tasks && j.bounce && pool;
-    for (int t = 0; ok && bounce && t < n_threads; t++)
-        ok = (j.bounce[t] = malloc(bounce)) != NULL;
-    if (ok) {
-        size_t nt = 0;
-        for (int i = 0; i < n; i++) {
-            const plan_item *it = &items[i];
-            if (it->packed) {
-                uint64_t groups = (uint64_t)(it->n_out + LC_PACK_ROWS - 1) / LC_PACK_ROWS;
-                uint64_t per = TASK_BYTES / it->group_bytes ? TASK_BYTES / it->group_bytes : 1;
-                for (uint64_t g0 = 0; g0 < groups; g0 += per)
-                    j.tasks[nt++] = (copy_task){i, g0, g0 + per < groups ? g0 + per : groups};
-            } else {
-                for (uint64_t b = 0; b < it->size; b += TASK_BYTES)
-                    j.tasks[nt++] = (copy_task){i, b, b + TASK_BYTES < it->size ? b + TASK_BYTES : it->size};
-            }
+    copy_job *j = &ls->j;
+    j->m = m;
+    j->k = k;
+    j->fd = open(path, O_RDONLY | O_CLOEXEC);
+    j->region = ls->region;
+    j->items = items;
+    j->tasks = calloc(n_tasks ? n_tasks : 1, sizeof(copy_task));
+    j->bounce = calloc((size_t)n_threads, sizeof(char *));
+    j->bounce_size = bounce;
+    if (!j->tasks || !j->bounce)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
+    for (int t = 0; bounce && t < n_threads; t++)
+        if (!(j->bounce[t] = malloc(bounce)))
+            return lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
+    size_t nt = 0;
+    for (int i = 0; i < n; i++) {
+        const plan_item *it = &items[i];
+        if (it->packed) {
+            uint64_t groups = (uint64_t)(it->n_out + LC_PACK_ROWS - 1) / LC_PACK_ROWS;
+            uint64_t per = TASK_BYTES / it->group_bytes ? TASK_BYTES / it->group_bytes : 1;
+            for (uint64_t g0 = 0; g0 < groups; g0 += per)
+                j->tasks[nt++] = (copy_task){i, g0, g0 + per < groups ? g0 + per : groups};
+        } else {
+            for (uint64_t b = 0; b < it->size; b += TASK_BYTES)
+                j->tasks[nt++] = (copy_task){i, b, b + TASK_BYTES < it->size ? b + TASK_BYTES : it->size};
         }
-        lc_pool_run(pool, copy_task_fn, &j, (int64_t)nt);
     }
-    lc_pool_free(pool);
-    for (int t = 0; j.bounce && t < n_threads; t++)
-        free(j.bounce[t]);
-    free(j.bounce);
-    free(j.tasks);
-    if (j.fd >= 0)
-        close(j.fd);
-    if (!ok || atomic_load(&j.failed)) {
-        munmap(map, map_len);
-        free(items);
-        return ok ? lc_fail(e, LLAMAC_E_IO, "reading the weights from '%s' failed", path)
-                  : lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
-    }
-    mprotect(region, total, PROT_READ);
+    ls->n_tasks = nt;
+    snprintf(ls->path, sizeof ls->path, "%s", path);
+    return LLAMAC_OK;
+}
 
+/* Runs the copy tasks on a pool of the planned size; returns the outcome. */
+static llamac_status run_copy(lc_load_state *ls)
+{
+    lc_pool *pool = lc_pool_create(ls->n_threads);
+    if (!pool)
+        return LLAMAC_E_NOMEM;
+    lc_pool_run(pool, copy_task_fn, &ls->j, (int64_t)ls->n_tasks);
+    lc_pool_free(pool);
+    return atomic_load(&ls->j.failed) ? LLAMAC_E_IO : LLAMAC_OK;
+}
+
+/* Frees the buffers a finished copy no longer needs (items stay: the weights' ready flags live there). */
+static void release_buffers(lc_load_state *ls)
+{
+    for (int t = 0; ls->j.bounce && t < ls->n_threads; t++)
+        free(ls->j.bounce[t]);
+    free(ls->j.bounce);
+    ls->j.bounce = NULL;
+    free(ls->j.tasks);
+    ls->j.tasks = NULL;
+    if (ls->j.fd >= 0)
+        close(ls->j.fd);
+    ls->j.fd = -1;
+}
+
+static void destroy(lc_load_state *ls)
+{
+    release_buffers(ls);
+    free(ls->items);
+    free(ls);
+}
+
+static lc_load_state *new_state(void)
+{
+    lc_load_state *ls = calloc(1, sizeof *ls);
+    if (ls) {
+        ls->j.fd = -1;
+        pthread_mutex_init(&ls->mu, NULL);
+        pthread_cond_init(&ls->cv, NULL);
+    }
+    return ls;
+}
+
+llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_threads, lc_err *e)
+{
+    lc_load_state *ls = new_state();
+    if (!ls)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    llamac_status st = prepare(m, path, n_threads, 0, ls, e);
+    if (!st && ls->total) {
+        st = run_copy(ls);
+        if (st == LLAMAC_E_NOMEM)
+            lc_fail(e, st, "out of memory while loading the weights");
+        else if (st)
+            lc_fail(e, st, "reading the weights from '%s' failed", path);
+    }
+    if (st || !ls->total) {
+        if (ls->map)
+            munmap(ls->map, ls->map_len);
+        destroy(ls);
+        return st;
+    }
+    char *region = ls->region;
+    plan_item *items = ls->items;
+    int n = ls->n_items;
+    mprotect(region, ls->total, PROT_READ);
     rebind_weight(&m->tok_embd, items, n, region);
     rebind_weight(&m->output, items, n, region);
     rebind_vector(&m->output_norm, items, n, region);
@@ -261,8 +372,112 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
         rebind_vector(&L->attn_norm, items, n, region);
         rebind_vector(&L->ffn_norm, items, n, region);
     }
-    free(items);
-    m->weight_copy = map;
-    m->weight_copy_size = map_len;
+    m->weight_copy = ls->map;
+    m->weight_copy_size = ls->map_len;
+    destroy(ls);
     return LLAMAC_OK;
+}
+
+/* background mode: the weight keeps its mapping data and gains the packed copy behind its ready flag */
+static void bind_background(lc_weight *w, plan_item *items, int n, char *region)
+{
+    plan_item *it = w->data ? (plan_item *)find_item(items, n, w->data) : NULL;
+    if (!it || !it->packed)
+        return;
+    w->packed = region + it->off;
+    w->group_bytes = it->group_bytes;
+    w->ready = &it->ready;
+}
+
+static void *background_main(void *arg)
+{
+    lc_load_state *ls = arg;
+    llamac_status st = run_copy(ls);
+    int cancelled = atomic_load(&ls->j.cancel);
+    if (!st && !cancelled) {
+        mprotect(ls->region, ls->total, PROT_READ);
+        /* the kernels now read the copies: drop the mapping's pages of the copied tensors from memory */
+        long page = sysconf(_SC_PAGESIZE);
+        for (int i = 0; i < ls->n_items; i++) {
+            const plan_item *it = &ls->items[i];
+            if (!it->packed)
+                continue;
+            uintptr_t a = ((uintptr_t)it->t->data + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+            uintptr_t b = ((uintptr_t)it->t->data + it->t->n_bytes) & ~(uintptr_t)(page - 1);
+            if (b > a)
+                madvise((void *)a, b - a, MADV_DONTNEED);
+        }
+    }
+    release_buffers(ls);
+    pthread_mutex_lock(&ls->mu);
+    ls->status = cancelled ? LLAMAC_E_CANCELLED : st;
+    ls->finished = 1;
+    pthread_cond_broadcast(&ls->cv);
+    pthread_mutex_unlock(&ls->mu);
+    return NULL;
+}
+
+llamac_status lc_model_copy_weights_background(llamac_model *m, const char *path, int n_threads, lc_err *e)
+{
+    lc_load_state *ls = new_state();
+    if (!ls)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    llamac_status st = prepare(m, path, n_threads, 1, ls, e);
+    if (st || !ls->total) {
+        if (ls->map)
+            munmap(ls->map, ls->map_len);
+        destroy(ls);
+        return st;
+    }
+    char *region = ls->region;
+    plan_item *items = ls->items;
+    int n = ls->n_items;
+    bind_background(&m->tok_embd, items, n, region);
+    bind_background(&m->output, items, n, region);
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        lc_layer *L = &m->layers[l];
+        lc_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            bind_background(ws[i], items, n, region);
+    }
+    m->weight_copy = ls->map;
+    m->weight_copy_size = ls->map_len;
+    m->loading = ls;
+    if (pthread_create(&ls->thread, NULL, background_main, ls) != 0) {
+        /* no thread: copy now instead */
+        background_main(ls);
+        return ls->status ? lc_fail(e, ls->status, "reading the weights from '%s' failed", path) : LLAMAC_OK;
+    }
+    ls->thread_started = 1;
+    return LLAMAC_OK;
+}
+
+llamac_status lc_model_wait_weights(llamac_model *m, lc_err *e)
+{
+    lc_load_state *ls = m->loading;
+    if (!ls)
+        return LLAMAC_OK;
+    pthread_mutex_lock(&ls->mu);
+    while (!ls->finished)
+        pthread_cond_wait(&ls->cv, &ls->mu);
+    llamac_status st = ls->status;
+    pthread_mutex_unlock(&ls->mu);
+    if (st)
+        return lc_fail(e, st, "reading the weights from '%s' failed; the model keeps running from the file mapping",
+                       ls->path);
+    return LLAMAC_OK;
+}
+
+void lc_model_stop_weights(llamac_model *m)
+{
+    lc_load_state *ls = m->loading;
+    if (!ls)
+        return;
+    atomic_store(&ls->j.cancel, 1);
+    if (ls->thread_started)
+        pthread_join(ls->thread, NULL);
+    pthread_mutex_destroy(&ls->mu);
+    pthread_cond_destroy(&ls->cv);
+    destroy(ls);
+    m->loading = NULL;
 }

@@ -65,6 +65,9 @@ VARIANTS = {
     # long context: 1100 positions with the 3.1 factor-8 divisors (the scaling changes the logits visibly)
     "l31-long-f32": dict(family="3.1", wtype="F32", n_vocab=256, n_embd=128, n_head=2, n_head_kv=1, n_ff=256,
                          rope_factor=8, ctx_train=131072, n_tokens=1100, ctx=1200, seed=18),
+    # large enough (about 40 MB) that a background weight copy is still running while the first tokens decode
+    "load-q4_0": dict(family="3.1", wtype="Q4_0", n_vocab=32000, n_embd=1024, n_head=8, n_head_kv=2, n_ff=2816,
+                      n_layer=4, rope_factor=8, ctx_train=131072, n_tokens=32, seed=21),
     # a very small file for hostile-input tests and fuzzing (the header is a large part of it)
     "tiny": dict(family="3.1", wtype="F32", n_vocab=64, n_embd=32, n_head=2, n_head_kv=1, n_ff=64, n_layer=1,
                  rope_factor=8, ctx_train=131072, n_tokens=8, seed=19),
