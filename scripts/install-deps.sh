@@ -2,7 +2,7 @@
 # install-deps.sh — installs the Debian packages llamac needs to build and test, if any are missing.
 # Safe to run repeatedly; uses sudo when not root. Used by `make demo` / `make test` and by CI.
 set -eu
-PKGS="build-essential cmake pkg-config libpcre2-dev libjansson-dev libedit-dev python3-torch python3-numpy"
+PKGS="build-essential cmake pkg-config libpcre2-dev libjansson-dev libedit-dev python3-torch python3-numpy python3-regex python3-jinja2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -99,4 +99,9 @@ void lc_matmul(lc_pool *pool, const lc_kernels *k, lc_act *a, const lc_mm *mm, i
         j.first_task[i + 1] = j.first_task[i] + (rows + chunk - 1) / chunk;
     }
     lc_pool_run(pool, mm_task, &j, j.first_task[n]);
+    /* while a background copy runs, a matrix read from the file mapping is dropped from memory again at once,
+     * so the process never holds the mapping and the copy of the weights together */
+    for (int i = 0; i < n; i++)
+        if (mm[i].w->packed && !lc_weight_packed_ready(mm[i].w))
+            lc_weight_drop_mapping(mm[i].w);
 }

@@ -39,6 +39,10 @@ static inline int lc_weight_packed_ready(const lc_weight *w)
     return w->packed && (!w->ready || atomic_load_explicit(w->ready, memory_order_acquire));
 }
 
+/* Releases the pages of w's file mapping from this process's memory (they are reread from the page cache when
+ * touched again); used while a background copy is in progress. */
+void lc_weight_drop_mapping(const lc_weight *w);
+
 /* Row r of w as f32 (from the file layout, or the packed one when that is all there is). */
 void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out);
 

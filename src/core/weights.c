@@ -44,6 +44,21 @@ void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out)
     lc_packed_row_to_float(w->type, w->packed, w->n_in, r, out);
 }
 
+static void drop_range(const void *p, size_t n)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~(page - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+void lc_weight_drop_mapping(const lc_weight *w)
+{
+    if (w->data)
+        drop_range(w->data, (size_t)w->n_out * w->row_bytes);
+}
+
 typedef struct plan_item {
     const lc_gguf_tensor *t;
     int packed;        /* stored in the G16 layout */
@@ -134,8 +149,10 @@ static void copy_task_fn(void *arg, int64_t ti, int thread)
     const copy_task *t = &j->tasks[ti];
     copy_task_run(j, t, thread);
     plan_item *it = &j->items[t->item];
-    if (atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) == 1 && !atomic_load(&j->failed))
+    if (atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) == 1 && !atomic_load(&j->failed)) {
         atomic_store_explicit(&it->ready, 1, memory_order_release);
+        drop_range(it->t->data, it->t->n_bytes); /* the kernels read the copy from now on */
+    }
 }
 
 /* the plan item whose original data contains p, or NULL */
@@ -396,17 +413,7 @@ static void *background_main(void *arg)
     int cancelled = atomic_load(&ls->j.cancel);
     if (!st && !cancelled) {
         mprotect(ls->region, ls->total, PROT_READ);
-        /* the kernels now read the copies: drop the mapping's pages of the copied tensors from memory */
-        long page = sysconf(_SC_PAGESIZE);
-        for (int i = 0; i < ls->n_items; i++) {
-            const plan_item *it = &ls->items[i];
-            if (!it->packed)
-                continue;
-            uintptr_t a = ((uintptr_t)it->t->data + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
-            uintptr_t b = ((uintptr_t)it->t->data + it->t->n_bytes) & ~(uintptr_t)(page - 1);
-            if (b > a)
-                madvise((void *)a, b - a, MADV_DONTNEED);
-        }
+        /* the kernels now read the copies (each tensor's mapping was dropped when its copy became ready) */
     }
     release_buffers(ls);
     pthread_mutex_lock(&ls->mu);
