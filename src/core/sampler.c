@@ -126,44 +126,36 @@ static int cmp_cand(const void *x, const void *y)
     return better(a, b) ? -1 : better(b, a) ? 1 : 0;
 }
 
+/* restores the heap order of c[0..k) below r (root = the worst kept candidate) */
+static void sift_down(cand *c, int k, int r)
+{
+    for (;;) {
+        int w = r, l = 2 * r + 1, rr = l + 1;
+        if (l < k && better(&c[w], &c[l]))
+            w = l;
+        if (rr < k && better(&c[w], &c[rr]))
+            w = rr;
+        if (w == r)
+            return;
+        cand t = c[r];
+        c[r] = c[w];
+        c[w] = t;
+        r = w;
+    }
+}
+
 /* moves the k best candidates to the front (sorted) using a min-heap of size k */
 static void top_k(cand *c, int n, int k)
 {
-    /* heap on c[0..k): root is the worst of the kept */
-    for (int i = k / 2 - 1; i >= 0; i--) {
-        int r = i;
-        for (;;) {
-            int w = r, l = 2 * r + 1, rr = l + 1;
-            if (l < k && better(&c[w], &c[l]))
-                w = l;
-            if (rr < k && better(&c[w], &c[rr]))
-                w = rr;
-            if (w == r)
-                break;
-            cand t = c[r];
-            c[r] = c[w];
-            c[w] = t;
-            r = w;
-        }
-    }
+    for (int i = k / 2 - 1; i >= 0; i--)
+        sift_down(c, k, i);
     for (int i = k; i < n; i++) {
         if (!better(&c[i], &c[0]))
             continue;
+        cand t = c[0]; /* swap, not overwrite: the array stays a permutation, so top-p can grow k later */
         c[0] = c[i];
-        int r = 0;
-        for (;;) {
-            int w = r, l = 2 * r + 1, rr = l + 1;
-            if (l < k && better(&c[w], &c[l]))
-                w = l;
-            if (rr < k && better(&c[w], &c[rr]))
-                w = rr;
-            if (w == r)
-                break;
-            cand t = c[r];
-            c[r] = c[w];
-            c[w] = t;
-            r = w;
-        }
+        c[i] = t;
+        sift_down(c, k, 0);
     }
     qsort(c, (size_t)k, sizeof *c, cmp_cand);
 }

@@ -164,10 +164,11 @@ static int cmp_pi(const void *x, const void *y)
     return a->p > b->p ? -1 : a->p < b->p ? 1 : a->id - b->id;
 }
 
-/* top-p over a flat 100k vocabulary (a nucleus of thousands: the partial sort has to grow) */
-static void test_top_p_large(void)
+/* top-p over a flat vocabulary whose nucleus is larger than the first partial sort (256), so the sort has to
+ * grow: membership, and that every nucleus token keeps its own probability (a partial sort that lost or
+ * duplicated candidates while growing would leave some out and overweight others) */
+static void test_top_p_large(int V, double top_p, int draws)
 {
-    enum { V = 100000 };
     float *l = malloc(V * sizeof *l);
     pi *ref = malloc(V * sizeof *ref);
     double sum = 0;
@@ -178,7 +179,6 @@ static void test_top_p_large(void)
         sum += ref[i].p;
     }
     qsort(ref, V, sizeof *ref, cmp_pi);
-    const double top_p = 0.5;
     double cum = 0;
     int k = 0;
     while (cum < top_p * sum)
@@ -189,12 +189,26 @@ static void test_top_p_large(void)
     llamac_sampler_params p = plain();
     p.top_p = (float)top_p;
     llamac_sampler *s = make(p, V);
+    int *count = calloc(V, sizeof *count);
     int outside = 0;
-    for (int i = 0; i < 2000; i++)
-        outside += !in[llamac_sampler_sample(s, l)];
-    CHECK(k > 2000, "the nucleus (%d) should exceed the first partial sort", k);
+    for (int i = 0; i < draws; i++) {
+        int t = llamac_sampler_sample(s, l);
+        outside += !in[t];
+        count[t]++;
+    }
+    CHECK(k > 256, "the nucleus (%d) should exceed the first partial sort", k);
     CHECK(outside == 0, "%d draws fell outside the top-p nucleus of %d tokens", outside, k);
+    for (int i = 0; i < 8; i++) {
+        double want = ref[i].p / cum, got = (double)count[ref[i].id] / draws;
+        CHECK(fabs(got - want) < 5 * sqrt(want / draws), "token %d: frequency %.5f, expected %.5f", ref[i].id, got,
+              want);
+    }
+    int reached = 0;
+    for (int i = 0; i < k; i++)
+        reached += count[ref[i].id] > 0;
+    CHECK(draws / k < 20 || reached > k * 95 / 100, "only %d of the %d nucleus tokens were ever drawn", reached, k);
     llamac_sampler_free(s);
+    free(count);
     free(in);
     free(ref);
     free(l);
@@ -205,7 +219,8 @@ int main(void)
     test_greedy();
     test_distributions();
     test_seed_and_penalty();
-    test_top_p_large();
+    test_top_p_large(20000, 0.03, 12000); /* nucleus ~ 380: one growth step */
+    test_top_p_large(100000, 0.5, 300);   /* nucleus ~ 50k: grows to a full sort */
     printf("%d checks, %d failed\n", g_checks, g_fail);
     return g_fail != 0;
 }
