@@ -4,7 +4,8 @@
  * stream from DRAM as in decode), and GEMM GOP/s at nt tokens (prefill). Uses the engine's own lc_matmul, so
  * threading and activation conversion are included.
  *
- *   bench_kernels [-t THREADS] [--types q4_0,q8_0,f16,bf16,f32] [--nt 512] [--no-gemm] [--no-gemv] [--raw]
+ *   bench_kernels [-t THREADS] [--types q4_0,q8_0,f16,bf16,f32] [--shapes 2048x2048,14336x4096] [--nt 512]
+ *                 [--no-gemm] [--no-gemv] [--raw]
  *
  * LLAMAC_KERNELS=scalar|avx2|avx512 picks the kernel table as in the engine. Rates are the best of several
  * repeats (the machine is shared; interference only slows runs down), with the median alongside.
@@ -196,10 +197,24 @@ typedef struct shape {
     int64_t n_out, n_in;
 } shape;
 
+/* 1 if sh is in the comma list of OUTxIN shapes (NULL: every shape) */
+static int shape_selected(const char *list, shape sh)
+{
+    if (!list)
+        return 1;
+    char want[48];
+    snprintf(want, sizeof want, "%lldx%lld", (long long)sh.n_out, (long long)sh.n_in);
+    size_t n = strlen(want);
+    for (const char *p = list; (p = strstr(p, want)) != NULL; p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == 0 || p[n] == ','))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int n_threads = 2, nt_gemm = 512, do_gemm = 1, do_gemv = 1, raw = 0, do_bw = 1;
-    const char *types_s = "q4_0,q8_0,q4_k,q6_k,f16,bf16,f32";
+    const char *types_s = "q4_0,q8_0,q4_k,q6_k,f16,bf16,f32", *shapes_s = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc)
             n_threads = atoi(argv[++i]);
@@ -215,8 +230,11 @@ int main(int argc, char **argv)
             do_bw = 0;
         else if (!strcmp(argv[i], "--raw"))
             raw = 1;
+        else if (!strcmp(argv[i], "--shapes") && i + 1 < argc)
+            shapes_s = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_kernels [-t N] [--types LIST] [--nt N] [--no-gemm] [--no-gemv] [--no-bw] [--raw]\n");
+            fprintf(stderr, "usage: bench_kernels [-t N] [--types LIST] [--shapes OUTxIN,...] [--nt N] [--no-gemm] [--no-gemv]\n"
+                            "                     [--no-bw] [--raw]\n");
             return 2;
         }
     }
@@ -260,6 +278,8 @@ int main(int argc, char **argv)
         if (do_gemv) {
             for (size_t s = 0; s < sizeof gemv_shapes / sizeof gemv_shapes[0]; s++) {
                 shape sh = gemv_shapes[s];
+                if (!shape_selected(shapes_s, sh))
+                    continue;
                 bmat m;
                 make_bmat(&m, type, sh.n_out, sh.n_in, packed, (size_t)512 << 20);
                 double r[15], rc[15];
@@ -289,6 +309,8 @@ int main(int argc, char **argv)
         if (do_gemm) {
             for (size_t s = 0; s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++) {
                 shape sh = gemm_shapes[s];
+                if (!shape_selected(shapes_s, sh))
+                    continue;
                 bmat m;
                 make_bmat(&m, type, sh.n_out, sh.n_in, packed, 0);
                 double r[5], rc[5];
