@@ -187,20 +187,44 @@ static void rebind_vector(const float **v, const plan_item *items, int n, char *
         *v = (const float *)(region + it->off + ((const char *)*v - (const char *)it->t->data));
 }
 
+
+typedef void (*bind_fn)(lc_weight *w, const plan_item *items, int n, char *region);
+
+/* Calls bind on every matrix the forward pass reads through the kernels: the output (if not tied) and the
+ * seven per-layer matrices. The token embedding is bound by the callers (it is read by row, not by kernels). */
+enum { LC_LAYER_MATRICES = 7 };
+static void layer_matrices(lc_layer *L, lc_weight *ws[LC_LAYER_MATRICES])
+{
+    lc_weight *all[LC_LAYER_MATRICES] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    memcpy(ws, all, sizeof all);
+}
+
+static void bind_matrices(llamac_model *m, bind_fn bind, const plan_item *items, int n, char *region)
+{
+    bind(&m->output, items, n, region);
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        lc_weight *ws[LC_LAYER_MATRICES];
+        layer_matrices(&m->layers[l], ws);
+        for (int i = 0; i < LC_LAYER_MATRICES; i++)
+            bind(ws[i], items, n, region);
+    }
+}
+
 /* 1 if tensor t is bound as a matrix (output or a layer weight) */
-static int is_matrix(const llamac_model *m, const lc_gguf_tensor *t)
+static int is_matrix(llamac_model *m, const lc_gguf_tensor *t)
 {
     if (m->output.data == t->data)
         return 1;
     for (int l = 0; l < m->hp.n_layer; l++) {
-        const lc_layer *L = &m->layers[l];
-        const lc_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+        lc_weight *ws[LC_LAYER_MATRICES];
+        layer_matrices(&m->layers[l], ws);
+        for (int i = 0; i < LC_LAYER_MATRICES; i++)
             if (ws[i]->data == t->data)
                 return 1;
     }
     return 0;
 }
+
 
 /* Everything one copy needs; in background mode it lives until the model is freed (the weights' ready
  * flags point into items). */
@@ -344,6 +368,15 @@ static void destroy(lc_load_state *ls)
     free(ls);
 }
 
+/* a copy that failed or has nothing to copy: unmap and free */
+static llamac_status discard(lc_load_state *ls, llamac_status st)
+{
+    if (ls->map)
+        munmap(ls->map, ls->map_len);
+    destroy(ls);
+    return st;
+}
+
 static lc_load_state *new_state(void)
 {
     lc_load_state *ls = calloc(1, sizeof *ls);
@@ -368,26 +401,18 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
         else if (st)
             lc_fail(e, st, "reading the weights from '%s' failed", path);
     }
-    if (st || !ls->total) {
-        if (ls->map)
-            munmap(ls->map, ls->map_len);
-        destroy(ls);
-        return st;
-    }
+    if (st || !ls->total)
+        return discard(ls, st);
     char *region = ls->region;
     plan_item *items = ls->items;
     int n = ls->n_items;
     mprotect(region, ls->total, PROT_READ);
     rebind_weight(&m->tok_embd, items, n, region);
-    rebind_weight(&m->output, items, n, region);
+    bind_matrices(m, rebind_weight, items, n, region);
     rebind_vector(&m->output_norm, items, n, region);
     for (int l = 0; l < m->hp.n_layer; l++) {
-        lc_layer *L = &m->layers[l];
-        lc_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-            rebind_weight(ws[i], items, n, region);
-        rebind_vector(&L->attn_norm, items, n, region);
-        rebind_vector(&L->ffn_norm, items, n, region);
+        rebind_vector(&m->layers[l].attn_norm, items, n, region);
+        rebind_vector(&m->layers[l].ffn_norm, items, n, region);
     }
     m->weight_copy = ls->map;
     m->weight_copy_size = ls->map_len;
@@ -396,7 +421,7 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
 }
 
 /* background mode: the weight keeps its mapping data and gains the packed copy behind its ready flag */
-static void bind_background(lc_weight *w, plan_item *items, int n, char *region)
+static void bind_background(lc_weight *w, const plan_item *items, int n, char *region)
 {
     plan_item *it = w->data ? (plan_item *)find_item(items, n, w->data) : NULL;
     if (!it || !it->packed)
@@ -430,23 +455,13 @@ llamac_status lc_model_copy_weights_background(llamac_model *m, const char *path
     if (!ls)
         return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
     llamac_status st = prepare(m, path, n_threads, 1, ls, e);
-    if (st || !ls->total) {
-        if (ls->map)
-            munmap(ls->map, ls->map_len);
-        destroy(ls);
-        return st;
-    }
+    if (st || !ls->total)
+        return discard(ls, st);
     char *region = ls->region;
     plan_item *items = ls->items;
     int n = ls->n_items;
     bind_background(&m->tok_embd, items, n, region);
-    bind_background(&m->output, items, n, region);
-    for (int l = 0; l < m->hp.n_layer; l++) {
-        lc_layer *L = &m->layers[l];
-        lc_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-            bind_background(ws[i], items, n, region);
-    }
+    bind_matrices(m, bind_background, items, n, region);
     m->weight_copy = ls->map;
     m->weight_copy_size = ls->map_len;
     m->loading = ls;
