@@ -18,19 +18,7 @@
 #include <string.h>
 
 #include "llamac.h"
-
-static int g_fail;
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            if (g_fail < 40) {                                                                                \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                          \
-                fprintf(stderr, __VA_ARGS__);                                                                 \
-                fprintf(stderr, "\n");                                                                        \
-            }                                                                                                 \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 #define N_SEQ 3
 #define MAX_LEN 24
@@ -438,10 +426,6 @@ int main(int argc, char **argv)
             free(g_solo[s][p]);
     llamac_model_free(m);
     free(path);
-    if (g_fail) {
-        fprintf(stderr, "test_batch: %d check(s) failed\n", g_fail);
-        return 1;
-    }
-    printf("test_batch: all checks passed (%s, n_vocab %d)\n", info.name, g_vocab);
-    return 0;
+    printf("test_batch: model %s, n_vocab %d\n", info.name, g_vocab);
+    return check_finish("test_batch");
 }

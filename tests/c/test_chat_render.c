@@ -22,19 +22,7 @@
 #include <string.h>
 
 #include "llamac.h"
-
-static int g_fail, g_checks;
-
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
-            printf(__VA_ARGS__);                                                                              \
-            printf("\n");                                                                                     \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 #define BOS "<|begin_of_text|>"
 #define SH "<|start_header_id|>"
@@ -95,16 +83,14 @@ static char *render(const char *json, llamac_chat_format fmt)
 static void expect(const char *json, opts o, const char *want, int line)
 {
     char *got = render_o(json, o);
-    g_checks++;
-    if (strcmp(got, want)) {
-        g_fail++;
-        printf("FAIL %s:%d: rendering differs\n  want: ", __FILE__, line);
+    if (check_report(!strcmp(got, want), __FILE__, line)) {
+        fprintf(stderr, "rendering differs\n  want: ");
         for (const char *p = want; *p; p++)
-            printf(*p == '\n' ? "\\n" : "%c", *p);
-        printf("\n  got:  ");
+            fprintf(stderr, *p == '\n' ? "\\n" : "%c", *p);
+        fprintf(stderr, "\n  got:  ");
         for (const char *p = got; *p; p++)
-            printf(*p == '\n' ? "\\n" : "%c", *p);
-        printf("\n");
+            fprintf(stderr, *p == '\n' ? "\\n" : "%c", *p);
+        fputc('\n', stderr);
     }
     free(got);
 }
@@ -113,11 +99,8 @@ static void expect(const char *json, opts o, const char *want, int line)
 static void expect_error(const char *json, opts o, const char *fragment, int line)
 {
     char *got = render_o(json, o);
-    g_checks++;
-    if (strncmp(got, "ERROR: ", 7) || !strstr(got, fragment)) {
-        g_fail++;
-        printf("FAIL %s:%d: expected an error mentioning '%s', got: %.300s\n", __FILE__, line, fragment, got);
-    }
+    CHECK_AT(line, !strncmp(got, "ERROR: ", 7) && strstr(got, fragment),
+             "expected an error mentioning '%s', got: %.300s", fragment, got);
     free(got);
 }
 #define EXPECT_ERROR(json, o, frag) expect_error(json, o, frag, __LINE__)
@@ -611,6 +594,5 @@ int main(void)
     test_errors();
     test_hostile();
     test_names_and_detection();
-    printf("%d/%d checks passed\n", g_checks - g_fail, g_checks);
-    return g_fail ? 1 : 0;
+    return check_finish("test_chat_render");
 }

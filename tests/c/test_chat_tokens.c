@@ -14,19 +14,7 @@
 #include <string.h>
 
 #include "llamac.h"
-
-static int g_fail, g_checks;
-
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
-            printf(__VA_ARGS__);                                                                              \
-            printf("\n");                                                                                     \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -67,16 +55,14 @@ static void expect_ids(const llamac_tokenizer *tok, const char *json, llamac_cha
     char err[512] = "";
     llamac_status st = ids_of(tok, json, f, first, gen, &ids, err, sizeof err);
     int same = st == LLAMAC_OK && (int)ids.n == n_want && !memcmp(ids.ids, want, (size_t)n_want * sizeof *want);
-    g_checks++;
-    if (!same) {
-        g_fail++;
-        printf("FAIL %s:%d: status %d (%s)\n  want", __FILE__, line, st, err);
+    if (check_report(same, __FILE__, line)) {
+        fprintf(stderr, "status %d (%s)\n  want", st, err);
         for (int i = 0; i < n_want; i++)
-            printf(" %d", want[i]);
-        printf("\n  got ");
+            fprintf(stderr, " %d", want[i]);
+        fprintf(stderr, "\n  got ");
         for (size_t i = 0; i < ids.n; i++)
-            printf(" %d", ids.ids[i]);
-        printf("\n");
+            fprintf(stderr, " %d", ids.ids[i]);
+        fputc('\n', stderr);
     }
     llamac_tokens_free(&ids);
 }
@@ -261,6 +247,5 @@ int main(void)
     test_injection_and_errors();
     llamac_tokenizer_free(g_tok31);
     llamac_tokenizer_free(g_tok30);
-    printf("%d/%d checks passed\n", g_checks - g_fail, g_checks);
-    return g_fail ? 1 : 0;
+    return check_finish("test_chat_tokens");
 }

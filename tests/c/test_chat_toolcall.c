@@ -17,19 +17,7 @@
 #include <string.h>
 
 #include "llamac.h"
-
-static int g_fail, g_checks;
-
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
-            printf(__VA_ARGS__);                                                                              \
-            printf("\n");                                                                                     \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 #define F31 LLAMAC_CHAT_LLAMA3_1
 #define F32 LLAMAC_CHAT_LLAMA3_2
@@ -39,12 +27,9 @@ static void ok(llamac_chat_format f, const char *text, llamac_tool_call_kind kin
     llamac_tool_calls tc;
     char err[256] = "";
     llamac_status st = llamac_chat_parse_tool_calls(f, text, strlen(text), &tc, err, sizeof err);
-    g_checks++;
-    if (st != LLAMAC_OK || tc.kind != kind || !tc.json || strcmp(tc.json, want)) {
-        g_fail++;
-        printf("FAIL %s:%d: parse(%.120s)\n  status %d kind %d err '%s'\n  want %s\n  got  %s\n", __FILE__, line,
-               text, st, tc.kind, err, want, tc.json ? tc.json : "(null)");
-    }
+    CHECK_AT(line, st == LLAMAC_OK && tc.kind == kind && tc.json && !strcmp(tc.json, want),
+             "parse(%.120s)\n  status %d kind %d err '%s'\n  want %s\n  got  %s", text, st, tc.kind, err, want,
+             tc.json ? tc.json : "(null)");
     free(tc.json);
 }
 #define OK(f, text, kind, want) ok(f, text, kind, want, __LINE__)
@@ -54,12 +39,9 @@ static void none(llamac_chat_format f, const char *text, int line)
     llamac_tool_calls tc;
     char err[256] = "";
     llamac_status st = llamac_chat_parse_tool_calls(f, text, strlen(text), &tc, err, sizeof err);
-    g_checks++;
-    if (st != LLAMAC_OK || tc.kind != LLAMAC_TOOL_CALL_NONE || tc.json || tc.n_calls) {
-        g_fail++;
-        printf("FAIL %s:%d: expected no tool call in (%.120s): status %d kind %d err '%s' json %s\n", __FILE__,
-               line, text, st, tc.kind, err, tc.json ? tc.json : "(null)");
-    }
+    CHECK_AT(line, st == LLAMAC_OK && tc.kind == LLAMAC_TOOL_CALL_NONE && !tc.json && !tc.n_calls,
+             "expected no tool call in (%.120s): status %d kind %d err '%s' json %s", text, st, tc.kind, err,
+             tc.json ? tc.json : "(null)");
     free(tc.json);
 }
 #define NONE(f, text) none(f, text, __LINE__)
@@ -69,12 +51,9 @@ static void bad(llamac_chat_format f, const char *text, const char *fragment, in
     llamac_tool_calls tc;
     char err[256] = "";
     llamac_status st = llamac_chat_parse_tool_calls(f, text, strlen(text), &tc, err, sizeof err);
-    g_checks++;
-    if (st != LLAMAC_E_FORMAT || tc.json || tc.kind || !strstr(err, fragment)) {
-        g_fail++;
-        printf("FAIL %s:%d: expected an error mentioning '%s' for (%.120s): status %d err '%s' json %s\n", __FILE__,
-               line, fragment, text, st, err, tc.json ? tc.json : "(null)");
-    }
+    CHECK_AT(line, st == LLAMAC_E_FORMAT && !tc.json && !tc.kind && strstr(err, fragment),
+             "expected an error mentioning '%s' for (%.120s): status %d err '%s' json %s", fragment, text, st, err,
+             tc.json ? tc.json : "(null)");
     free(tc.json);
 }
 #define BAD(f, text, frag) bad(f, text, frag, __LINE__)
@@ -216,14 +195,8 @@ static void test_malformed(void)
 }
 
 /* ---- (d) mutation fuzz ---- */
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng >> 11);
-}
+/* check.h's xorshift64 from its default seed; the fuzz takes bits 11..42 of the state */
+static uint32_t fuzz_rnd(void) { return (uint32_t)(rnd64() >> 11); }
 
 static void test_fuzz(void)
 {
@@ -238,21 +211,21 @@ static void test_fuzz(void)
     char buf[512];
     int n_ok = 0, n_err = 0;
     for (int it = 0; it < 40000; it++) {
-        const char *src = corpus[rnd() % (sizeof corpus / sizeof corpus[0])];
+        const char *src = corpus[fuzz_rnd() % (sizeof corpus / sizeof corpus[0])];
         size_t n = strlen(src);
         memcpy(buf, src, n);
-        int muts = 1 + (int)(rnd() % 4);
+        int muts = 1 + (int)(fuzz_rnd() % 4);
         for (int m = 0; m < muts; m++) {
-            uint32_t r = rnd();
+            uint32_t r = fuzz_rnd();
             size_t pos = n ? r % n : 0;
             switch ((r >> 16) % 4) {
-            case 0: n = pos; break;                                                    /* truncate */
-            case 1: if (n) buf[pos] = alphabet[rnd() % (sizeof alphabet - 1)]; break;   /* replace */
-            case 2: if (n) buf[pos] = (char)(rnd() & 0xFF); break;                      /* any byte */
+            case 0: n = pos; break;                                                         /* truncate */
+            case 1: if (n) buf[pos] = alphabet[fuzz_rnd() % (sizeof alphabet - 1)]; break;   /* replace */
+            case 2: if (n) buf[pos] = (char)(fuzz_rnd() & 0xFF); break;                      /* any byte */
             default: /* insert */
                 if (n + 1 < sizeof buf) {
                     memmove(buf + pos + 1, buf + pos, n - pos);
-                    buf[pos] = alphabet[rnd() % (sizeof alphabet - 1)];
+                    buf[pos] = alphabet[fuzz_rnd() % (sizeof alphabet - 1)];
                     n++;
                 }
             }
@@ -298,6 +271,5 @@ int main(void)
     test_not_calls();
     test_malformed();
     test_fuzz();
-    printf("%d/%d checks passed\n", g_checks - g_fail, g_checks);
-    return g_fail ? 1 : 0;
+    return check_finish("test_chat_toolcall");
 }

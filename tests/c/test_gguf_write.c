@@ -15,19 +15,7 @@
 
 #include "gguf/gguf.h"
 #include "gguf/gguf_write.h"
-
-static int g_fail, g_checks;
-
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
-            printf(__VA_ARGS__);                                                                              \
-            printf("\n");                                                                                     \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 static char g_dir[512];
 
@@ -362,6 +350,5 @@ int main(void)
     unlink(path_in("all.gguf"));
     unlink(path_in("copy.gguf"));
     CHECK(rmdir(g_dir) == 0, "scratch directory not empty at the end");
-    printf("%d checks, %d failed\n", g_checks, g_fail);
-    return g_fail ? 1 : 0;
+    return check_finish("test_gguf_write");
 }

@@ -15,29 +15,7 @@
 
 #include "quant/kernels.h"
 #include "quant/pack.h"
-
-static int g_fail;
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            if (g_fail < 30) {                                                                                \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                          \
-                fprintf(stderr, __VA_ARGS__);                                                                 \
-                fprintf(stderr, "\n");                                                                        \
-            }                                                                                                 \
-        }                                                                                                     \
-    } while (0)
-
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng >> 16);
-}
-static float frand(void) { return (float)((rnd() & 0xffffff) / 8388608.0 - 1.0); }
+#include "check.h"
 
 static int same_float(float a, float b)
 {
@@ -457,10 +435,5 @@ int main(void)
         printf("%s: checked\n", k->name);
     }
     test_float_paths_agree();
-    if (g_fail) {
-        fprintf(stderr, "%d failures\n", g_fail);
-        return 1;
-    }
-    printf("all kernel checks passed\n");
-    return 0;
+    return check_finish("test_kernels");
 }

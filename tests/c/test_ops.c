@@ -13,29 +13,7 @@
 #include <string.h>
 
 #include "quant/kernels.h"
-
-static int g_fail;
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            if (g_fail < 30) {                                                                                \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                          \
-                fprintf(stderr, __VA_ARGS__);                                                                 \
-                fprintf(stderr, "\n");                                                                        \
-            }                                                                                                 \
-        }                                                                                                     \
-    } while (0)
-
-static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (uint32_t)(g_rng >> 16);
-}
-static float frand(void) { return (float)((rnd() & 0xffffff) / 8388608.0 - 1.0); }
+#include "check.h"
 
 static int same_bits(const float *a, const float *b, int64_t n)
 {
@@ -217,6 +195,7 @@ static void test_paths_agree(const lc_kernels *a, const lc_kernels *b)
 
 int main(void)
 {
+    rnd_seed(0x2545F4914F6CDD1Dull);
     const lc_kernels *ref = lc_kernels_by_name("scalar");
     const lc_kernels *k2 = lc_kernels_by_name("avx2"), *k5 = lc_kernels_by_name("avx512");
     if (k2) {
@@ -231,10 +210,5 @@ int main(void)
     }
     if (k2 && k5)
         test_paths_agree(k2, k5);
-    if (g_fail) {
-        fprintf(stderr, "%d failures\n", g_fail);
-        return 1;
-    }
-    printf("all op checks passed\n");
-    return 0;
+    return check_finish("test_ops");
 }

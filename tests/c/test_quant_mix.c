@@ -9,19 +9,7 @@
 
 #include "quant/quant_mix.h"
 #include "llamac.h"
-
-static int g_fail, g_checks;
-
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
-            printf(__VA_ARGS__);                                                                              \
-            printf("\n");                                                                                     \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 static int choose(const lc_mix_info *m, const char *name, int64_t ne0, int64_t ne1, int in_type)
 {
@@ -237,6 +225,5 @@ int main(void)
     test_70b_and_tied();
     test_fallback();
     test_names();
-    printf("%d checks, %d failed\n", g_checks, g_fail);
-    return g_fail ? 1 : 0;
+    return check_finish("test_quant_mix");
 }

@@ -19,19 +19,7 @@
 #include "gguf/gguf.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
-
-static int g_fail, g_checks;
-
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                       \
-            printf(__VA_ARGS__);                                                                              \
-            printf("\n");                                                                                     \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 /* ---- helpers ---- */
 #define H_1 0x3C00      /* 1.0 */
@@ -580,6 +568,5 @@ int main(void)
     test_round_trip();
     test_vec_dot();
     test_nonfinite();
-    printf("%d checks, %d failed\n", g_checks, g_fail);
-    return g_fail ? 1 : 0;
+    return check_finish("test_quant_ref");
 }

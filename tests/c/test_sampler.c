@@ -9,18 +9,7 @@
 #include <string.h>
 
 #include "llamac.h"
-
-static int g_fail, g_checks;
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                              \
-            fprintf(stderr, __VA_ARGS__);                                                                     \
-            fputc('\n', stderr);                                                                              \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 static llamac_sampler *make(llamac_sampler_params p, int n)
 {
@@ -221,6 +210,5 @@ int main(void)
     test_seed_and_penalty();
     test_top_p_large(20000, 0.03, 12000); /* nucleus ~ 380: one growth step */
     test_top_p_large(100000, 0.5, 300);   /* nucleus ~ 50k: grows to a full sort */
-    printf("%d checks, %d failed\n", g_checks, g_fail);
-    return g_fail != 0;
+    return check_finish("test_sampler");
 }

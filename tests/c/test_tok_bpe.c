@@ -98,7 +98,7 @@ int main(void)
     g_model = load_shared("llama3_tokenizer.model");
     g_json = load_shared("llama3_hf_tokenizer.json");
     if (!g_model || !g_json)
-        return finish("test_tok_bpe");
+        return check_finish("test_tok_bpe");
 
     uint64_t seed = 7;
     uint8_t *buf = malloc(1 << 16);
@@ -158,5 +158,5 @@ int main(void)
     free(s);
     llamac_tokenizer_free(g_model);
     llamac_tokenizer_free(g_json);
-    return finish("test_tok_bpe");
+    return check_finish("test_tok_bpe");
 }

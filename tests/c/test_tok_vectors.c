@@ -21,7 +21,7 @@ static void expect_ids(llamac_tokenizer *tok, const char *name, const char *text
     int same = st == LLAMAC_OK && ids.n == n_want && (n_want == 0 || !memcmp(ids.ids, want, n_want * 4));
     CHECK(same, "[%s] encode(\"%.*s\") (flags %u) gives %zu ids, want %zu%s", name, (int)(len > 60 ? 60 : len), text,
           flags, ids.n, n_want, st ? " (error)" : "");
-    if (!same && g_failures <= 30) {
+    if (!same && g_fail <= CHECK_MAX_SHOWN) {
         fprintf(stderr, "   got:");
         for (size_t i = 0; i < ids.n && i < 40; i++)
             fprintf(stderr, " %d", ids.ids[i]);
@@ -326,7 +326,7 @@ int main(void)
     g_model = load_shared("llama3_tokenizer.model");
     g_json = load_shared("llama3_hf_tokenizer.json");
     if (!g_model || !g_json)
-        return finish("test_tok_vectors");
+        return check_finish("test_tok_vectors");
     llamac_tokenizer *both[2] = {g_model, g_json};
     const char *names[2] = {"tokenizer.model", "tokenizer.json"};
     for (int k = 0; k < 2; k++) {
@@ -347,5 +347,5 @@ int main(void)
     llamac_tokenizer_free(g_model);
     llamac_tokenizer_free(g_json);
     llamac_tokenizer_free(NULL);
-    return finish("test_tok_vectors");
+    return check_finish("test_tok_vectors");
 }

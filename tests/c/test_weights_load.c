@@ -10,18 +10,7 @@
 #include <string.h>
 
 #include "llamac.h"
-
-static int g_fail, g_checks;
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        g_checks++;                                                                                           \
-        if (!(cond)) {                                                                                        \
-            g_fail++;                                                                                         \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                              \
-            fprintf(stderr, __VA_ARGS__);                                                                     \
-            fputc('\n', stderr);                                                                              \
-        }                                                                                                     \
-    } while (0)
+#include "check.h"
 
 #define N_TOK 24
 
@@ -130,6 +119,5 @@ int main(void)
 
     free(ref);
     free(path);
-    printf("%d checks, %d failed\n", g_checks, g_fail);
-    return g_fail != 0;
+    return check_finish("test_weights_load");
 }

@@ -1,6 +1,6 @@
 /*
- * tok_test.h — tiny helpers shared by the tokenizer tests (tests/c/test_tok_*.c): failure counting, a
- * deterministic random generator, loading the reference vocabularies from $LLAMAC_SHARED/data.
+ * tok_test.h — tiny helpers shared by the tokenizer tests (tests/c/test_tok_*.c), on top of check.h: a
+ * deterministic random generator, UTF-8 encoding, loading the reference vocabularies from $LLAMAC_SHARED/data.
  */
 #ifndef TOK_TEST_H
 #define TOK_TEST_H
@@ -11,19 +11,7 @@
 #include <string.h>
 
 #include "llamac.h"
-
-static int g_failures;
-
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                                   \
-        if (!(cond)) {                                                                                     \
-            if (++g_failures <= 30) {                                                                      \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                       \
-                fprintf(stderr, __VA_ARGS__);                                                              \
-                fputc('\n', stderr);                                                                       \
-            }                                                                                              \
-        }                                                                                                  \
-    } while (0)
+#include "check.h"
 
 static inline uint64_t rng_next(uint64_t *s)
 {
@@ -68,21 +56,9 @@ static inline llamac_tokenizer *load_shared(const char *name)
 {
     char path[1024], err[600];
     llamac_tokenizer *tok = NULL;
-    if (llamac_tokenizer_load(shared_path(name, path, sizeof path), &tok, err, sizeof err) != LLAMAC_OK) {
-        fprintf(stderr, "FAIL: cannot load %s: %s\n", path, err);
-        g_failures++;
-    }
+    llamac_status st = llamac_tokenizer_load(shared_path(name, path, sizeof path), &tok, err, sizeof err);
+    CHECK(st == LLAMAC_OK, "cannot load %s: %s", path, err);
     return tok;
-}
-
-static inline int finish(const char *name)
-{
-    if (g_failures) {
-        fprintf(stderr, "%s: %d failure(s)\n", name, g_failures);
-        return 1;
-    }
-    printf("%s: all checks passed\n", name);
-    return 0;
 }
 
 #endif
