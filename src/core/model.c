@@ -250,7 +250,7 @@ static llamac_status bind_tensors(llamac_model *m, lc_err *e)
         return lc_fail(e, LLAMAC_E_UNSUPPORTED, "tensor 'token_embd.weight' has type %s, which llamac cannot read",
                        llamac_type_name(te->type));
     m->tok_embd = (lc_weight){te->name, te->type, tensor_data(m, te), lc_row_bytes(te->type, hp->n_embd),
-                              hp->n_embd, hp->n_vocab, NULL, 0, NULL};
+                              hp->n_embd, hp->n_vocab, NULL, 0, NULL, NULL, 0};
 
     if ((st = bind_vector(m, "output_norm.weight", hp->n_embd, &m->output_norm, e)))
         return st;

@@ -30,6 +30,8 @@ typedef struct lc_weight {
     size_t group_bytes; /* bytes per packed group of 16 rows */
     const _Atomic int *ready; /* background load: 1 once `packed` is filled (until then use `data`); NULL:
                                  `packed` (if any) is complete */
+    const void *drop_lo;      /* background load: the part of the file mapping lc_weight_drop_mapping drops */
+    size_t drop_len;
 } lc_weight;
 
 /* 1 if the kernels should read w's packed copy (it exists and is complete). Both layouts give identical bits,

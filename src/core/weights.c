@@ -35,9 +35,11 @@
 #define BOUNCE_BYTES ((size_t)256 << 10) /* per-thread read buffer of packed tensors: fits L2 */
 #define HUGE_ALIGN ((size_t)2 << 20)
 
+/* Reads the packed copy once it is complete (a tied token embedding is also the output matrix): reading rows
+ * from the file mapping would fault its pages back in (64 KiB around each row) after they were dropped. */
 void lc_weight_row_to_float(const lc_weight *w, int64_t r, float *out)
 {
-    if (w->data) {
+    if (!lc_weight_packed_ready(w)) {
         lc_type_traits_get(w->type)->to_float((const char *)w->data + (size_t)r * w->row_bytes, out, w->n_in);
         return;
     }
@@ -55,14 +57,31 @@ static void drop_range(const void *p, size_t n)
 
 void lc_weight_drop_mapping(const lc_weight *w)
 {
-    if (w->data)
-        drop_range(w->data, (size_t)w->n_out * w->row_bytes);
+    if (w->drop_len)
+        drop_range(w->drop_lo, w->drop_len);
+}
+
+/* The part of the file mapping to drop for a tensor at [p, p + n): the tensor and the 2 MiB-aligned spans it
+ * starts and ends in, within the mapping. A page fault maps more than its page: the pages around it that are
+ * in the page cache ("fault-around", 64 KiB) or the whole large folio (up to 2 MiB), which may belong to a
+ * neighbouring tensor whose own drop came earlier. */
+static void drop_span(const lc_gguf *g, const void *p, size_t n, const void **lo, size_t *len)
+{
+    const uintptr_t huge = (uintptr_t)2 << 20, m0 = (uintptr_t)g->map, m1 = m0 + g->size;
+    uintptr_t a = (uintptr_t)p & ~(huge - 1), b = ((uintptr_t)p + n + huge - 1) & ~(huge - 1);
+    a = a < m0 ? m0 : a;
+    b = b > m1 ? m1 : b;
+    *lo = (const void *)a;
+    *len = b - a;
 }
 
 typedef struct plan_item {
     const lc_gguf_tensor *t;
     int packed;        /* stored in the G16 layout */
+    int now;           /* background mode: a small vector copied before the load returns (not by tasks) */
     size_t off, size;  /* in the region (size 0: not copied) */
+    const void *drop_lo; /* background mode: what to drop from the mapping once copied (drop_span) */
+    size_t drop_len;
     int64_t n_in, n_out;
     size_t row_bytes, group_bytes;
     _Atomic int64_t left; /* background mode: tasks of this tensor still to run */
@@ -151,7 +170,7 @@ static void copy_task_fn(void *arg, int64_t ti, int thread)
     plan_item *it = &j->items[t->item];
     if (atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) == 1 && !atomic_load(&j->failed)) {
         atomic_store_explicit(&it->ready, 1, memory_order_release);
-        drop_range(it->t->data, it->t->n_bytes); /* the kernels read the copy from now on */
+        drop_range(it->drop_lo, it->drop_len); /* the kernels read the copy from now on */
     }
 }
 
@@ -187,6 +206,14 @@ static void rebind_vector(const float **v, const plan_item *items, int n, char *
         *v = (const float *)(region + it->off + ((const char *)*v - (const char *)it->t->data));
 }
 
+static void rebind_norms(llamac_model *m, const plan_item *items, int n, char *region)
+{
+    rebind_vector(&m->output_norm, items, n, region);
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        rebind_vector(&m->layers[l].attn_norm, items, n, region);
+        rebind_vector(&m->layers[l].ffn_norm, items, n, region);
+    }
+}
 
 typedef void (*bind_fn)(lc_weight *w, const plan_item *items, int n, char *region);
 
@@ -265,6 +292,7 @@ static llamac_status prepare(llamac_model *m, const char *path, int n_threads, i
         it->n_out = it->t->ne[1] * it->t->ne[2] * it->t->ne[3];
         it->row_bytes = lc_row_bytes(it->t->type, it->n_in);
         it->packed = k->gemm_packed[it->t->type] && lc_pack_supported(it->t->type) && is_matrix(m, it->t);
+        drop_span(g, it->t->data, it->t->n_bytes, &it->drop_lo, &it->drop_len);
         uint64_t tasks;
         if (it->packed) {
             it->group_bytes = lc_pack_group_bytes(it->t->type, it->n_in);
@@ -275,7 +303,11 @@ static llamac_status prepare(llamac_model *m, const char *path, int n_threads, i
             size_t src = (size_t)LC_PACK_ROWS * it->row_bytes; /* at least one group */
             bounce = src > bounce ? src : bounce;
         } else if (background) {
-            it->size = 0; /* stays in the mapping */
+            /* vectors (norms, rope_freqs) are copied at once: read from the mapping every token, they would
+             * fault in the file's pages around them (2 MiB with file huge pages) after the matrices' are
+             * dropped; the rest (the token embedding, if not packed) stays in the mapping */
+            it->now = it->n_out == 1;
+            it->size = it->now ? it->t->n_bytes : 0;
             tasks = 0;
         } else {
             it->size = it->t->n_bytes;
@@ -326,7 +358,7 @@ static llamac_status prepare(llamac_model *m, const char *path, int n_threads, i
             uint64_t per = TASK_BYTES / it->group_bytes ? TASK_BYTES / it->group_bytes : 1;
             for (uint64_t g0 = 0; g0 < groups; g0 += per)
                 j->tasks[nt++] = (copy_task){i, g0, g0 + per < groups ? g0 + per : groups};
-        } else {
+        } else if (!it->now) {
             for (uint64_t b = 0; b < it->size; b += TASK_BYTES)
                 j->tasks[nt++] = (copy_task){i, b, b + TASK_BYTES < it->size ? b + TASK_BYTES : it->size};
         }
@@ -409,11 +441,7 @@ llamac_status lc_model_copy_weights(llamac_model *m, const char *path, int n_thr
     mprotect(region, ls->total, PROT_READ);
     rebind_weight(&m->tok_embd, items, n, region);
     bind_matrices(m, rebind_weight, items, n, region);
-    rebind_vector(&m->output_norm, items, n, region);
-    for (int l = 0; l < m->hp.n_layer; l++) {
-        rebind_vector(&m->layers[l].attn_norm, items, n, region);
-        rebind_vector(&m->layers[l].ffn_norm, items, n, region);
-    }
+    rebind_norms(m, items, n, region);
     m->weight_copy = ls->map;
     m->weight_copy_size = ls->map_len;
     destroy(ls);
@@ -429,6 +457,8 @@ static void bind_background(lc_weight *w, const plan_item *items, int n, char *r
     w->packed = region + it->off;
     w->group_bytes = it->group_bytes;
     w->ready = &it->ready;
+    w->drop_lo = it->drop_lo;
+    w->drop_len = it->drop_len;
 }
 
 static void *background_main(void *arg)
@@ -438,7 +468,8 @@ static void *background_main(void *arg)
     int cancelled = atomic_load(&ls->j.cancel);
     if (!st && !cancelled) {
         mprotect(ls->region, ls->total, PROT_READ);
-        /* the kernels now read the copies (each tensor's mapping was dropped when its copy became ready) */
+        /* the kernels now read the copies (each tensor's mapping was dropped when its copy became ready, and
+         * again by any product that was still reading it then: lc_matmul) */
     }
     release_buffers(ls);
     pthread_mutex_lock(&ls->mu);
@@ -460,6 +491,10 @@ llamac_status lc_model_copy_weights_background(llamac_model *m, const char *path
     char *region = ls->region;
     plan_item *items = ls->items;
     int n = ls->n_items;
+    for (int i = 0; i < n; i++)
+        if (items[i].now && read_at(&ls->j, region + items[i].off, items[i].size, items[i].t->offset))
+            return discard(ls, lc_fail(e, LLAMAC_E_IO, "reading the weights from '%s' failed", path));
+    rebind_norms(m, items, n, region);
     bind_background(&m->tok_embd, items, n, region);
     bind_matrices(m, bind_background, items, n, region);
     m->weight_copy = ls->map;

@@ -2,12 +2,15 @@
  * test_weights_load.c — the three ways weights are held (file mapping; private packed copy made before
  * llamac_model_load returns; the same copy made in the background while the model already runs) give
  * bit-identical logits, including for tokens decoded while the background copy is half done; freeing a model
- * whose copy is still running is clean. Model: tests/py/models.py "load-q4_0" (~40 MB, so the copy takes a
+ * whose copy is still running is clean; once the copy is done, no page of the copied matrices stays resident
+ * through the file mapping (no second copy in memory). Model: tests/py/models.py "load-q4_0" (~40 MB, so the copy takes a
  * while), or LLAMAC_TEST_MODEL.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "llamac.h"
 #include "check.h"
@@ -75,6 +78,72 @@ static float *run(llamac_model *m, const int32_t *tok, int n_vocab)
     return out;
 }
 
+/* Pages of the process's mapping of `path` (found in /proc/self/maps; the whole file mapped at offset 0) that
+ * are present (/proc/self/pagemap bit 63), counted inside each tensor the kernels read (all but the token
+ * embedding, which is read by row from the mapping: a fault there may map up to a 2 MiB folio around the row,
+ * so pages within 2 MiB of it are not counted); the largest count over one tensor goes to *worst. -1 if
+ * unreadable. */
+static long mapped_matrix_pages(const llamac_model *m, const char *path, long *worst, char *worst_name, size_t wn)
+{
+    char real[4096];
+    if (!realpath(path, real))
+        return -1;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return -1;
+    char line[8192];
+    uintptr_t base = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off;
+        char file[4096] = "";
+        if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4095s", &lo, &hi, &off, file) == 4 && off == 0 &&
+            strcmp(file, real) == 0)
+            base = lo;
+    }
+    fclose(f);
+    FILE *pm = fopen("/proc/self/pagemap", "rb");
+    if (!base || !pm) {
+        if (pm)
+            fclose(pm);
+        return -1;
+    }
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const llamac_gguf *g = llamac_model_gguf(m);
+    const uint64_t near = (uint64_t)2 << 20;
+    uint64_t te_lo = 0, te_hi = 0;
+    for (int64_t i = 0; i < llamac_gguf_n_tensors(g); i++) {
+        llamac_tensor_info t;
+        if (llamac_gguf_tensor(g, i, &t) == LLAMAC_OK && strcmp(t.name, "token_embd.weight") == 0) {
+            te_lo = t.offset > near ? t.offset - near : 0;
+            te_hi = t.offset + t.n_bytes + near;
+        }
+    }
+    long total = 0;
+    *worst = 0;
+    for (int64_t i = 0; i < llamac_gguf_n_tensors(g); i++) {
+        llamac_tensor_info t;
+        if (llamac_gguf_tensor(g, i, &t) != LLAMAC_OK || t.n_dims < 2 || strcmp(t.name, "token_embd.weight") == 0)
+            continue;
+        long n = 0;
+        for (uintptr_t a = (base + t.offset + page - 1) / page; a < (base + t.offset + t.n_bytes) / page; a++) {
+            uint64_t e = 0;
+            if (fseek(pm, (long)(a * 8), SEEK_SET) != 0 || fread(&e, 8, 1, pm) != 1) {
+                fclose(pm);
+                return -1;
+            }
+            uint64_t off = (uint64_t)(a * page - base);
+            n += (off < te_lo || off >= te_hi) ? (long)(e >> 63) : 0;
+        }
+        total += n;
+        if (n > *worst) {
+            *worst = n;
+            snprintf(worst_name, wn, "%s", t.name);
+        }
+    }
+    fclose(pm);
+    return total;
+}
+
 int main(void)
 {
     char *path = model_path();
@@ -106,6 +175,12 @@ int main(void)
         CHECK(llamac_model_wait_loaded(bg, err, sizeof err) == LLAMAC_OK, "wait_loaded: %s", err);
         float *c = run(bg, tok, info.n_vocab);
         CHECK(memcmp(c, ref, bytes) == 0, "trial %d: after the background copy the logits differ", trial);
+        char wname[128] = "";
+        long worst = 0, pages = mapped_matrix_pages(bg, path, &worst, wname, sizeof wname);
+        CHECK(pages >= 0, "cannot read /proc/self/maps or pagemap");
+        CHECK(pages == 0,
+              "trial %d: %ld pages of the copied matrices (%ld in %s) still resident through the file mapping",
+              trial, pages, worst, wname);
         free(b);
         free(c);
         llamac_model_free(bg);
