@@ -88,8 +88,8 @@ typedef struct bw_job {
     volatile uint64_t sink[64];
 } bw_job;
 
-/* reads every byte with vector loads (SSE2: no ISA flags needed), prefetching 16 KiB ahead into L2 like the
- * GEMV kernels */
+/* reads every byte with vector loads (SSE2: no ISA flags needed) and no software prefetch: the hardware
+ * prefetcher follows one stream best (prefetcht1 16 KiB ahead measured 33 -> 24 GB/s on one Zen 4 core) */
 static void bw_task(void *arg, int64_t t, int thread)
 {
     bw_job *j = arg;
@@ -97,7 +97,6 @@ static void bw_task(void *arg, int64_t t, int thread)
     const char *p = j->buf + (size_t)t * chunk;
     __m128i s0 = _mm_setzero_si128(), s1 = s0;
     for (size_t i = 0; i < chunk; i += 64) {
-        _mm_prefetch(p + i + 16384, _MM_HINT_T1);
         s0 = _mm_add_epi64(s0, _mm_load_si128((const __m128i *)(p + i)));
         s1 = _mm_add_epi64(s1, _mm_load_si128((const __m128i *)(p + i + 16)));
         s0 = _mm_add_epi64(s0, _mm_load_si128((const __m128i *)(p + i + 32)));

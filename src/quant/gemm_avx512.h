@@ -40,6 +40,7 @@ typedef struct lc_qgemm512 {
     int q8x;                    /* activations are 1: Q8_0x rows, 2: Q8_1x rows (kernels.h), 0: standard */
     lc_pack16_fn pack;          /* on-the-fly packer for the file layout */
     int kc;                     /* blocks per on-the-fly chunk */
+    int pf_body;                /* decode: the tiles prefetch the body LC_PF_DIST ahead (else the hardware does) */
 } lc_qgemm512;
 
 /* Runs the GEMM of g; packed = the weights are in the G16 layout (else the file layout). */
@@ -71,10 +72,15 @@ void lc_avx512_pack16(int type, const void *const rows[16], int64_t b0, int64_t 
     static const lc_tile512_fn NAME##_tiles[9] = {NULL,      NAME##_t1, NAME##_t2, NAME##_t3, NAME##_t4,      \
                                                   NAME##_t5, NAME##_t6, NAME##_t7, NAME##_t8};
 
-/* Decode (tiles of 1-2 tokens) is limited by how many cache lines a core keeps in flight, not by compute:
- * the out-of-order window covers only ~2 KiB of a weight stream, so tiles prefetch the weights LC_PF_DIST
- * bytes ahead into L2 (measured, streaming one core: Q4_0 14 -> 22 GB/s, Q4_K 14 -> 21, Q6_K 11 -> 18;
- * distances of 12-24 KiB were equally good, into L1 or 2 KiB ahead clearly worse). */
+/* Decode (tiles of 1-2 tokens) is limited by how many cache lines a core keeps in flight, not by compute.
+ * A packed group is two streams, its head (scales) and its body, read in step; the hardware prefetcher follows
+ * that pattern poorly (a plain read loop over it: 23 GB/s on one core, against 33 for one stream). Each type
+ * picks what measured best on one core (bench_kernels -t 1, GB/s): types whose tile reads each block's body in
+ * address order (pf_body 0) have the driver fetch a group's whole head into L1 first, after which the body is
+ * the only stream, left to the hardware prefetcher (Q8_0 21 -> 25, Q4_K 22 -> 28); the others prefetch the
+ * body LC_PF_DIST bytes ahead into L2 (Q4_0 22, Q5_K 20, Q6_K 20; Q6_K's tile reads a block's scales, at the
+ * end of the block, first; without the prefetch Q4_0 drops to 18 and Q6_K to 10). Software prefetch of a stream the hardware already follows costs bandwidth
+ * here (a plain read loop: 33 -> 24 GB/s with prefetcht1 16 KiB ahead). */
 #ifndef LC_PF_DIST
 #define LC_PF_DIST 16384
 #endif

@@ -123,7 +123,7 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
     for (int64_t b = 0; b < nblk; b++) {
         const uint8_t *bb = body + (size_t)b * bbytes;
         const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
-        if (tt <= 2)
+        if (tt <= 2 && q5) /* Q4_K reads the body in order: the hardware prefetcher follows it (pf_body 0) */
             lc_prefetch_ahead(bb, bbytes);
         const __m512i D[3] = {_mm512_load_si512(bb), _mm512_load_si512(bb + 64), _mm512_load_si512(bb + 128)};
         /* msum = sum_s m[s] * (bsums[2s] + bsums[2s+1]), m[s] in both halves of each lane */
@@ -365,14 +365,14 @@ LC_PACK16_SIMD(pack_q5_K, LLAMAC_TYPE_Q5_K)
 LC_PACK16_SIMD(pack_q6_K, LLAMAC_TYPE_Q6_K)
 
 /* kc = 8 super-blocks (2048 elements): at most 8 x 16 x 210 bytes = 26.9 KiB packed on the fly */
-#define DESC(T, t) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8};      \
+#define DESC(T, t, PF) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8, PF}; \
     static void gemm_##t##_packed(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 1); }                 \
     static void gemm_##t##_raw(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 0); }
-DESC(Q2_K, q2_K)
-DESC(Q3_K, q3_K)
-DESC(Q4_K, q4_K)
-DESC(Q5_K, q5_K)
-DESC(Q6_K, q6_K)
+DESC(Q2_K, q2_K, 1)
+DESC(Q3_K, q3_K, 1)
+DESC(Q4_K, q4_K, 0)
+DESC(Q5_K, q5_K, 1)
+DESC(Q6_K, q6_K, 1)
 #undef DESC
 
 void lc_init_gemm_k_avx512(lc_kernels *k)

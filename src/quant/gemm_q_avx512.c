@@ -232,9 +232,7 @@ AINL void q8_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
 #pragma GCC unroll 8
         for (int t = 0; t < tt; t++)
             is[t] = _mm512_slli_epi32(bcast32(at.row[t] + at.ext + 4 * (at.nb + ab)), 4);
-        const uint8_t *q = qv + (size_t)b * 512;
-        if (tt <= 2)
-            lc_prefetch_ahead(q, 512);
+        const uint8_t *q = qv + (size_t)b * 512; /* decode: the hardware prefetcher follows it (pf_body 0) */
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             __m512i w = _mm512_xor_si512(_mm512_load_si512(q + 64 * j), flip);
@@ -474,11 +472,11 @@ LC_PACK16_SIMD(pack_q5_0, LLAMAC_TYPE_Q5_0)
 LC_PACK16_SIMD(pack_q5_1, LLAMAC_TYPE_Q5_1)
 
 /* q8x: the activations carry the Q8_0x/Q8_1x extension (both at the same offsets relative to their rows) */
-static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64};
-static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64};
-static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64};
-static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64};
-static const lc_qgemm512 g_q5_1 = {LLAMAC_TYPE_Q5_1, 8, q5_1_tiles, 2, pack_q5_1, 64};
+static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 1};
+static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0};
+static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64, 1};
+static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64, 1};
+static const lc_qgemm512 g_q5_1 = {LLAMAC_TYPE_Q5_1, 8, q5_1_tiles, 2, pack_q5_1, 64, 1};
 
 static inline __mmask16 lane_mask(int64_t grp, int64_t r0, int64_t r1)
 {
@@ -529,7 +527,7 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
     const int64_t nb = g->n / L->blck;
     if (packed) {
         const size_t hb = lc_pack_quant_offset(qd->type, g->n);
-        if (g->nt <= 2) { /* decode: the tiles prefetch LC_PF_DIST ahead; fetch the start of this call's stream */
+        if (g->nt <= 2 && qd->pf_body) { /* decode: the tiles prefetch LC_PF_DIST ahead; fetch the start */
             const uint8_t *start = (const uint8_t *)g->w + (size_t)(g->r0 / 16) * g->w_stride;
             size_t len = (size_t)((g->r1 + 15) / 16 - g->r0 / 16) * g->w_stride;
             len = len < LC_PF_DIST ? len : LC_PF_DIST;
@@ -538,6 +536,9 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
         }
         for (int64_t grp = g->r0 / 16; grp * 16 < g->r1; grp++) {
             const uint8_t *base = (const uint8_t *)g->w + (size_t)grp * g->w_stride;
+            if (g->nt <= 2 && !qd->pf_body) /* decode: the group's head into L1 first: the body is one stream */
+                for (size_t off = 0; off < hb; off += 64)
+                    _mm_prefetch((const char *)base + off, _MM_HINT_T0);
             run_chunk(qd, g, base, base + hb, nb, 0, grp, lane_mask(grp, g->r0, g->r1), 1);
         }
         return;
