@@ -254,7 +254,8 @@ int main(int argc, char **argv)
                 {"q2_k", LLAMAC_TYPE_Q2_K}, {"q4_1", LLAMAC_TYPE_Q4_1}, {"q5_0", LLAMAC_TYPE_Q5_0},
                 {"q5_1", LLAMAC_TYPE_Q5_1}, {"f16", LLAMAC_TYPE_F16}, {"bf16", LLAMAC_TYPE_BF16},
                 {"f32", LLAMAC_TYPE_F32}};
-    static const shape gemv_shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}, {14336, 4096}, {128256, 2048}};
+    static const shape gemv_shapes[] = {{2048, 2048},  {8192, 2048},  {2048, 8192},  {4096, 4096},
+                                        {14336, 4096}, {4096, 14336}, {128256, 2048}};
     static const shape gemm_shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};
     const int64_t max_n = 8192 * 2;
     const int64_t max_nt = nt_gemm > 1 ? nt_gemm : 1;
