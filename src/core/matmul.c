@@ -1,10 +1,9 @@
 /*
  * matmul.c — see matmul.h. Tasks are (product, row chunk) pairs; a chunk covers all activation rows.
  */
-#include <stdatomic.h>
-
 #include "core/matmul.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 void lc_act_bind(lc_act *a, const float *x, int64_t ldx, int64_t n, int nt)

@@ -303,9 +303,10 @@ static llamac_status prepare(llamac_model *m, const char *path, int n_threads, i
             size_t src = (size_t)LC_PACK_ROWS * it->row_bytes; /* at least one group */
             bounce = src > bounce ? src : bounce;
         } else if (background) {
-            /* vectors (norms, rope_freqs) are copied at once: read from the mapping every token, they would
-             * fault in the file's pages around them (2 MiB with file huge pages) after the matrices' are
-             * dropped; the rest (the token embedding, if not packed) stays in the mapping */
+            /* vectors (the norms; rope_freqs too, though it is read only at load) are copied at once: read
+             * from the mapping every token, they would fault in the file's pages around them (2 MiB with file
+             * huge pages) after the matrices' are dropped; the rest (the token embedding, if not packed)
+             * stays in the mapping */
             it->now = it->n_out == 1;
             it->size = it->now ? it->t->n_bytes : 0;
             tasks = 0;

@@ -40,7 +40,8 @@ typedef struct lc_qgemm512 {
     int q8x;                    /* activations are 1: Q8_0x rows, 2: Q8_1x rows (kernels.h), 0: standard */
     lc_pack16_fn pack;          /* on-the-fly packer for the file layout */
     int kc;                     /* blocks per on-the-fly chunk */
-    int pf_body;                /* decode: the tiles prefetch the body LC_PF_DIST ahead (else the hardware does) */
+    int pf_body;                /* decode: the tiles prefetch the body LC_PF_DIST ahead (else the hardware
+                                   does); must agree with what the type's tile does for tt <= 2 */
 } lc_qgemm512;
 
 /* Runs the GEMM of g; packed = the weights are in the G16 layout (else the file layout). */

@@ -3,8 +3,8 @@
  * llamac_model_load returns; the same copy made in the background while the model already runs) give
  * bit-identical logits, including for tokens decoded while the background copy is half done; freeing a model
  * whose copy is still running is clean; once the copy is done, no page of the copied matrices stays resident
- * through the file mapping (no second copy in memory). Model: tests/py/models.py "load-q4_0" (~40 MB, so the copy takes a
- * while), or LLAMAC_TEST_MODEL.
+ * through the file mapping (no second copy in memory). Model: tests/py/models.py "load-q4_0" (~40 MB, so the
+ * copy takes a while), or LLAMAC_TEST_MODEL.
  */
 #include <stdint.h>
 #include <stdio.h>
