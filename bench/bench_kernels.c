@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "core/matmul.h"
-#include "quant/kernels.h"
-#include "quant/pack.h"
+#include "kernels/kernels.h"
+#include "kernels/pack.h"
 
 static double now(void)
 {

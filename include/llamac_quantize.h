@@ -11,7 +11,7 @@
  *
  * The file type chooses a type per tensor with llama.cpp's mixes (e.g. Q4_K_M: Q4_K matrices, Q6_K for
  * output.weight and for attn_v / ffn_down in the "use more bits" layers; norms stay F32; see
- * src/quant/quant_mix.h). Inputs may be F32, F16 or BF16 (best) or already quantized (re-quantizing loses
+ * src/quantize/quant_mix.h). Inputs may be F32, F16 or BF16 (best) or already quantized (re-quantizing loses
  * quality; the warn callback says so). All metadata is copied; general.file_type and
  * general.quantization_version are set as llama.cpp does. The output is written to a temporary file in the
  * destination directory and renamed at the end: an interrupted or failed run never leaves a file under the

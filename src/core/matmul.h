@@ -9,7 +9,7 @@
 #define LC_MATMUL_H
 
 #include "core/model.h"
-#include "quant/quant.h"
+#include "kernels/quant.h"
 #include "util/threadpool.h"
 
 #define LC_ACT_SLOTS 3

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "quant/quant.h"
+#include "kernels/quant.h"
 #include "tok/tok.h"
 
 typedef struct owned_block {

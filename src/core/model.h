@@ -6,7 +6,7 @@
  * GGUF shape ne = [n_in, n_out] is n_out rows of n_in elements, and y = W x means y[r] = dot(row r, x).
  *
  * Weights point into the GGUF mapping (or, when use_mmap = 0, into a private huge-page copy where matrices
- * the kernels can pack are stored in the G16 layout of quant/pack.h); norm vectors are f32
+ * the kernels can pack are stored in the G16 layout of kernels/pack.h); norm vectors are f32
  * (converted copies if the file stores them otherwise). Everything is read-only after load, so one model can
  * serve many contexts in parallel.
  */
@@ -26,7 +26,7 @@ typedef struct lc_weight {
     size_t row_bytes;
     int64_t n_in;      /* elements per row (reduction length) */
     int64_t n_out;     /* rows */
-    const void *packed; /* the same matrix in the G16 layout (quant/pack.h) for gemm_packed, or NULL */
+    const void *packed; /* the same matrix in the G16 layout (kernels/pack.h) for gemm_packed, or NULL */
     size_t group_bytes; /* bytes per packed group of 16 rows */
     const _Atomic int *ready; /* background load: 1 once `packed` is filled (until then use `data`); NULL:
                                  `packed` (if any) is complete */

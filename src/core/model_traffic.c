@@ -10,7 +10,7 @@
  * Matrices the kernels read in the packed G16 layout (use_mmap = 0) count with that layout's padding.
  */
 #include "core/model.h"
-#include "quant/pack.h"
+#include "kernels/pack.h"
 
 /* the layout the kernels read: the packed G16 copy when there is one (groups of LC_PACK_ROWS rows, the last
  * padded), else the file's rows */

@@ -1,22 +1,10 @@
 /*
- * ops.c — see ops.h. Plain C, the scalar references of the kernel tables' rmsnorm/swiglu/attention entries
- * (the SIMD versions are in src/quant/ops_*.c; docs/KERNELS.md). Reductions run in a fixed order.
+ * ops.c — see ops.h: the RoPE table and rotation (the forward pass's only per-token operation that is not a
+ * kernel-table entry). Angles are computed in double precision, rounded once to float.
  */
 #include "core/ops.h"
 
 #include <math.h>
-
-#include "quant/quant.h"
-
-void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
-{
-    double ss = 0;
-    for (int64_t i = 0; i < n; i++)
-        ss += (double)x[i] * x[i];
-    float scale = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] * scale * w[i];
-}
 
 void lc_rope_table(float *cs, const double *inv_freq, int n_pairs, int32_t pos)
 {
@@ -37,65 +25,5 @@ void lc_rope_apply(float *x, const float *cs, int n_heads, int head_dim)
             v[2 * i] = a * c - b * s;
             v[2 * i + 1] = a * s + b * c;
         }
-    }
-}
-
-void lc_swiglu(float *h, const float *g, const float *u, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-}
-
-static inline float row_dot(const float *q, const void *k, int kv_f16, int64_t j, int d)
-{
-    float s = 0;
-    if (kv_f16) {
-        const lc_half *kr = (const lc_half *)k + j * d;
-        for (int i = 0; i < d; i++)
-            s += q[i] * lc_half_to_f32(kr[i]);
-    } else {
-        const float *kr = (const float *)k + j * d;
-        for (int i = 0; i < d; i++)
-            s += q[i] * kr[i];
-    }
-    return s;
-}
-
-void lc_attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
-                  int head_dim, float *scores)
-{
-    const float scale = 1.0f / sqrtf((float)head_dim);
-    for (int h = 0; h < n_q; h++) {
-        const float *qh = q + (int64_t)h * head_dim;
-        float *o = out + (int64_t)h * head_dim;
-        float mx = -INFINITY;
-        for (int j = 0; j < n_pos; j++) {
-            float s = row_dot(qh, k, kv_f16, j, head_dim) * scale;
-            scores[j] = s;
-            mx = s > mx ? s : mx;
-        }
-        float sum = 0;
-        for (int j = 0; j < n_pos; j++) {
-            float p = expf(scores[j] - mx);
-            scores[j] = p;
-            sum += p;
-        }
-        for (int i = 0; i < head_dim; i++)
-            o[i] = 0;
-        for (int j = 0; j < n_pos; j++) {
-            float p = scores[j];
-            if (kv_f16) {
-                const lc_half *vr = (const lc_half *)v + (int64_t)j * head_dim;
-                for (int i = 0; i < head_dim; i++)
-                    o[i] += p * lc_half_to_f32(vr[i]);
-            } else {
-                const float *vr = (const float *)v + (int64_t)j * head_dim;
-                for (int i = 0; i < head_dim; i++)
-                    o[i] += p * vr[i];
-            }
-        }
-        float inv = 1.0f / sum;
-        for (int i = 0; i < head_dim; i++)
-            o[i] *= inv;
     }
 }

@@ -1,15 +1,11 @@
 /*
- * ops.h — the per-token operations of the forward pass besides matrix products: RMSNorm, RoPE, SwiGLU and
- * causal attention over a KV cache. Each works on one token (or one token-head) and always performs its
- * reduction in the same order, so results do not depend on batching or threads.
+ * ops.h — RoPE for the forward pass: the cos/sin table of a position and the rotation of q and k heads.
+ * (RMSNorm, SwiGLU and attention are kernel-table entries: src/kernels/ops_ref.h and the SIMD files.)
  */
 #ifndef LC_OPS_H
 #define LC_OPS_H
 
 #include <stdint.h>
-
-/* y[i] = x[i] / sqrt(mean(x^2) + eps) * w[i], i < n. The sum of squares is accumulated in double. */
-void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 
 /* cos/sin table for one position: cs[2i] = cos(pos*inv_freq[i]), cs[2i+1] = sin(...), i < n_pairs (double
  * precision angles, rounded to float). */
@@ -18,14 +14,5 @@ void lc_rope_table(float *cs, const double *inv_freq, int n_pairs, int32_t pos);
 /* Rotates the adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads of head_dim elements (Meta / GGUF
  * layout): x' = x * e^{i angle}. */
 void lc_rope_apply(float *x, const float *cs, int n_heads, int head_dim);
-
-/* h[i] = silu(g[i]) * u[i] */
-void lc_swiglu(float *h, const float *g, const float *u, int64_t n);
-
-/* Attention of n_q query heads (consecutive, head_dim each, at q) that share one KV head, over cached
- * positions 0..n_pos-1 (K and V rows of head_dim elements, row stride head_dim; f32 or f16 storage).
- * out: n_q * head_dim. scores: scratch of n_q * n_pos floats (kernels may process the heads together). */
-void lc_attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
-                  int head_dim, float *scores);
 
 #endif

@@ -5,7 +5,7 @@
  * not count in the process's resident memory) into one anonymous region backed by transparent huge pages
  * (2 MiB aligned, MADV_HUGEPAGE): huge pages raise the bandwidth the kernels see by cutting TLB misses.
  * Matrices whose type the kernel table packs (kernels gemm_packed) are converted to the G16 layout
- * (quant/pack.h) on the way, in the reading thread (a few groups at a time through a 256 KiB buffer that
+ * (kernels/pack.h) on the way, in the reading thread (a few groups at a time through a 256 KiB buffer that
  * stays in L2, with the kernel table's SIMD packer), so there is never a second resident copy. The work is
  * cut into ~4 MiB tasks spread over a thread pool; each thread faults in (zeroes) its own pages.
  * Afterwards every lc_weight and norm pointer is redirected into the region.
@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "core/model.h"
-#include "quant/pack.h"
-#include "quant/quant.h"
+#include "kernels/pack.h"
+#include "kernels/quant.h"
 #include "util/threadpool.h"
 
 #define TASK_BYTES ((size_t)4 << 20)

@@ -6,6 +6,7 @@
  * size: an array of n elements is accepted only if n * (smallest encoding of an element) fits in what is left.
  */
 #include "gguf/gguf.h"
+#include "gguf/ggml_types.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,29 +48,6 @@ static void arena_free(void *arena)
         free(b);
         b = n;
     }
-}
-
-/* ---- ggml type geometry (all types, for validating sizes; compute support is in quant/) ---- */
-static const struct {
-    int64_t blck;
-    uint64_t bytes;
-} g_geom[LLAMAC_TYPE_COUNT] = {
-    [0] = {1, 4},      [1] = {1, 2},      [2] = {32, 18},    [3] = {32, 20},    [6] = {32, 22},
-    [7] = {32, 24},    [8] = {32, 34},    [9] = {32, 36},    [10] = {256, 84},  [11] = {256, 110},
-    [12] = {256, 144}, [13] = {256, 176}, [14] = {256, 210}, [15] = {256, 292}, [16] = {256, 66},
-    [17] = {256, 74},  [18] = {256, 98},  [19] = {256, 50},  [20] = {32, 18},   [21] = {256, 110},
-    [22] = {256, 82},  [23] = {256, 136}, [24] = {1, 1},     [25] = {1, 2},     [26] = {1, 4},
-    [27] = {1, 8},     [28] = {1, 8},     [29] = {256, 56},  [30] = {1, 2},     [34] = {256, 54},
-    [35] = {256, 66},  [39] = {32, 17},
-};
-
-int lc_ggml_type_geometry(int type, int64_t *blck, uint64_t *bytes)
-{
-    if (type < 0 || type >= LLAMAC_TYPE_COUNT || g_geom[type].blck == 0)
-        return 0;
-    *blck = g_geom[type].blck;
-    *bytes = g_geom[type].bytes;
-    return 1;
 }
 
 const char *lc_gguf_type_name(uint32_t type)

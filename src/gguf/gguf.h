@@ -93,9 +93,6 @@ struct llamac_gguf {
 llamac_status lc_gguf_open(const char *path, lc_gguf **out, lc_err *e);
 void lc_gguf_close(lc_gguf *g);
 
-/* Block geometry of any ggml type number (also types llamac cannot compute with); 0 if unknown. */
-int lc_ggml_type_geometry(int type, int64_t *blck, uint64_t *bytes);
-
 const lc_gguf_value *lc_gguf_get(const lc_gguf *g, const char *key);
 const lc_gguf_tensor *lc_gguf_find_tensor(const lc_gguf *g, const char *name);
 

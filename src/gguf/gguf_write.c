@@ -8,6 +8,8 @@
  */
 #include "gguf/gguf_write.h"
 
+#include "gguf/ggml_types.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

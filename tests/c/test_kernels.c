@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/kernels.h"
-#include "quant/pack.h"
+#include "kernels/kernels.h"
+#include "kernels/pack.h"
 #include "check.h"
 
 static int same_float(float a, float b)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/kernels.h"
+#include "kernels/kernels.h"
 #include "check.h"
 
 static int same_bits(const float *a, const float *b, int64_t n)

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "quant/quant_mix.h"
+#include "quantize/quant_mix.h"
 #include "llamac.h"
 #include "check.h"
 

@@ -16,9 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf/ggml_types.h"
 #include "gguf/gguf.h"
-#include "quant/kernels.h"
-#include "quant/quant.h"
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "check.h"
 
 /* ---- helpers ---- */

@@ -120,7 +120,7 @@ def model_b():
     return p
 
 
-# ---- llama.cpp's mix rules, stated independently of src/quant/quant_mix.c ----
+# ---- llama.cpp's mix rules, stated independently of src/quantize/quant_mix.c ----
 def use_more_bits(i, n):
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 

@@ -21,7 +21,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "quant/kernels.h"
+#include "kernels/kernels.h"
 
 #define AINL static inline __attribute__((always_inline))
 

@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "quant/gemm_avx512.h"
-#include "quant/kernels.h"
-#include "quant/pack.h"
+#include "kernels/gemm_avx512.h"
+#include "kernels/kernels.h"
+#include "kernels/pack.h"
 
 #define AINL static inline __attribute__((always_inline))
 #define TTK 4 /* tokens per tile: K-quant tiles keep ~5 registers per token */

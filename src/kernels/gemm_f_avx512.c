@@ -14,7 +14,7 @@
  */
 #include <immintrin.h>
 
-#include "quant/kernels.h"
+#include "kernels/kernels.h"
 
 #define AINL static inline __attribute__((always_inline))
 

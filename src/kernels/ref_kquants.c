@@ -21,8 +21,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "quant/quant_ref.h"
-#include "quant/ref_util.h"
+#include "kernels/quant_ref.h"
+#include "kernels/ref_util.h"
 
 /*
  * The scale/min search shared by Q2_K, Q4_K and Q5_K: find scale >= 0 and min <= 0 so that

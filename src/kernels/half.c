@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "quant/quant.h"
+#include "kernels/quant.h"
 
 static inline uint32_t f32_bits(float f)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "quant/kernels.h"
+#include "kernels/kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

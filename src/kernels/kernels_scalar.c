@@ -5,9 +5,9 @@
  */
 #include <string.h>
 
-#include "core/ops.h"
-#include "quant/kernels.h"
-#include "quant/pack.h"
+#include "kernels/ops_ref.h"
+#include "kernels/kernels.h"
+#include "kernels/pack.h"
 
 void lc_gemm_ref(int w_type, const lc_gemm_args *g)
 {

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "quant/quant_ref.h"
+#include "kernels/quant_ref.h"
 
 /* ---- F32 ---- */
 void lc_f32_to_float(const void *x, float *y, int64_t n)

@@ -3,12 +3,12 @@
  * (in parallel, one range of groups per task), by the tests, and by the kernels' on-the-fly packing of types
  * without a SIMD packer.
  */
-#include "quant/pack.h"
+#include "kernels/pack.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#include "quant/quant.h"
+#include "kernels/quant.h"
 
 #define L32(T, st, blk, nh, h0, h1) LLAMAC_TYPE_##T, blk, (int)sizeof(lc_block_##st), nh, {h0, h1}
 #define F(st, f) (int)offsetof(lc_block_##st, f)

@@ -21,7 +21,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "quant/quant_ref.h"
+#include "kernels/quant_ref.h"
 
 /* Truncating conversion of a non-negative float to 0..hi (NaN -> 0); ggml's (int8_t)(v) for v in range. */
 static inline int trunc_clamp(float v, int hi)

@@ -10,8 +10,8 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "quant/kernels.h"
-#include "quant/pack.h"
+#include "kernels/kernels.h"
+#include "kernels/pack.h"
 
 #define TT 4  /* tokens per micro-tile (16 ymm registers) */
 #define TTK 2 /* tokens per K-quant tile */

@@ -10,8 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "quant/quant_ref.h"
-#include "quant/ref_util.h"
+#include "kernels/quant_ref.h"
+#include "kernels/ref_util.h"
 
 #define GROUP_EPS 1e-15f /* below this a group counts as all zero */
 

@@ -4,7 +4,7 @@
  * quantizer), gemm_f_avx2.c (F32/F16/BF16) and ops_avx2.c (norm, SwiGLU, attention); they compute exactly
  * what the avx512 ones compute.
  */
-#include "quant/kernels.h"
+#include "kernels/kernels.h"
 
 void lc_kernels_init_avx2(lc_kernels *k)
 {

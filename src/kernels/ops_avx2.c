@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "quant/kernels.h"
+#include "kernels/kernels.h"
 
 #define AINL static inline __attribute__((always_inline))
 

@@ -19,9 +19,9 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "quant/gemm_avx512.h"
-#include "quant/kernels.h"
-#include "quant/pack.h"
+#include "kernels/gemm_avx512.h"
+#include "kernels/kernels.h"
+#include "kernels/pack.h"
 
 #define TT LC_TT_MAX /* tokens per micro-tile */
 #define AINL static inline __attribute__((always_inline))

@@ -20,8 +20,8 @@
 
 #include "gguf/gguf.h"
 #include "gguf/gguf_write.h"
-#include "quant/quant.h"
-#include "quant/quant_mix.h"
+#include "kernels/quant.h"
+#include "quantize/quant_mix.h"
 #include "util/threadpool.h"
 
 #define CHUNK_F32_BYTES ((size_t)32 << 20) /* f32 bytes of input rows converted per pool job */

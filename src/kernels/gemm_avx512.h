@@ -14,7 +14,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "quant/quant.h"
+#include "kernels/quant.h"
 
 #define LC_TT_MAX 8 /* most tokens a tile takes */
 

@@ -9,7 +9,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "quant/kernels.h"
+#include "kernels/kernels.h"
 
 #define AINL static inline __attribute__((always_inline))
 

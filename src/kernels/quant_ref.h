@@ -5,7 +5,7 @@
 #ifndef LC_QUANT_REF_H
 #define LC_QUANT_REF_H
 
-#include "quant/quant.h"
+#include "kernels/quant.h"
 
 #define LC_DECLARE_TYPE_REF(t)                                                                                \
     void lc_##t##_to_float(const void *x, float *y, int64_t n);                                               \

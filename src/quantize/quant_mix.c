@@ -2,14 +2,14 @@
  * quant_mix.c — the per-tensor type choice of a quantization "file type" (see quant_mix.h for the rules),
  * and the file type names of the public API (llamac_ftype_name / llamac_ftype_from_name).
  */
-#include "quant/quant_mix.h"
+#include "quantize/quant_mix.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "llamac.h"
-#include "quant/quant.h"
+#include "kernels/quant.h"
 
 static const struct {
     const char *name;

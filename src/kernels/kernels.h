@@ -5,7 +5,7 @@
 #ifndef LC_KERNELS_H
 #define LC_KERNELS_H
 
-#include "quant/quant.h"
+#include "kernels/quant.h"
 
 /* Weight types with a GEMM (X-macro: add a type here once its reference exists). */
 #define LC_FOR_EACH_WEIGHT_TYPE(X)                                                                            \

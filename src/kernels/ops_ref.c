@@ -1,0 +1,80 @@
+/*
+ * ops_ref.c — see ops_ref.h: plain-C scalar references of the kernel tables' rmsnorm / swiglu / attention
+ * entries (the SIMD versions are in ops_avx2.c and ops_avx512.c; docs/KERNELS.md). Reductions run in a fixed
+ * order.
+ */
+#include "kernels/ops_ref.h"
+
+#include <math.h>
+
+#include "kernels/quant.h"
+
+void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * scale * w[i];
+}
+
+void lc_swiglu(float *h, const float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static inline float row_dot(const float *q, const void *k, int kv_f16, int64_t j, int d)
+{
+    float s = 0;
+    if (kv_f16) {
+        const lc_half *kr = (const lc_half *)k + j * d;
+        for (int i = 0; i < d; i++)
+            s += q[i] * lc_half_to_f32(kr[i]);
+    } else {
+        const float *kr = (const float *)k + j * d;
+        for (int i = 0; i < d; i++)
+            s += q[i] * kr[i];
+    }
+    return s;
+}
+
+void lc_attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
+                  int head_dim, float *scores)
+{
+    const float scale = 1.0f / sqrtf((float)head_dim);
+    for (int h = 0; h < n_q; h++) {
+        const float *qh = q + (int64_t)h * head_dim;
+        float *o = out + (int64_t)h * head_dim;
+        float mx = -INFINITY;
+        for (int j = 0; j < n_pos; j++) {
+            float s = row_dot(qh, k, kv_f16, j, head_dim) * scale;
+            scores[j] = s;
+            mx = s > mx ? s : mx;
+        }
+        float sum = 0;
+        for (int j = 0; j < n_pos; j++) {
+            float p = expf(scores[j] - mx);
+            scores[j] = p;
+            sum += p;
+        }
+        for (int i = 0; i < head_dim; i++)
+            o[i] = 0;
+        for (int j = 0; j < n_pos; j++) {
+            float p = scores[j];
+            if (kv_f16) {
+                const lc_half *vr = (const lc_half *)v + (int64_t)j * head_dim;
+                for (int i = 0; i < head_dim; i++)
+                    o[i] += p * lc_half_to_f32(vr[i]);
+            } else {
+                const float *vr = (const float *)v + (int64_t)j * head_dim;
+                for (int i = 0; i < head_dim; i++)
+                    o[i] += p * vr[i];
+            }
+        }
+        float inv = 1.0f / sum;
+        for (int i = 0; i < head_dim; i++)
+            o[i] *= inv;
+    }
+}
