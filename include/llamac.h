@@ -52,7 +52,9 @@ typedef enum llamac_status {
     LLAMAC_E_CONTEXT_FULL, /* the sequence would exceed the context size */
     LLAMAC_E_TOKENIZER,    /* the vocabulary is missing or invalid */
     LLAMAC_E_CANCELLED,    /* stopped by a callback */
-    LLAMAC_E_INTERNAL      /* a bug: please report it */
+    LLAMAC_E_INTERNAL,     /* a bug: please report it */
+    LLAMAC_E_KV_FULL       /* the context's KV memory (kv_size) has no free block left; sequences must release
+                              positions first. Unlike LLAMAC_E_CONTEXT_FULL this is about all sequences together */
 } llamac_status;
 
 /* A short static description of a status code ("invalid argument", ...). Never NULL. */
@@ -189,14 +191,29 @@ typedef enum llamac_kv_type {
     LLAMAC_KV_F16 = 1  /* half the memory, ~1e-3 relative error in K and V */
 } llamac_kv_type;
 
+/*
+ * The KV cache is paged: positions are stored in blocks of kv_block positions (K and V of every layer and KV
+ * head) taken from one pool of kv_size bytes shared by all sequences. Each sequence is a table of blocks in
+ * position order. Sequences may share blocks: llamac_seq_copy shares a prefix without copying it, and with
+ * prefix_cache on, the full blocks of released positions are kept (least recently used evicted first) and
+ * handed to any later sequence whose tokens start the same way (llamac_seq_restore_prefix). A block shared by
+ * several sequences is copied before one of them writes into it. Results are bit-identical whatever the block
+ * size, the sharing and the reuse: the attention kernels visit positions in the same order either way.
+ */
 typedef struct llamac_context_params {
-    int n_ctx;      /* positions per sequence (default 4096; 0 = the model's training context) */
-    int n_seq_max;  /* independent sequences (default 1) */
+    int n_ctx;      /* the most positions one sequence may hold (default 4096; 0 = the model's training context) */
+    int n_seq_max;  /* independent sequences, ids 0..n_seq_max-1 (default 1) */
     int n_batch;    /* the most tokens one llamac_decode call may carry (default 512) */
     int n_logits;   /* the most tokens of one batch that may request logits (default 0 = n_seq_max);
                        each costs n_vocab floats of memory */
     int n_threads;  /* worker threads (default 0 = number of cores) */
     int kv_type;    /* llamac_kv_type */
+    int kv_block;   /* positions per KV block: a power of two in 16..4096 (default 0 = 32) */
+    uint64_t kv_size; /* bytes of KV memory shared by all sequences, rounded down to whole blocks (default 0 =
+                         room for n_seq_max sequences of n_ctx positions). Reserved as address space only:
+                         memory becomes resident as blocks are first used, and returns to the system when
+                         many blocks are free */
+    int prefix_cache; /* 1 (default): keep full blocks of released positions for reuse (LRU); 0: free them */
 } llamac_context_params;
 
 llamac_context_params llamac_context_default_params(void);
@@ -243,10 +260,52 @@ llamac_status llamac_decode(llamac_context *ctx, const llamac_batch *batch);
  * Valid until the next llamac_decode on ctx. */
 const float *llamac_get_logits(const llamac_context *ctx, int i);
 
+/* ---- sequences and the KV cache (see the paged-KV note above llamac_context_params) ---- */
+
 /* Number of cached positions of sequence seq (0 for an unknown seq). */
 int llamac_seq_len(const llamac_context *ctx, int seq);
 /* Forgets positions n_keep.. of sequence seq (n_keep = 0 clears it). */
 llamac_status llamac_seq_truncate(llamac_context *ctx, int seq, int n_keep);
+/* Removes positions p0..p1-1 of sequence seq (p1 < 0: to the end, the same as truncating to p0). When p1 is
+ * inside the sequence, the later positions move down by p1 - p0 and their keys are rotated back by that many
+ * positions (RoPE shift, as llama.cpp's context shift): fast, but those positions then differ in the last bits
+ * from what decoding the shortened text would give, so they are never offered to the prefix cache. */
+llamac_status llamac_seq_remove(llamac_context *ctx, int seq, int p0, int p1);
+/* Makes sequence dst hold the first n_pos positions of sequence src (dst's previous positions are released):
+ * whole blocks are shared, not copied; a shared partial block is copied when either sequence writes into it.
+ * n_pos < 0: all of src. */
+llamac_status llamac_seq_copy(llamac_context *ctx, int src, int dst, int n_pos);
+/* Copies the token ids held at positions 0..n-1 of sequence seq into out (n <= llamac_seq_len). */
+llamac_status llamac_seq_tokens(const llamac_context *ctx, int seq, int32_t *out, int n);
+/* Prefix cache: extends sequence seq, whose cached tokens must equal tokens[0..llamac_seq_len), with cached
+ * full blocks holding the following tokens (from released sequences or from other live sequences), without
+ * computing anything. At most n_tokens - 1 positions end up cached (the last token must still be decoded to
+ * get logits). Returns the new length of seq (unchanged when nothing matches, when the length is not a whole
+ * number of blocks, or when prefix_cache is 0); a negative status code on bad arguments. */
+int llamac_seq_restore_prefix(llamac_context *ctx, int seq, const int32_t *tokens, int n_tokens);
+/* Releases every sequence and empties the prefix cache. */
+void llamac_kv_clear(llamac_context *ctx);
+
+typedef struct llamac_kv_stats {
+    int block_size;           /* positions per block */
+    int n_blocks;             /* blocks in the pool (kv_size / block_bytes) */
+    int n_used;               /* blocks held by at least one sequence */
+    int n_cached;             /* blocks held only by the prefix cache (reusable, evicted when needed) */
+    int n_free;               /* n_blocks - n_used - n_cached */
+    int n_positions;          /* positions held by all sequences (a shared position counts once per sequence) */
+    uint64_t block_bytes;     /* K and V of one block */
+    uint64_t resident_bytes;  /* KV memory currently backed by RAM */
+    uint64_t prefix_hits;     /* llamac_seq_restore_prefix calls that restored at least one block */
+    uint64_t prefix_tokens;   /* positions restored by them in total */
+} llamac_kv_stats;
+void llamac_kv_get_stats(const llamac_context *ctx, llamac_kv_stats *out);
+
+/* Saves sequence seq (its tokens and K/V) to a file: magic "LLKV", format version, the model's shape and the
+ * KV type; written to a temporary name and renamed. llamac_seq_load replaces sequence seq with a saved one,
+ * refusing (LLAMAC_E_FORMAT / LLAMAC_E_UNSUPPORTED, with a message naming the problem) a file that is not a
+ * snapshot, is truncated, has another version, or was made with another model shape or KV type. */
+llamac_status llamac_seq_save(llamac_context *ctx, int seq, const char *path);
+llamac_status llamac_seq_load(llamac_context *ctx, int seq, const char *path);
 
 /* Optional progress/cancel callback polled between layers of a long decode: return non-zero to cancel
  * (llamac_decode then returns LLAMAC_E_CANCELLED and appends nothing). done and total count token-layers. */
@@ -258,26 +317,56 @@ void llamac_context_set_progress(llamac_context *ctx, llamac_progress_fn fn, voi
  * ------------------------------------------------------------------------------------------------------- */
 typedef struct llamac_sampler llamac_sampler;
 
-/* The chain, applied in this order: repetition penalty, top-k, temperature, softmax, min-p, top-p, draw.
- * temperature <= 0 means greedy (argmax after the repetition penalty; ties go to the lowest id). */
+/* The chain, applied in this order: logit bias, penalties (repetition, presence, frequency), top-k,
+ * temperature, softmax, min-p, top-p, draw. temperature <= 0 means greedy (argmax after bias and penalties;
+ * ties go to the lowest id). */
+typedef struct llamac_logit_bias {
+    int32_t token;
+    float bias;            /* added to the token's logit; -INFINITY bans the token */
+} llamac_logit_bias;
+
 typedef struct llamac_sampler_params {
     float temperature;     /* default 0.6 (Meta's recommended setting for Llama 3 Instruct) */
     int top_k;             /* default 0 (off); <= 0 disables */
     float top_p;           /* default 0.9 (Meta's); >= 1 disables */
     float min_p;           /* default 0 (off); <= 0 disables */
     float repeat_penalty;  /* default 1.0 (off); > 1 discourages tokens seen in the last repeat_last_n */
-    int repeat_last_n;     /* default 64 */
+    int repeat_last_n;     /* default 64; the window of every penalty */
+    float presence_penalty;  /* default 0 (off): subtracted once from the logit of every token in the window
+                                (OpenAI's presence_penalty, -2..2) */
+    float frequency_penalty; /* default 0 (off): subtracted per occurrence in the window (OpenAI's
+                                frequency_penalty, -2..2) */
+    const llamac_logit_bias *logit_bias; /* n_logit_bias entries (copied by llamac_sampler_create), or NULL */
+    int n_logit_bias;
     uint64_t seed;         /* default 0xC0FFEE; same seed + same logits = same draws */
 } llamac_sampler_params;
 
 llamac_sampler_params llamac_sampler_default_params(void);
+/* LLAMAC_E_INVALID_ARG for a bad parameter (NaN, negative window, a logit_bias token outside 0..n_vocab-1). */
 llamac_status llamac_sampler_create(const llamac_sampler_params *params, int n_vocab, llamac_sampler **out);
 void llamac_sampler_free(llamac_sampler *s);
+/* A copy of s with the same parameters, history and generator state (to fork a sequence). */
+llamac_status llamac_sampler_clone(const llamac_sampler *s, llamac_sampler **out);
 /* Picks a token from logits [n_vocab] (not modified). */
 int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits);
-/* Records a token (prompt or generated) in the repetition-penalty history. */
+
+/* Log-probabilities, as the OpenAI API reports them: log-softmax of the model's raw logits (before bias,
+ * penalties and temperature). */
+typedef struct llamac_token_logprob {
+    int32_t token;
+    float logprob;
+} llamac_token_logprob;
+#define LLAMAC_MAX_TOP_LOGPROBS 20
+/* Like llamac_sampler_sample, and also fills *chosen with the picked token's log-probability and top[0..n_top)
+ * with the n_top (<= LLAMAC_MAX_TOP_LOGPROBS) most likely tokens, most likely first (ties: lower id first). */
+int32_t llamac_sampler_sample_logprobs(llamac_sampler *s, const float *logits, int n_top,
+                                       llamac_token_logprob *chosen, llamac_token_logprob *top);
+/* Records a token (prompt or generated) in the penalty history. */
 void llamac_sampler_accept(llamac_sampler *s, int32_t token);
+/* Forgets the history and restarts the generator from the seed. */
 void llamac_sampler_reset(llamac_sampler *s);
+/* Restarts the generator from a new seed (the history is kept). */
+void llamac_sampler_set_seed(llamac_sampler *s, uint64_t seed);
 
 /* ---------------------------------------------------------------------------------------------------------
  * System
@@ -295,5 +384,6 @@ int llamac_n_cores(void);
 #include "llamac_tokenizer.h" /* vocabulary, encode/decode, special and stop tokens */
 #include "llamac_chat.h"      /* Llama 3.x chat formats and tool calls */
 #include "llamac_quantize.h"  /* converting models to other weight types (llamac quantize) */
+#include "llamac_session.h"   /* generation sessions: a conversation on one sequence, batched stepping */
 
 #endif /* LLAMAC_H */

@@ -40,6 +40,7 @@ const char *llamac_status_str(llamac_status status)
     case LLAMAC_E_TOKENIZER: return "tokenizer error";
     case LLAMAC_E_CANCELLED: return "cancelled";
     case LLAMAC_E_INTERNAL: return "internal error";
+    case LLAMAC_E_KV_FULL: return "KV cache memory full";
     }
     return "unknown status";
 }
