@@ -83,8 +83,8 @@ int chat_session_open(chat_session *s, const chat_session_opts *o, volatile sig_
         return cli_error("%s", err);
     llamac_model_info info;
     llamac_model_get_info(s->model, &info);
-    if (llamac_sampler_create(&s->sp, info.n_vocab, &s->smp) != LLAMAC_OK)
-        return cli_error("invalid sampling parameters");
+    if (cli_sampler_create(&s->sp, info.n_vocab, &s->smp))
+        return 1;
     if (llamac_chat_create(&s->chat) != LLAMAC_OK || !(s->log = json_array()))
         return cli_error("out of memory");
     if (o->trace_path && !(s->trace = fopen(o->trace_path, "w")))
