@@ -464,6 +464,8 @@ llamac_status lc_vocab_finish(lc_vocab *v, int32_t bos, int32_t eos, int32_t eot
 /* ---- public getters ---- */
 void llamac_tokenizer_get_info(const llamac_tokenizer *v, llamac_tokenizer_info *out)
 {
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
     if (!v)
         return;
