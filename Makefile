@@ -1,16 +1,18 @@
 # Thin front for CMake. The two commands the README promises:
-#   make demo   — install missing packages, build, and chat with the bundled tiny model
-#   make test   — install missing packages, build with warnings as errors, run the whole test suite
+#   make demo   — install the missing build packages, build, and chat with the bundled tiny model
+#   make test   — install the missing build and test packages, build with warnings as errors, run the whole suite
+# DEPS picks the package set of scripts/install-deps.sh: demo (build only) unless the goal is test or asan.
 BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
+DEPS ?= demo
 
 .PHONY: all deps build demo test asan bench clean
 
 all: build
 
 deps:
-	@./scripts/install-deps.sh
+	@./scripts/install-deps.sh $(DEPS)
 
 build: deps
 	cmake -S . -B $(BUILD) -DLLAMAC_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -19,6 +21,7 @@ build: deps
 demo: build
 	./$(BUILD)/llamac chat -m models/tiny-kjv.gguf
 
+test: DEPS = test
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 

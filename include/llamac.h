@@ -23,6 +23,8 @@
  *
  * Conventions: every exported name starts with llamac_ / LLAMAC_. Fallible calls return an llamac_status;
  * objects keep their last error message. The library never prints and never exits. *_free(NULL) is a no-op.
+ * A NULL handle never crashes a call: getters return 0, -1 (a token id), NULL or "" (error messages), info
+ * structs come back zeroed, setters do nothing, and fallible calls return LLAMAC_E_INVALID_ARG.
  * Ownership is stated next to every pointer. A model may be shared by several contexts (one per thread).
  */
 #ifndef LLAMAC_H

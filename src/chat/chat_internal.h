@@ -1,11 +1,11 @@
 /*
- * chat_internal.h — shared internals of src/chat/: the conversation object, a growable byte buffer, the
+ * chat_internal.h — shared internals of src/chat/: the conversation object, the
  * Python-compatible JSON writer (the HF templates' `tojson`), Unicode trimming and the prompt segment list.
  *
  * Invariants: a lc_chat holds only validated messages (known role; text content is valid UTF-8 without NUL;
  * tool calls have a non-empty name and an object of arguments); json_t values stored here are owned (one
- * reference each). A lc_buf that ran out of memory stays in that state (oom = 1) and ignores further appends,
- * so callers check once at the end.
+ * reference each). Text is built in lc_buf (util/buf.h), whose out-of-memory state is sticky, so callers check
+ * once at the end.
  */
 #ifndef LC_CHAT_INTERNAL_H
 #define LC_CHAT_INTERNAL_H
@@ -14,19 +14,8 @@
 #include <stddef.h>
 
 #include "llamac.h"
+#include "util/buf.h"
 #include "util/err.h"
-
-/* ---- growable byte buffer (always NUL-terminated when p != NULL) ---- */
-typedef struct lc_buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} lc_buf;
-
-void lc_buf_put(lc_buf *b, const char *s, size_t n);
-void lc_buf_puts(lc_buf *b, const char *s);
-void lc_buf_putc(lc_buf *b, char c);
-void lc_buf_free(lc_buf *b);
 
 /* ---- roles and messages ---- */
 enum lc_role { LC_ROLE_SYSTEM, LC_ROLE_USER, LC_ROLE_ASSISTANT, LC_ROLE_TOOL, LC_ROLE_IPYTHON };
@@ -48,7 +37,8 @@ typedef struct lc_chat_msg {
 
 struct llamac_chat {
     lc_chat_msg *msgs;
-    int n_msgs, cap_msgs;
+    int n_msgs;
+    size_t cap_msgs;
     json_t *tools;         /* array of tool definitions (owned), or NULL: no custom tools */
     char **builtin;        /* built-in tool names, or NULL */
     int n_builtin;
@@ -77,7 +67,8 @@ typedef struct lc_seg {
 struct llamac_chat_prompt {
     lc_buf text;   /* segments back to back, each followed by a NUL (so each is a C string) */
     lc_seg *segs;
-    int n_segs, cap_segs;
+    int n_segs;
+    size_t cap_segs;
     lc_buf joined; /* lazily built llamac_chat_prompt_text() */
     int oom;
 };

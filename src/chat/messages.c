@@ -15,6 +15,7 @@
  * Built-in tools: identifiers, e.g. brave_search, wolfram_alpha, code_interpreter.
  * Other top-level keys of a request object (model, temperature, tool_choice ...) are ignored.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -391,14 +392,11 @@ static llamac_status parse_builtin(const json_t *b, char ***out, int *n_out, lc_
 
 static llamac_status push_msg(lc_chat *c, lc_chat_msg *m)
 {
-    if (c->n_msgs == c->cap_msgs) {
-        int cap = c->cap_msgs ? c->cap_msgs * 2 : 8;
-        lc_chat_msg *p = realloc(c->msgs, (size_t)cap * sizeof *p);
-        if (!p)
-            return lc_fail(&c->err, LLAMAC_E_NOMEM, "out of memory");
-        c->msgs = p;
-        c->cap_msgs = cap;
-    }
+    lc_chat_msg *p = c->n_msgs < INT_MAX ? lc_array_reserve(c->msgs, sizeof *p, &c->cap_msgs, (size_t)c->n_msgs, 1)
+                                          : NULL;
+    if (!p)
+        return lc_fail(&c->err, LLAMAC_E_NOMEM, "out of memory");
+    c->msgs = p;
     c->msgs[c->n_msgs++] = *m;
     return LLAMAC_OK;
 }

@@ -10,6 +10,7 @@
  * concatenate to the full rendering (see llamac_chat.h). Adjacent text of one message is merged into one segment.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,16 +57,13 @@ static void add_seg(rctx *r, int special, const char *s, size_t n)
         p->oom |= p->text.oom;
         return;
     }
-    if (p->n_segs == p->cap_segs) {
-        int cap = p->cap_segs ? p->cap_segs * 2 : 64;
-        lc_seg *ns = realloc(p->segs, (size_t)cap * sizeof *ns);
-        if (!ns) {
-            p->oom = 1;
-            return;
-        }
-        p->segs = ns;
-        p->cap_segs = cap;
+    lc_seg *ns = p->n_segs < INT_MAX ? lc_array_reserve(p->segs, sizeof *ns, &p->cap_segs, (size_t)p->n_segs, 1)
+                                     : NULL;
+    if (!ns) {
+        p->oom = 1;
+        return;
     }
+    p->segs = ns;
     lc_seg *sg = &p->segs[p->n_segs++];
     sg->special = special;
     sg->off = p->text.len;

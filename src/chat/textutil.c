@@ -1,5 +1,5 @@
 /*
- * textutil.c — text helpers for the chat renderer: a growable buffer, Python's str.strip() (the Jinja `trim`
+ * textutil.c — text helpers for the chat renderer: Python's str.strip() (the Jinja `trim`
  * filter), and a JSON writer that reproduces Python's json.dumps(ensure_ascii=False, indent=...) byte for byte,
  * which is what the transformers `tojson` filter in the Llama 3.1+ templates produces.
  *
@@ -15,54 +15,6 @@
 #include <string.h>
 
 #include "chat/chat_internal.h"
-
-/* ---------------------------------------------------------------------------------------------------------
- * lc_buf
- * ------------------------------------------------------------------------------------------------------- */
-void lc_buf_put(lc_buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) {
-            if (cap > ((size_t)-1) / 2) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-void lc_buf_puts(lc_buf *b, const char *s)
-{
-    lc_buf_put(b, s, strlen(s));
-}
-
-void lc_buf_putc(lc_buf *b, char c)
-{
-    lc_buf_put(b, &c, 1);
-}
-
-void lc_buf_free(lc_buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->oom = 0;
-}
 
 /* ---------------------------------------------------------------------------------------------------------
  * str.strip()
@@ -206,8 +158,7 @@ static void put_py_float(lc_buf *out, double x)
             lc_buf_putc(out, '.');
             lc_buf_put(out, digits + 1, (size_t)nd - 1);
         }
-        snprintf(tmp, sizeof tmp, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
-        lc_buf_puts(out, tmp);
+        lc_buf_printf(out, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
     } else if (exp10 < 0) {
         lc_buf_puts(out, "0.");
         for (int i = 0; i < -exp10 - 1; i++)
@@ -234,7 +185,6 @@ static void newline_indent(lc_buf *out, int indent, int level)
 
 static void dump(const json_t *v, int indent, int level, lc_buf *out)
 {
-    char tmp[32];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         if (json_object_size(v) == 0) {
@@ -283,8 +233,7 @@ static void dump(const json_t *v, int indent, int level, lc_buf *out)
         put_json_string(out, json_string_value(v), json_string_length(v));
         return;
     case JSON_INTEGER:
-        snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        lc_buf_puts(out, tmp);
+        lc_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return;
     case JSON_REAL:
         put_py_float(out, json_real_value(v));

@@ -177,22 +177,22 @@ const char *llamac_context_error(const llamac_context *c)
 
 const llamac_model *llamac_context_model(const llamac_context *c)
 {
-    return c->model;
+    return c ? c->model : NULL;
 }
 
 int llamac_context_n_ctx(const llamac_context *c)
 {
-    return c->params.n_ctx;
+    return c ? c->params.n_ctx : 0;
 }
 
 int llamac_context_n_seq(const llamac_context *c)
 {
-    return c->params.n_seq_max;
+    return c ? c->params.n_seq_max : 0;
 }
 
 int llamac_context_n_threads(const llamac_context *c)
 {
-    return c->params.n_threads;
+    return c ? c->params.n_threads : 0;
 }
 
 int llamac_seq_len(const llamac_context *c, int seq)
@@ -217,6 +217,8 @@ llamac_status llamac_seq_truncate(llamac_context *c, int seq, int n_keep)
 
 void llamac_context_set_progress(llamac_context *c, llamac_progress_fn fn, void *user)
 {
+    if (!c)
+        return;
     c->progress = fn;
     c->progress_user = user;
 }

@@ -437,12 +437,17 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
 
 void llamac_model_get_info(const llamac_model *m, llamac_model_info *out)
 {
-    *out = m->info;
+    if (!out)
+        return;
+    if (m)
+        *out = m->info;
+    else
+        memset(out, 0, sizeof *out);
 }
 
 const llamac_gguf *llamac_model_gguf(const llamac_model *m)
 {
-    return m->gguf;
+    return m ? m->gguf : NULL;
 }
 
 llamac_status llamac_model_wait_loaded(llamac_model *m, char *err, size_t err_size)

@@ -12,9 +12,10 @@
 llamac_status llamac_gguf_open(const char *path, llamac_gguf **out, char *err, size_t err_size)
 {
     lc_err e = {{0}};
-    if (!path || !out)
-        return LLAMAC_E_INVALID_ARG;
-    llamac_status st = lc_gguf_open(path, out, &e);
+    if (out)
+        *out = NULL;
+    llamac_status st = !path || !out ? lc_fail(&e, LLAMAC_E_INVALID_ARG, "llamac_gguf_open: no path or no output")
+                                     : lc_gguf_open(path, out, &e);
     if (st)
         lc_err_copy(&e, err, err_size);
     return st;
@@ -27,27 +28,27 @@ void llamac_gguf_close(llamac_gguf *g)
 
 uint32_t llamac_gguf_version(const llamac_gguf *g)
 {
-    return g->version;
+    return g ? g->version : 0;
 }
 
 int64_t llamac_gguf_n_kv(const llamac_gguf *g)
 {
-    return g->n_kv;
+    return g ? g->n_kv : 0;
 }
 
 const char *llamac_gguf_kv_key(const llamac_gguf *g, int64_t i)
 {
-    return i >= 0 && i < g->n_kv ? g->kv[i].key : NULL;
+    return g && i >= 0 && i < g->n_kv ? g->kv[i].key : NULL;
 }
 
 int64_t llamac_gguf_n_tensors(const llamac_gguf *g)
 {
-    return g->n_tensors;
+    return g ? g->n_tensors : 0;
 }
 
 llamac_status llamac_gguf_tensor(const llamac_gguf *g, int64_t i, llamac_tensor_info *out)
 {
-    if (i < 0 || i >= g->n_tensors || !out)
+    if (!g || i < 0 || i >= g->n_tensors || !out)
         return LLAMAC_E_INVALID_ARG;
     const lc_gguf_tensor *t = &g->tensors[i];
     out->name = t->name;
@@ -183,7 +184,7 @@ size_t llamac_gguf_kv_format(const llamac_gguf *g, int64_t i, char *buf, size_t 
     if (!buf || buf_size == 0)
         return 0;
     buf[0] = 0;
-    if (i < 0 || i >= g->n_kv)
+    if (!g || i < 0 || i >= g->n_kv)
         return 0;
     sbuf b = {buf, buf_size, 0};
     sb_value(&b, &g->kv[i].value, max_items < 0 ? 0 : max_items);

@@ -9,6 +9,7 @@
 #include "gguf/gguf_write.h"
 
 #include "gguf/ggml_types.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,49 +26,22 @@
 #define DEFAULT_ALIGNMENT 32
 #define MAX_NAME 1024
 
-/* ---- growable byte buffer ---- */
-typedef struct bbuf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} bbuf;
-
-static void put(bbuf *b, const void *src, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
-static void put_u32(bbuf *b, uint32_t v)
+static void put_u32(lc_buf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    put(b, x, 4);
+    lc_buf_put(b, x, 4);
 }
 
-static void put_u64(bbuf *b, uint64_t v)
+static void put_u64(lc_buf *b, uint64_t v)
 {
     put_u32(b, (uint32_t)v);
     put_u32(b, (uint32_t)(v >> 32));
 }
 
-static void put_str(bbuf *b, const char *s, uint64_t len)
+static void put_str(lc_buf *b, const char *s, uint64_t len)
 {
     put_u64(b, len);
-    put(b, s, (size_t)len);
+    lc_buf_put(b, s, (size_t)len);
 }
 
 /* ---- value encoding (the bytes after the type tag) ---- */
@@ -82,20 +56,20 @@ static int fixed_size(uint32_t t)
     }
 }
 
-static int enc_value(bbuf *b, const lc_gguf_value *v, int depth)
+static int enc_value(lc_buf *b, const lc_gguf_value *v, int depth)
 {
     uint64_t u = v->v.u64;
     switch (v->type) {
-    case LC_GGUF_UINT8: case LC_GGUF_BOOL: { uint8_t x = (uint8_t)u; put(b, &x, 1); return 1; }
-    case LC_GGUF_INT8: { int8_t x = (int8_t)v->v.i64; put(b, &x, 1); return 1; }
-    case LC_GGUF_UINT16: { uint8_t x[2] = {(uint8_t)u, (uint8_t)(u >> 8)}; put(b, x, 2); return 1; }
-    case LC_GGUF_INT16: { uint16_t x = (uint16_t)(int16_t)v->v.i64; put(b, &x, 2); return 1; }
+    case LC_GGUF_UINT8: case LC_GGUF_BOOL: { uint8_t x = (uint8_t)u; lc_buf_put(b, &x, 1); return 1; }
+    case LC_GGUF_INT8: { int8_t x = (int8_t)v->v.i64; lc_buf_put(b, &x, 1); return 1; }
+    case LC_GGUF_UINT16: { uint8_t x[2] = {(uint8_t)u, (uint8_t)(u >> 8)}; lc_buf_put(b, x, 2); return 1; }
+    case LC_GGUF_INT16: { uint16_t x = (uint16_t)(int16_t)v->v.i64; lc_buf_put(b, &x, 2); return 1; }
     case LC_GGUF_UINT32: put_u32(b, (uint32_t)u); return 1;
     case LC_GGUF_INT32: put_u32(b, (uint32_t)(int32_t)v->v.i64); return 1;
     case LC_GGUF_UINT64: put_u64(b, u); return 1;
     case LC_GGUF_INT64: put_u64(b, (uint64_t)v->v.i64); return 1;
-    case LC_GGUF_FLOAT32: { float f = (float)v->v.f64; put(b, &f, 4); return 1; }
-    case LC_GGUF_FLOAT64: { double f = v->v.f64; put(b, &f, 8); return 1; }
+    case LC_GGUF_FLOAT32: { float f = (float)v->v.f64; lc_buf_put(b, &f, 4); return 1; }
+    case LC_GGUF_FLOAT64: { double f = v->v.f64; lc_buf_put(b, &f, 8); return 1; }
     case LC_GGUF_STRING: put_str(b, v->v.str.ptr, v->v.str.len); return 1;
     case LC_GGUF_ARRAY: {
         if (depth >= LC_GGUF_MAX_DEPTH)
@@ -107,7 +81,7 @@ static int enc_value(bbuf *b, const lc_gguf_value *v, int depth)
         int es = fixed_size(et);
         if (es) {
             if (n)
-                put(b, v->v.arr.data, (size_t)n * (size_t)es); /* already little-endian file bytes */
+                lc_buf_put(b, v->v.arr.data, (size_t)n * (size_t)es); /* already little-endian file bytes */
             return 1;
         }
         if (et != LC_GGUF_STRING && et != LC_GGUF_ARRAY)
@@ -142,9 +116,11 @@ struct lc_gguf_writer {
     FILE *f;
     int failed, started;
     kv_entry *kv;
-    int64_t n_kv, cap_kv;
+    int64_t n_kv;
+    size_t cap_kv;
     tensor_entry *t;
-    int64_t n_t, cap_t;
+    int64_t n_t;
+    size_t cap_t;
     uint32_t alignment;
     uint64_t data_start, data_size;
     int64_t cur;          /* tensor being written */
@@ -288,7 +264,7 @@ llamac_status lc_gguf_writer_set(lc_gguf_writer *w, const char *key, const lc_gg
     size_t klen = strlen(key);
     if (klen == 0 || klen > MAX_NAME)
         return fail(w, e, LLAMAC_E_INVALID_ARG, "metadata key '%.64s' is empty or too long", key);
-    bbuf b = {0};
+    lc_buf b = {0};
     if (!enc_value(&b, v, 0) || b.oom) {
         free(b.p);
         return fail(w, e, b.oom ? LLAMAC_E_NOMEM : LLAMAC_E_FORMAT, "metadata '%s': cannot encode the value (%s)", key,
@@ -298,16 +274,12 @@ llamac_status lc_gguf_writer_set(lc_gguf_writer *w, const char *key, const lc_gg
     if (k) {
         free(k->val);
     } else {
-        if (w->n_kv == w->cap_kv) {
-            int64_t cap = w->cap_kv ? 2 * w->cap_kv : 32;
-            kv_entry *p = realloc(w->kv, (size_t)cap * sizeof *p);
-            if (!p) {
-                free(b.p);
-                return fail(w, e, LLAMAC_E_NOMEM, "out of memory adding '%s'", key);
-            }
-            w->kv = p;
-            w->cap_kv = cap;
+        kv_entry *p = lc_array_reserve(w->kv, sizeof *p, &w->cap_kv, (size_t)w->n_kv, 1);
+        if (!p) {
+            free(b.p);
+            return fail(w, e, LLAMAC_E_NOMEM, "out of memory adding '%s'", key);
         }
+        w->kv = p;
         k = &w->kv[w->n_kv];
         if (!(k->key = dup_str(key))) {
             free(b.p);
@@ -316,7 +288,7 @@ llamac_status lc_gguf_writer_set(lc_gguf_writer *w, const char *key, const lc_gg
         w->n_kv++;
     }
     k->type = v->type;
-    k->val = b.p;
+    k->val = (uint8_t *)b.p;
     k->val_len = b.len;
     return LLAMAC_OK;
 }
@@ -383,14 +355,10 @@ llamac_status lc_gguf_writer_add_tensor(lc_gguf_writer *w, const char *name, int
     for (int64_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0)
             return fail(w, e, LLAMAC_E_INVALID_ARG, "duplicate tensor name '%s'", name);
-    if (w->n_t == w->cap_t) {
-        int64_t cap = w->cap_t ? 2 * w->cap_t : 64;
-        tensor_entry *p = realloc(w->t, (size_t)cap * sizeof *p);
-        if (!p)
-            return fail(w, e, LLAMAC_E_NOMEM, "out of memory adding '%s'", name);
-        w->t = p;
-        w->cap_t = cap;
-    }
+    tensor_entry *p = lc_array_reserve(w->t, sizeof *p, &w->cap_t, (size_t)w->n_t, 1);
+    if (!p)
+        return fail(w, e, LLAMAC_E_NOMEM, "out of memory adding '%s'", name);
+    w->t = p;
     tensor_entry *t = &w->t[w->n_t];
     memset(t, 0, sizeof *t);
     if (!(t->name = dup_str(name)))
@@ -443,7 +411,7 @@ llamac_status lc_gguf_writer_begin_data(lc_gguf_writer *w, lc_err *e)
         off = align_up(off + w->t[i].n_bytes, w->alignment);
     }
     w->data_size = off;
-    bbuf b = {0};
+    lc_buf b = {0};
     put_u32(&b, GGUF_MAGIC);
     put_u32(&b, GGUF_VERSION);
     put_u64(&b, (uint64_t)w->n_t);
@@ -451,7 +419,7 @@ llamac_status lc_gguf_writer_begin_data(lc_gguf_writer *w, lc_err *e)
     for (int64_t i = 0; i < w->n_kv; i++) {
         put_str(&b, w->kv[i].key, strlen(w->kv[i].key));
         put_u32(&b, w->kv[i].type);
-        put(&b, w->kv[i].val, w->kv[i].val_len);
+        lc_buf_put(&b, w->kv[i].val, w->kv[i].val_len);
     }
     for (int64_t i = 0; i < w->n_t; i++) {
         const tensor_entry *t = &w->t[i];

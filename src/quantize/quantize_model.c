@@ -22,6 +22,7 @@
 #include "gguf/gguf_write.h"
 #include "kernels/quant.h"
 #include "quantize/quant_mix.h"
+#include "util/buf.h"
 #include "util/threadpool.h"
 
 #define CHUNK_F32_BYTES ((size_t)32 << 20) /* f32 bytes of input rows converted per pool job */
@@ -241,13 +242,10 @@ static llamac_status convert_tensor(run *r, int64_t i, lc_err *e)
     if (chunk_rows > pl->rows)
         chunk_rows = pl->rows;
     size_t need = (size_t)chunk_rows * j.out_rb;
-    if (need > r->out_cap) {
-        uint8_t *b = realloc(r->out_buf, need);
-        if (!b)
-            return lc_fail(e, LLAMAC_E_NOMEM, "out of memory converting '%s'", t->name);
-        r->out_buf = b;
-        r->out_cap = need;
-    }
+    uint8_t *b = lc_array_reserve(r->out_buf, 1, &r->out_cap, 0, need);
+    if (!b)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory converting '%s'", t->name);
+    r->out_buf = b;
     j.dst = r->out_buf;
     int nth = lc_pool_n_threads(r->pool);
     for (int64_t row0 = 0; row0 < pl->rows; row0 += chunk_rows) {

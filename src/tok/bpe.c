@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tok/tok.h"
+#include "util/buf.h"
 
 enum { SMALL_PIECE = 48 };
 
@@ -125,13 +126,10 @@ static llamac_status bpe_big(const lc_vocab *v, const uint8_t *s, size_t n, lc_b
         return LLAMAC_E_INVALID_ARG;
     /* heap: n - 1 initial pairs + at most 2 per merge (n - 1 merges) */
     size_t need = n * 3 * sizeof(int32_t) + n * 3 * sizeof(uint64_t);
-    if (scratch->cap < need) {
-        void *m = realloc(scratch->mem, need);
-        if (!m)
-            return LLAMAC_E_NOMEM;
-        scratch->mem = m;
-        scratch->cap = need;
-    }
+    void *m = lc_array_reserve(scratch->mem, 1, &scratch->cap, 0, need);
+    if (!m)
+        return LLAMAC_E_NOMEM;
+    scratch->mem = m;
     big b;
     b.heap = scratch->mem;
     b.id = (int32_t *)(b.heap + n * 3);

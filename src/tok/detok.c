@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tok/tok.h"
+#include "util/buf.h"
 
 static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 
@@ -137,13 +138,10 @@ static llamac_status feed(llamac_detokenizer *d, const uint8_t *piece, size_t n,
                           size_t *len)
 {
     size_t m = (size_t)d->n_held + n;
-    if (d->work_cap < m + 1) {
-        uint8_t *w = realloc(d->work, m + 1);
-        if (!w)
-            return LLAMAC_E_NOMEM;
-        d->work = w;
-        d->work_cap = m + 1;
-    }
+    uint8_t *w = lc_array_reserve(d->work, 1, &d->work_cap, m, 1);
+    if (!w)
+        return LLAMAC_E_NOMEM;
+    d->work = w;
     d->out.n = 0;
     llamac_status st = lc_text_reserve(&d->out, 3 * m);
     if (st)

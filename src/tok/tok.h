@@ -82,7 +82,8 @@ struct llamac_tokenizer {
     int ignore_merges;  /* 1: a piece that is itself a token is emitted directly (Llama 3 / tiktoken) */
 
     lc_trie_node *trie; /* special-token texts; node 0 is the root */
-    int32_t n_trie, cap_trie;
+    int32_t n_trie;
+    size_t cap_trie;
     uint8_t special_first[256]; /* 1 if some special text starts with this byte */
     int32_t n_special;
 

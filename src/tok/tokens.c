@@ -3,28 +3,20 @@
  * and the reserve functions every producer (encode.c, bpe.c, detok.c) appends through.
  *
  * Invariants: n <= cap; a struct starts as {0} and goes back to {0} when freed; llamac_text keeps room for the
- * terminating NUL (cap > n once anything was reserved). Capacity doubles, with overflow checks.
+ * terminating NUL (cap > n once anything was reserved). Growth goes through lc_array_reserve (util/buf.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tok/tok.h"
+#include "util/buf.h"
 
 llamac_status lc_tokens_reserve(llamac_tokens *v, size_t extra)
 {
-    if (v->cap - v->n >= extra)
-        return LLAMAC_OK;
-    size_t cap = v->cap ? v->cap : 16;
-    while (cap - v->n < extra) {
-        if (cap > SIZE_MAX / 2 / sizeof(int32_t))
-            return LLAMAC_E_NOMEM;
-        cap *= 2;
-    }
-    int32_t *ids = realloc(v->ids, cap * sizeof *ids);
+    int32_t *ids = lc_array_reserve(v->ids, sizeof *ids, &v->cap, v->n, extra);
     if (!ids)
         return LLAMAC_E_NOMEM;
     v->ids = ids;
-    v->cap = cap;
     return LLAMAC_OK;
 }
 
@@ -50,19 +42,10 @@ void llamac_tokens_free(llamac_tokens *v)
 
 llamac_status lc_text_reserve(llamac_text *t, size_t extra)
 {
-    if (t->cap > t->n && t->cap - t->n > extra)
-        return LLAMAC_OK;
-    size_t cap = t->cap ? t->cap : 64;
-    while (cap - t->n <= extra) {
-        if (cap > SIZE_MAX / 2)
-            return LLAMAC_E_NOMEM;
-        cap *= 2;
-    }
-    char *d = realloc(t->data, cap);
+    char *d = extra < SIZE_MAX ? lc_array_reserve(t->data, 1, &t->cap, t->n, extra + 1) : NULL; /* + the NUL */
     if (!d)
         return LLAMAC_E_NOMEM;
     t->data = d;
-    t->cap = cap;
     return LLAMAC_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tok/tok.h"
+#include "util/buf.h"
 
 /* ---- hashing ---- */
 uint64_t lc_hash_bytes(const void *p, size_t n)
@@ -161,16 +162,12 @@ llamac_status lc_vocab_set(lc_vocab *v, int32_t id, const void *bytes, size_t le
         return lc_fail(e, LLAMAC_E_FORMAT, "token %d is empty", id);
     if (len > (1u << 20))
         return lc_fail(e, LLAMAC_E_FORMAT, "token %d is %zu bytes long (limit 1 MiB)", id, len);
-    if (v->bytes_len + len + 1 > v->bytes_cap) {
-        size_t cap = v->bytes_cap * 2 + len + 1;
-        if (cap > UINT32_MAX)
-            return lc_fail(e, LLAMAC_E_FORMAT, "the vocabulary's tokens exceed 4 GiB");
-        char *nb = realloc(v->bytes, cap);
-        if (!nb)
-            return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
-        v->bytes = nb;
-        v->bytes_cap = cap;
-    }
+    if (v->bytes_len + len + 1 > UINT32_MAX) /* offsets are 32-bit */
+        return lc_fail(e, LLAMAC_E_FORMAT, "the vocabulary's tokens exceed 4 GiB");
+    char *nb = lc_array_reserve(v->bytes, 1, &v->bytes_cap, v->bytes_len, len + 1);
+    if (!nb)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    v->bytes = nb;
     memcpy(v->bytes + v->bytes_len, bytes, len);
     v->bytes[v->bytes_len + len] = 0;
     v->off[id] = (uint32_t)v->bytes_len;
@@ -364,14 +361,12 @@ static llamac_status trie_insert(lc_vocab *v, int32_t id, lc_err *e)
     for (uint32_t i = 0; i < n; i++) {
         int32_t c = trie_child(v, node, s[i]);
         if (c < 0) {
-            if (v->n_trie == v->cap_trie) {
-                int32_t cap = v->cap_trie * 2;
-                lc_trie_node *nt = realloc(v->trie, (size_t)cap * sizeof *nt);
-                if (!nt)
-                    return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
-                v->trie = nt;
-                v->cap_trie = cap;
-            }
+            lc_trie_node *nt = v->n_trie < INT32_MAX
+                                   ? lc_array_reserve(v->trie, sizeof *nt, &v->cap_trie, (size_t)v->n_trie, 1)
+                                   : NULL;
+            if (!nt)
+                return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+            v->trie = nt;
             c = v->n_trie++;
             v->trie[c] = (lc_trie_node){-1, v->trie[node].child, -1, s[i]};
             v->trie[node].child = c;
@@ -469,6 +464,8 @@ llamac_status lc_vocab_finish(lc_vocab *v, int32_t bos, int32_t eos, int32_t eot
 /* ---- public getters ---- */
 void llamac_tokenizer_get_info(const llamac_tokenizer *v, llamac_tokenizer_info *out)
 {
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
     if (!v)
         return;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tok/tok.h"
+#include "util/buf.h"
 
 static int str_is(lc_gguf_str s, const char *lit)
 {
@@ -105,16 +106,12 @@ static llamac_status read_merges(lc_vocab *v, const lc_gguf_value *merges, lc_er
                              s.ptr);
                 break;
             }
-            if (used + s.len > cap) {
-                size_t ncap = (used + s.len) * 2;
-                uint8_t *nbuf = realloc(buf, ncap);
-                if (!nbuf) {
-                    st = lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
-                    break;
-                }
-                buf = nbuf;
-                cap = ncap;
+            uint8_t *nbuf = lc_array_reserve(buf, 1, &cap, used, s.len);
+            if (!nbuf) {
+                st = lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+                break;
             }
+            buf = nbuf;
             merge_job *j = &job[k];
             j->at = used;
             uint8_t *jb = buf + used;

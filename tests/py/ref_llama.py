@@ -1,8 +1,8 @@
 """ref_llama.py — an independent float64 PyTorch implementation of the Llama 3 forward pass, the reference the
 engine's logits are tested against.
 
-Written from /work/shared/docs/llama3-reference.md section 1 (Meta's llama/model.py formulation), not from the
-C code:
+Written from section 1 of ../shared/docs/llama3-reference.md, beside the checkout (Meta's llama/model.py
+formulation), not from the C code:
     h = tok_embeddings[tokens]
     per layer: h += wo(Attention(RMSNorm(h) * attn_norm));  h += w2(silu(w1 x) * w3 x), x = RMSNorm(h) * ffn_norm
     logits = output(RMSNorm(h) * output_norm)        (output = tok_embeddings when output.weight is absent)
