@@ -322,7 +322,8 @@ typedef struct llamac_sampler llamac_sampler;
  * ties go to the lowest id). */
 typedef struct llamac_logit_bias {
     int32_t token;
-    float bias;            /* added to the token's logit; -INFINITY bans the token */
+    float bias;            /* added to the token's logit; -INFINITY bans the token (NaN, +INFINITY refused);
+                              several entries for one token add up */
 } llamac_logit_bias;
 
 typedef struct llamac_sampler_params {
@@ -342,12 +343,13 @@ typedef struct llamac_sampler_params {
 } llamac_sampler_params;
 
 llamac_sampler_params llamac_sampler_default_params(void);
-/* LLAMAC_E_INVALID_ARG for a bad parameter (NaN, negative window, a logit_bias token outside 0..n_vocab-1). */
+/* LLAMAC_E_INVALID_ARG for a bad parameter (NaN, a non-finite penalty, negative window, a logit_bias token
+ * outside 0..n_vocab-1). */
 llamac_status llamac_sampler_create(const llamac_sampler_params *params, int n_vocab, llamac_sampler **out);
 void llamac_sampler_free(llamac_sampler *s);
 /* A copy of s with the same parameters, history and generator state (to fork a sequence). */
 llamac_status llamac_sampler_clone(const llamac_sampler *s, llamac_sampler **out);
-/* Picks a token from logits [n_vocab] (not modified). */
+/* Picks a token from logits [n_vocab] (not modified). -1 if s or logits is NULL. */
 int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits);
 
 /* Log-probabilities, as the OpenAI API reports them: log-softmax of the model's raw logits (before bias,
@@ -357,8 +359,10 @@ typedef struct llamac_token_logprob {
     float logprob;
 } llamac_token_logprob;
 #define LLAMAC_MAX_TOP_LOGPROBS 20
-/* Like llamac_sampler_sample, and also fills *chosen with the picked token's log-probability and top[0..n_top)
- * with the n_top (<= LLAMAC_MAX_TOP_LOGPROBS) most likely tokens, most likely first (ties: lower id first). */
+/* Like llamac_sampler_sample (the same token for the same state), and also fills *chosen with the picked
+ * token's log-probability and top[0..n_top) with the n_top (clamped to 0..LLAMAC_MAX_TOP_LOGPROBS) most likely
+ * tokens, most likely first (ties: lower id first; entries beyond n_vocab get token -1, logprob -INFINITY).
+ * chosen and top may be NULL. Computed in double in a fixed order: the same values on every machine. */
 int32_t llamac_sampler_sample_logprobs(llamac_sampler *s, const float *logits, int n_top,
                                        llamac_token_logprob *chosen, llamac_token_logprob *top);
 /* Records a token (prompt or generated) in the penalty history. */

@@ -236,7 +236,9 @@ static json_t *number_value(pp *p)
         buf[k++] = (char)c;
         p->i++;
     }
-    while (p->i < p->n && k < sizeof buf - 1) {
+    /* an iteration stores at most two bytes (an exponent's 'e' and its sign), so stop two short of the end:
+     * the terminating NUL always fits, and a number that fills the buffer is refused below */
+    while (p->i < p->n && k < sizeof buf - 2) {
         c = (unsigned char)p->s[p->i];
         if (c >= '0' && c <= '9') {
             digits++;
@@ -257,8 +259,8 @@ static json_t *number_value(pp *p)
         p->i++;
     }
     buf[k] = 0;
-    if (!digits || k >= sizeof buf - 1)
-        return fail(p, "bad number");
+    if (!digits || k >= sizeof buf - 2)
+        return fail(p, k >= sizeof buf - 2 ? "number too long" : "bad number");
     char *end;
     if (!is_float) {
         long long v = strtoll(buf, &end, 10);

@@ -1,7 +1,13 @@
 /*
- * sampler.c — token sampling: repetition penalty -> top-k -> temperature -> softmax -> min-p -> top-p -> draw,
- * with a seeded xoshiro256** generator. Candidates are ordered by (logit desc, id asc), so equal inputs give
- * equal choices on every machine.
+ * sampler.c — token sampling: logit bias -> penalties (repetition, presence, frequency) -> top-k -> temperature
+ * -> softmax -> min-p -> top-p -> draw, with a seeded xoshiro256** generator; log-probabilities of the raw
+ * logits for the OpenAI API. Candidates are ordered by (logit desc, id asc), so equal inputs give equal choices
+ * on every machine.
+ *
+ * Invariants: the sampler owns its copy of the logit bias (p.logit_bias points into it); cnt[] is all zero
+ * between calls (the penalty pass sets and clears only the entries of the tokens in the window), so the work
+ * per token is one pass over the vocabulary plus O(window + n_logit_bias), and no full sort unless top-p needs
+ * one. Everything a draw depends on (params, history, generator) is in the struct, so a clone draws the same.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,10 +22,12 @@ typedef struct cand {
 } cand;
 
 struct llamac_sampler {
-    llamac_sampler_params p;
+    llamac_sampler_params p;  /* p.logit_bias points to bias */
     int n_vocab;
-    cand *c;            /* [n_vocab] */
-    int32_t *hist;      /* ring of the last repeat_last_n tokens */
+    cand *c;                  /* [n_vocab] scratch candidates */
+    int32_t *cnt;             /* [n_vocab] scratch occurrence counts, all zero between calls */
+    llamac_logit_bias *bias;  /* [p.n_logit_bias] owned copy, or NULL */
+    int32_t *hist;            /* ring of the last repeat_last_n accepted tokens */
     int hist_n, hist_pos;
     uint64_t rng[4];
 };
@@ -62,36 +70,108 @@ static double next_unit(uint64_t *s)
     return (double)(next_u64(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-void llamac_sampler_reset(llamac_sampler *s)
+static void seed_rng(llamac_sampler *s)
 {
     uint64_t x = s->p.seed;
     for (int i = 0; i < 4; i++)
         s->rng[i] = splitmix64(&x);
+}
+
+void llamac_sampler_reset(llamac_sampler *s)
+{
+    if (!s)
+        return;
+    seed_rng(s);
     s->hist_n = s->hist_pos = 0;
+}
+
+void llamac_sampler_set_seed(llamac_sampler *s, uint64_t seed)
+{
+    if (!s)
+        return;
+    s->p.seed = seed;
+    seed_rng(s);
+}
+
+static int is_finite(float x)
+{
+    return x == x && x != INFINITY && x != -INFINITY;
+}
+
+static llamac_status check_params(const llamac_sampler_params *p, int n_vocab)
+{
+    if (!(p->temperature == p->temperature) || !(p->top_p == p->top_p) || !(p->min_p == p->min_p) ||
+        !(p->repeat_penalty > 0) || !is_finite(p->repeat_penalty) || p->repeat_last_n < 0 ||
+        p->repeat_last_n > (1 << 20) || !is_finite(p->presence_penalty) || !is_finite(p->frequency_penalty) ||
+        p->n_logit_bias < 0 || (p->n_logit_bias > 0 && !p->logit_bias))
+        return LLAMAC_E_INVALID_ARG;
+    for (int i = 0; i < p->n_logit_bias; i++) {
+        const llamac_logit_bias *b = &p->logit_bias[i];
+        /* -INFINITY bans; NaN and +INFINITY have no meaning as a shift of a logit */
+        if (b->token < 0 || b->token >= n_vocab || !(b->bias == b->bias) || b->bias == INFINITY)
+            return LLAMAC_E_INVALID_ARG;
+    }
+    return LLAMAC_OK;
+}
+
+/* A sampler with the parameters p (already checked) and fresh buffers; the caller sets the state. */
+static llamac_sampler *alloc_sampler(const llamac_sampler_params *p, int n_vocab)
+{
+    llamac_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->p = *p;
+    s->n_vocab = n_vocab;
+    s->c = malloc((size_t)n_vocab * sizeof *s->c);
+    s->cnt = calloc((size_t)n_vocab, sizeof *s->cnt);
+    s->hist = malloc((size_t)(p->repeat_last_n ? p->repeat_last_n : 1) * sizeof *s->hist);
+    if (p->n_logit_bias > 0) {
+        s->bias = malloc((size_t)p->n_logit_bias * sizeof *s->bias);
+        if (s->bias)
+            memcpy(s->bias, p->logit_bias, (size_t)p->n_logit_bias * sizeof *s->bias);
+    }
+    s->p.logit_bias = s->bias;
+    if (!s->c || !s->cnt || !s->hist || (p->n_logit_bias > 0 && !s->bias)) {
+        llamac_sampler_free(s);
+        return NULL;
+    }
+    return s;
 }
 
 llamac_status llamac_sampler_create(const llamac_sampler_params *params, int n_vocab, llamac_sampler **out)
 {
-    if (!out || n_vocab < 1)
+    if (!out)
         return LLAMAC_E_INVALID_ARG;
     *out = NULL;
-    llamac_sampler_params p = params ? *params : llamac_sampler_default_params();
-    if (!(p.temperature == p.temperature) || !(p.top_p == p.top_p) || !(p.min_p == p.min_p) ||
-        !(p.repeat_penalty > 0) || p.repeat_last_n < 0 || p.repeat_last_n > (1 << 20))
+    if (n_vocab < 1)
         return LLAMAC_E_INVALID_ARG;
-    llamac_sampler *s = calloc(1, sizeof *s);
+    llamac_sampler_params p = params ? *params : llamac_sampler_default_params();
+    llamac_status st = check_params(&p, n_vocab);
+    if (st != LLAMAC_OK)
+        return st;
+    llamac_sampler *s = alloc_sampler(&p, n_vocab);
     if (!s)
         return LLAMAC_E_NOMEM;
-    s->p = p;
-    s->n_vocab = n_vocab;
-    s->c = malloc((size_t)n_vocab * sizeof *s->c);
-    s->hist = malloc((size_t)(p.repeat_last_n ? p.repeat_last_n : 1) * sizeof *s->hist);
-    if (!s->c || !s->hist) {
-        llamac_sampler_free(s);
-        return LLAMAC_E_NOMEM;
-    }
     llamac_sampler_reset(s);
     *out = s;
+    return LLAMAC_OK;
+}
+
+llamac_status llamac_sampler_clone(const llamac_sampler *s, llamac_sampler **out)
+{
+    if (!out)
+        return LLAMAC_E_INVALID_ARG;
+    *out = NULL;
+    if (!s)
+        return LLAMAC_E_INVALID_ARG;
+    llamac_sampler *d = alloc_sampler(&s->p, s->n_vocab);
+    if (!d)
+        return LLAMAC_E_NOMEM;
+    memcpy(d->hist, s->hist, (size_t)s->hist_n * sizeof *s->hist);
+    d->hist_n = s->hist_n;
+    d->hist_pos = s->hist_pos;
+    memcpy(d->rng, s->rng, sizeof d->rng);
+    *out = d;
     return LLAMAC_OK;
 }
 
@@ -100,6 +180,8 @@ void llamac_sampler_free(llamac_sampler *s)
     if (!s)
         return;
     free(s->c);
+    free(s->cnt);
+    free(s->bias);
     free(s->hist);
     free(s);
 }
@@ -112,6 +194,37 @@ void llamac_sampler_accept(llamac_sampler *s, int32_t token)
     s->hist_pos = (s->hist_pos + 1) % s->p.repeat_last_n;
     if (s->hist_n < s->p.repeat_last_n)
         s->hist_n++;
+}
+
+/* Adds the logit bias, then the penalties of the tokens in the window, to the candidates c[i] = logits[i]:
+ * repetition (divides a positive logit, multiplies a negative one), then presence and frequency
+ * (logit -= presence * (count > 0) + frequency * count). Touches only the biased and the window's tokens. */
+static void bias_and_penalize(llamac_sampler *s, cand *c)
+{
+    const int n = s->n_vocab;
+    for (int i = 0; i < s->p.n_logit_bias; i++)
+        c[s->bias[i].token].logit += s->bias[i].bias;
+    const float rp = s->p.repeat_penalty, pp = s->p.presence_penalty, fp = s->p.frequency_penalty;
+    if (rp == 1.0f && pp == 0.0f && fp == 0.0f)
+        return;
+    int32_t *cnt = s->cnt;
+    for (int h = 0; h < s->hist_n; h++) {
+        int32_t t = s->hist[h];
+        if (t >= 0 && t < n)
+            cnt[t]++;
+    }
+    /* each distinct token once, at its first occurrence in the ring; clearing cnt marks it done */
+    for (int h = 0; h < s->hist_n; h++) {
+        int32_t t = s->hist[h];
+        if (t < 0 || t >= n || cnt[t] == 0)
+            continue;
+        float l = c[t].logit;
+        if (rp != 1.0f)
+            l = l > 0 ? l / rp : l * rp;
+        l -= pp + fp * (float)cnt[t];
+        c[t].logit = l;
+        cnt[t] = 0;
+    }
 }
 
 /* a before b: larger logit first, then smaller id */
@@ -162,27 +275,15 @@ static void top_k(cand *c, int n, int k)
 
 int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
 {
+    if (!s || !logits)
+        return -1;
     const int n = s->n_vocab;
     cand *c = s->c;
     for (int i = 0; i < n; i++) {
         c[i].id = i;
         c[i].logit = logits[i];
     }
-    if (s->p.repeat_penalty != 1.0f) {
-        for (int h = 0; h < s->hist_n; h++) {
-            int32_t t = s->hist[h];
-            if (t < 0 || t >= n || c[t].id < 0)
-                continue;
-            float l = logits[t];
-            c[t].logit = l > 0 ? l / s->p.repeat_penalty : l * s->p.repeat_penalty;
-            c[t].id = -1 - t; /* mark as penalized once */
-        }
-        for (int h = 0; h < s->hist_n; h++) {
-            int32_t t = s->hist[h];
-            if (t >= 0 && t < n && c[t].id < 0)
-                c[t].id = t;
-        }
-    }
+    bias_and_penalize(s, c);
     /* NaN logits never win */
     for (int i = 0; i < n; i++)
         if (c[i].logit != c[i].logit)
@@ -244,10 +345,83 @@ int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
         }
     }
     double r = next_unit(s->rng) * sum, acc = 0;
+    int last = 0; /* if rounding lets r reach sum: the last candidate that can be drawn (never a banned one) */
     for (int i = 0; i < m; i++) {
         acc += c[i].p;
         if (r < acc)
             return c[i].id;
+        if (c[i].p > 0)
+            last = i;
     }
-    return c[m - 1].id;
+    return c[last].id;
+}
+
+/* The raw logit as a double; NaN counts as -infinity, as in sampling. */
+static double raw_logit(const float *logits, int i)
+{
+    float l = logits[i];
+    return l == l ? (double)l : -INFINITY;
+}
+
+/* Inserts token i into top[0..*have) (at most n entries), kept sorted by (logit desc, id asc). Tokens arrive in
+ * increasing id order, so a tie with a kept entry never displaces it. */
+static void keep_top(llamac_token_logprob *top, double *val, int *have, int n, int i, double l)
+{
+    if (*have == n && !(l > val[n - 1]))
+        return;
+    int k = *have < n ? (*have)++ : n - 1;
+    while (k > 0 && l > val[k - 1]) {
+        top[k] = top[k - 1];
+        val[k] = val[k - 1];
+        k--;
+    }
+    top[k].token = i;
+    val[k] = l;
+}
+
+/* l - log_z, where log_z = -infinity (every logit -infinity) gives -infinity rather than NaN */
+static float logprob(double l, double log_z)
+{
+    return log_z > -INFINITY ? (float)(l - log_z) : -INFINITY;
+}
+
+int32_t llamac_sampler_sample_logprobs(llamac_sampler *s, const float *logits, int n_top,
+                                       llamac_token_logprob *chosen, llamac_token_logprob *top)
+{
+    int32_t id = llamac_sampler_sample(s, logits);
+    if (id < 0)
+        return id;
+    const int n = s->n_vocab;
+    if (n_top < 0 || !top)
+        n_top = 0;
+    if (n_top > LLAMAC_MAX_TOP_LOGPROBS)
+        n_top = LLAMAC_MAX_TOP_LOGPROBS;
+    /* log-softmax in double, reduced in index order: the same numbers on every machine and thread count */
+    double mx = -INFINITY, val[LLAMAC_MAX_TOP_LOGPROBS];
+    int have = 0, want = n_top < n ? n_top : n;
+    for (int i = 0; i < n; i++) {
+        double l = raw_logit(logits, i);
+        if (l > mx)
+            mx = l;
+        if (want > 0)
+            keep_top(top, val, &have, want, i, l);
+    }
+    double log_z = -INFINITY;
+    if (mx > -INFINITY) {
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += exp(raw_logit(logits, i) - mx);
+        log_z = mx + log(sum);
+    }
+    for (int k = 0; k < have; k++)
+        top[k].logprob = logprob(val[k], log_z);
+    for (int k = have; k < n_top; k++) {
+        top[k].token = -1;
+        top[k].logprob = -INFINITY;
+    }
+    if (chosen) {
+        chosen->token = id;
+        chosen->logprob = logprob(raw_logit(logits, id), log_z);
+    }
+    return id;
 }

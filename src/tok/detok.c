@@ -1,6 +1,5 @@
 /*
- * detok.c — decoding ids to bytes: llamac_detokenize (whole sequences), the streaming llamac_detokenizer, and
- * the llamac_text array.
+ * detok.c — decoding ids to bytes: llamac_detokenize (whole sequences) and the streaming llamac_detokenizer.
  *
  * Tokens are byte strings; many are not valid UTF-8 alone (a character split across tokens). The streaming
  * decoder holds back an incomplete sequence at the end of what it has seen (at most 3 bytes) until the next
@@ -12,33 +11,6 @@
 #include <string.h>
 
 #include "tok/tok.h"
-
-static llamac_status text_reserve(llamac_text *t, size_t extra)
-{
-    if (t->cap > t->n && t->cap - t->n > extra)
-        return LLAMAC_OK;
-    size_t cap = t->cap ? t->cap : 64;
-    while (cap - t->n <= extra) {
-        if (cap > SIZE_MAX / 2)
-            return LLAMAC_E_NOMEM;
-        cap *= 2;
-    }
-    char *d = realloc(t->data, cap);
-    if (!d)
-        return LLAMAC_E_NOMEM;
-    t->data = d;
-    t->cap = cap;
-    return LLAMAC_OK;
-}
-
-void llamac_text_free(llamac_text *t)
-{
-    if (!t)
-        return;
-    free(t->data);
-    t->data = NULL;
-    t->n = t->cap = 0;
-}
 
 static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 
@@ -92,7 +64,7 @@ llamac_status llamac_detokenize(const llamac_tokenizer *v, const int32_t *ids, s
             total += v->len[ids[k]];
     }
     const size_t n0 = out->n;
-    llamac_status st = text_reserve(out, total);
+    llamac_status st = lc_text_reserve(out, total);
     if (st)
         return st;
     for (size_t k = 0; k < n; k++) {
@@ -110,7 +82,7 @@ llamac_status llamac_detokenize(const llamac_tokenizer *v, const int32_t *ids, s
         return out->n = n0, out->data[n0] = 0, LLAMAC_E_NOMEM;
     memcpy(raw, out->data + n0, total);
     out->n = n0;
-    if ((st = text_reserve(out, 3 * total))) {
+    if ((st = lc_text_reserve(out, 3 * total))) {
         free(raw);
         out->data[n0] = 0;
         return st;
@@ -173,7 +145,7 @@ static llamac_status feed(llamac_detokenizer *d, const uint8_t *piece, size_t n,
         d->work_cap = m + 1;
     }
     d->out.n = 0;
-    llamac_status st = text_reserve(&d->out, 3 * m);
+    llamac_status st = lc_text_reserve(&d->out, 3 * m);
     if (st)
         return st;
     memcpy(d->work, d->held, (size_t)d->n_held);

@@ -1,6 +1,6 @@
 /*
  * encode.c — llamac_tokenize: optional BOS, special-token splitting (only when the caller asks), then for each
- * ordinary segment the pre-tokenizer (pretok.c) and BPE of each piece (bpe.c). Also the llamac_tokens array.
+ * ordinary segment the pre-tokenizer (pretok.c) and BPE of each piece (bpe.c).
  *
  * Specials are matched leftmost-longest through the vocabulary's trie, like HF's added-token splitter and
  * tiktoken's allowed_special; the text between them is pre-tokenized separately. The function is re-entrant:
@@ -10,44 +10,6 @@
 #include <string.h>
 
 #include "tok/tok.h"
-
-llamac_status lc_tokens_reserve(llamac_tokens *v, size_t extra)
-{
-    if (v->cap - v->n >= extra)
-        return LLAMAC_OK;
-    size_t cap = v->cap ? v->cap : 16;
-    while (cap - v->n < extra) {
-        if (cap > SIZE_MAX / 2 / sizeof(int32_t))
-            return LLAMAC_E_NOMEM;
-        cap *= 2;
-    }
-    int32_t *ids = realloc(v->ids, cap * sizeof *ids);
-    if (!ids)
-        return LLAMAC_E_NOMEM;
-    v->ids = ids;
-    v->cap = cap;
-    return LLAMAC_OK;
-}
-
-llamac_status llamac_tokens_push(llamac_tokens *v, int32_t id)
-{
-    if (!v)
-        return LLAMAC_E_INVALID_ARG;
-    llamac_status st = lc_tokens_reserve(v, 1);
-    if (st)
-        return st;
-    v->ids[v->n++] = id;
-    return LLAMAC_OK;
-}
-
-void llamac_tokens_free(llamac_tokens *v)
-{
-    if (!v)
-        return;
-    free(v->ids);
-    v->ids = NULL;
-    v->n = v->cap = 0;
-}
 
 static llamac_status encode_segment(const lc_vocab *v, const lc_uclass_table *t, const uint8_t *s, size_t n,
                                     lc_bpe_scratch *scratch, llamac_tokens *out)

@@ -12,8 +12,9 @@
  *   unicode.[ch]     character classes (generated tables) and strict UTF-8 decoding
  *   pretok.c         the Llama 3 pre-tokenizer regex, hand-written (exact; checked against PCRE2 in tests)
  *   bpe.c            byte-level BPE of one piece (whole-piece lookup, then merges by rank; O(n log n))
- *   encode.c         llamac_tokenize: special-token splitting, BOS, the encode loop, llamac_tokens
- *   detok.c          llamac_detokenize and the streaming detokenizer, llamac_text
+ *   encode.c         llamac_tokenize: special-token splitting, BOS, the encode loop
+ *   detok.c          llamac_detokenize and the streaming detokenizer
+ *   tokens.c         the growable llamac_tokens and llamac_text arrays
  *
  * Invariants of a finished lc_vocab (after lc_vocab_finish succeeded):
  *   - ids are 0..n_vocab-1, each with a byte string (piece) stored NUL-terminated in `bytes`;
@@ -182,7 +183,10 @@ typedef struct lc_bpe_scratch {
 llamac_status lc_bpe_piece(const lc_vocab *v, const uint8_t *s, size_t n, lc_bpe_scratch *scratch,
                            llamac_tokens *out);
 
-/* ---- encode.c ---- */
+/* ---- tokens.c ---- */
+/* Room for extra more ids (LLAMAC_E_NOMEM if growing fails). */
 llamac_status lc_tokens_reserve(llamac_tokens *v, size_t extra);
+/* Room for extra more bytes and the terminating NUL. */
+llamac_status lc_text_reserve(llamac_text *t, size_t extra);
 
 #endif

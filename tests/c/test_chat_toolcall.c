@@ -181,6 +181,25 @@ static void test_malformed(void)
     strcat(deep, ")]");
     BAD(F32, deep, "nesting too deep");
 
+    /* regression (issue 14): a long number ending in an exponent with a sign wrote one byte past the parser's
+     * 128-byte buffer; every length around the buffer size must be refused or parsed, never overflow (ASan) */
+    for (int digits = 100; digits <= 140; digits++) {
+        char num[400];
+        snprintf(num, sizeof num, "[f(a=");
+        for (int i = 0; i < digits; i++)
+            strcat(num, "1");
+        strcat(num, "e-5)]");
+        llamac_tool_calls tn;
+        char en[128] = "";
+        llamac_status sn = llamac_chat_parse_tool_calls(F32, num, strlen(num), &tn, en, sizeof en);
+        if (digits + 3 < 126) /* the number's characters fit the parser's limit: a valid float */
+            CHECK(sn == LLAMAC_OK && tn.n_calls == 1, "%d digits + e-5: status %d '%s'", digits, sn, en);
+        else
+            CHECK(sn == LLAMAC_E_FORMAT && strstr(en, "number too long"), "%d digits + e-5: status %d '%s'", digits,
+                  sn, en);
+        free(tn.json);
+    }
+
     llamac_tool_calls tc;
     char err[128];
     CHECK(llamac_chat_parse_tool_calls(F31, NULL, 3, &tc, err, sizeof err) == LLAMAC_E_INVALID_ARG, "NULL text");

@@ -8,7 +8,8 @@ here) against the engine:
     on KJV text, chat text and hostile strings, and llamac renders chat prompts exactly as the training data was;
   - llamac's logits equal the float64 reference forward pass (tests/py/ref_llama.py) on the file's weights;
   - greedy generation and a greedy chat answer are recognisable (KJV) English, and after a complete answer the
-    model's most likely next token is <|eot_id|>.
+    model's most likely next token is <|eot_id|>;
+  - the sampling options --logit-bias (a ban, a forced token) and --frequency-penalty act on `llamac generate`.
 
 LLAMAC_TINY_MODEL may name another file made by the same script (e.g. a quick trial run).
 """
@@ -244,6 +245,23 @@ def test_greedy_generation_is_recognisable():
     words, common, kjv = english_score(r.stdout)
     print(f"  generate: {r.stdout.strip()[:200]!r}")
     check(len(words) >= 15 and common >= len(words) // 3 and kjv >= 2, f"not recognisable KJV English: {r.stdout!r}")
+
+
+def test_sampling_options():
+    def greedy(*extra):
+        r = run_llamac(["generate", "-m", MODEL, "-p", "And the LORD said unto Moses,", "-n", "16", "--temp", "0",
+                        "--ids", "-t", "2", *extra], expect_ok=True)
+        return [int(t) for t in r.stdout.split()]
+    base = greedy()
+    check(len(base) == 16, f"expected 16 ids, got {base}")
+    first = base[0]
+    banned = greedy("-l", f"{first}-inf")
+    check(banned and first not in banned, f"token {first} banned with -l, yet generated: {banned}")
+    forced = greedy("--logit-bias", f"{first + 1}+100")
+    check(forced == [first + 1] * 16, f"a +100 bias should force token {first + 1}: {forced}")
+    check(len(set(base)) < len(base), f"the greedy baseline has no repeats, the penalty test proves nothing: {base}")
+    distinct = greedy("--frequency-penalty", "50", "--repeat-last-n", "64")
+    check(len(set(distinct)) == len(distinct), f"a frequency penalty of 50 should stop repeats: {distinct}")
 
 
 def test_model_ends_its_answers_with_eot():

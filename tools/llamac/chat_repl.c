@@ -63,7 +63,8 @@ static void help(void)
            "  /load FILE         load a conversation saved with /save (it is re-read into the context)\n"
            "  /stats             speed of the last answer and context use\n"
            "  /set               show sampling settings; /set NAME VALUE changes one\n"
-           "                     (temp, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed, n_predict)\n"
+           "                     (temp, top_k, top_p, min_p, repeat_penalty, repeat_last_n, presence_penalty,\n"
+           "                     frequency_penalty, seed, n_predict)\n"
            "  /bye               exit (also Ctrl-D)\n"
            "Input: end a line with \\ to continue it; \"\"\" on its own line starts and ends a multi-line block.\n"
            "Ctrl-C stops an answer; at the prompt it clears the line.\n");
@@ -84,8 +85,8 @@ static int apply_sampling(repl *r, const llamac_sampler_params *sp)
     llamac_model_info info;
     llamac_model_get_info(r->s.model, &info);
     llamac_sampler *n;
-    if (llamac_sampler_create(sp, info.n_vocab, &n) != LLAMAC_OK)
-        return cli_error("invalid sampling parameters");
+    if (cli_sampler_create(sp, info.n_vocab, &n))
+        return 1;
     llamac_sampler_free(n);
     r->s.gp.sampling = *sp;
     return 0;

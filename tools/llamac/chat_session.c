@@ -76,8 +76,8 @@ int chat_session_open(chat_session *s, const chat_session_opts *o, volatile sig_
     llamac_model_info info;
     llamac_model_get_info(s->model, &info);
     llamac_sampler *check;
-    if (llamac_sampler_create(&s->gp.sampling, info.n_vocab, &check) != LLAMAC_OK)
-        return cli_error("invalid sampling parameters");
+    if (cli_sampler_create(&s->gp.sampling, info.n_vocab, &check))
+        return 1;
     llamac_sampler_free(check);
     if (o->trace_path && !(s->trace = fopen(o->trace_path, "w")))
         return cli_error("cannot write --trace-tokens file '%s'", o->trace_path);

@@ -57,13 +57,15 @@ int cli_ctx_size(const cli_common *c, const llamac_model *m);
 llamac_model *cli_load_model(const cli_common *c);
 
 /* Sampling options (cli_sampling.c): --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n,
- * --seed. cli_sampling_opt returns 1 if argv[*i] was one (consumed), 0 if not, -1 on error. cli_sampling_set
- * sets one by its /set name (temp, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed): 1 ok, 0 unknown
- * name, -1 bad value (reported). */
+ * --presence-penalty, --frequency-penalty, -l/--logit-bias, --seed. cli_sampling_opt returns 1 if argv[*i] was
+ * one (consumed), 0 if not, -1 on error. cli_sampling_set sets one by its /set name (temp, top_k, top_p, min_p,
+ * repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, seed): 1 ok, 0 unknown name, -1 bad value
+ * (reported). cli_sampler_create creates the sampler, reporting a bad parameter: 0, or 1 after an error. */
 int cli_sampling_opt(llamac_sampler_params *sp, int argc, char **argv, int *i);
 int cli_sampling_set(llamac_sampler_params *sp, const char *name, const char *value);
 void cli_sampling_print(FILE *f, const llamac_sampler_params *sp);
 const char *cli_sampling_usage(void);
+int cli_sampler_create(const llamac_sampler_params *sp, int n_vocab, llamac_sampler **out);
 
 
 /* Chat prompts for `llamac tokenize --chat` (cmd_chat_render.c). cli_chat_opt consumes --chat FILE,

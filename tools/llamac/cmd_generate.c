@@ -74,12 +74,13 @@ int cmd_generate(int argc, char **argv)
         } else if (!strcmp(o, "--ubatch") || !strcmp(o, "-ub")) {
             ok = (v = cli_arg(argc, argv, &i)) && cli_int(o, v, 1, 65536, &ubatch);
         } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            printf("usage: llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
-                   "                       [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S]\n"
+            printf("usage: llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [sampling options]\n"
                    "                       [-t N] [--ctx N] [--ubatch N] [--kv f32|f16] [--mmap|--no-mmap] [--special] [--ids]\n"
                    "  -p TEXT    prompt text, tokenized with BOS by the model's vocabulary\n"
                    "  --special  recognize special-token text (<|eot_id|>, ...) in the -p prompt\n"
-                   "  --ids      print the generated token ids instead of text\n");
+                   "  --ids      print the generated token ids instead of text\n"
+                   "Sampling options:\n%s",
+                   cli_sampling_usage());
             return 0;
         } else {
             return cli_error("generate: unknown option '%s'", o);
@@ -138,6 +139,12 @@ int cmd_generate(int argc, char **argv)
         cli_error("%s", err);
         goto done;
     }
+    llamac_model_info info;
+    llamac_model_get_info(m, &info);
+    llamac_sampler *check;
+    if (cli_sampler_create(&sp, info.n_vocab, &check))
+        goto done;
+    llamac_sampler_free(check);
     llamac_gen_params gp = llamac_gen_default_params();
     gp.sampling = sp;
     gp.max_tokens = n_predict;
