@@ -20,32 +20,11 @@
 #include "session/session_internal.h"
 #include "tok/unicode.h"
 
-llamac_status lc_bytes_put(lc_bytes *b, const void *s, size_t n)
+/* lc_buf_put, reporting a failure (the buffer then stays failed until it is freed). */
+static llamac_status put(lc_buf *b, const void *s, size_t n)
 {
-    if (b->cap - b->n <= n || !b->p) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->n <= n) {
-            if (cap > SIZE_MAX / 2)
-                return LLAMAC_E_NOMEM;
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return LLAMAC_E_NOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return LLAMAC_OK;
-}
-
-void lc_bytes_free(lc_bytes *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
+    lc_buf_put(b, s, n);
+    return b->oom ? LLAMAC_E_NOMEM : LLAMAC_OK;
 }
 
 static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
@@ -53,7 +32,7 @@ static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
 /* Appends s[0..n) to out as valid UTF-8 without NUL. Returns the bytes consumed: all, unless final is 0 and s
  * ends with an incomplete sequence that may still become valid (left for later). (size_t)-1 when out of
  * memory. */
-static size_t put_valid(lc_bytes *out, const uint8_t *s, size_t n, int final)
+static size_t put_valid(lc_buf *out, const uint8_t *s, size_t n, int final)
 {
     size_t i = 0, run = 0; /* s[i - run .. i) is valid text not yet copied */
     while (i < n) {
@@ -70,21 +49,21 @@ static size_t put_valid(lc_bytes *out, const uint8_t *s, size_t n, int final)
         }
         if (incomplete && !final)
             break;
-        if (lc_bytes_put(out, s + i - run, run) || lc_bytes_put(out, REPLACEMENT, 3))
+        if (put(out, s + i - run, run) || put(out, REPLACEMENT, 3))
             return (size_t)-1;
         run = 0;
         i += (size_t)need;
     }
-    if (lc_bytes_put(out, s + i - run, run))
+    if (put(out, s + i - run, run))
         return (size_t)-1;
     return i;
 }
 
 void lc_text_free(lc_answer_text *t)
 {
-    lc_bytes_free(&t->raw);
-    lc_bytes_free(&t->plain);
-    lc_bytes_free(&t->content);
+    lc_buf_free(&t->raw);
+    lc_buf_free(&t->plain);
+    lc_buf_free(&t->content);
     free(t->offs);
     for (int i = 0; i < t->n_stop; i++)
         free(t->stop[i]);
@@ -98,8 +77,9 @@ llamac_status lc_text_begin(lc_answer_text *t, const llamac_tokenizer *tok, cons
         free(t->stop[i]);
     t->n_stop = 0;
     t->max_stop = 0;
-    t->raw.n = t->plain.n = t->content.n = 0;
-    if (lc_bytes_put(&t->raw, "", 0) || lc_bytes_put(&t->plain, "", 0) || lc_bytes_put(&t->content, "", 0))
+    t->raw.len = t->plain.len = t->content.len = 0;
+    t->raw.oom = t->plain.oom = t->content.oom = 0; /* a new answer may try again */
+    if (put(&t->raw, "", 0) || put(&t->plain, "", 0) || put(&t->content, "", 0))
         return LLAMAC_E_NOMEM;
     t->n_offs = 0;
     t->released = t->cut = 0;
@@ -189,10 +169,10 @@ static size_t stop_prefix_len(const lc_answer_text *t)
     size_t best = 0;
     for (int i = 0; i < t->n_stop; i++) {
         size_t k = t->stop_len[i] - 1;
-        if (k > t->plain.n)
-            k = t->plain.n;
+        if (k > t->plain.len)
+            k = t->plain.len;
         for (; k > best; k--)
-            if (!memcmp(t->plain.p + t->plain.n - k, t->stop[i], k)) {
+            if (!memcmp(t->plain.p + t->plain.len - k, t->stop[i], k)) {
                 best = k;
                 break;
             }
@@ -216,21 +196,21 @@ llamac_status lc_text_push(lc_answer_text *t, int32_t id)
         t->offs = o;
         t->cap_offs = cap;
     }
-    t->offs[t->n_offs].raw = t->raw.n;
-    t->offs[t->n_offs].plain = t->plain.n;
+    t->offs[t->n_offs].raw = t->raw.len;
+    t->offs[t->n_offs].plain = t->plain.len;
     t->n_offs++;
-    const size_t before = t->plain.n;
-    if (lc_bytes_put(&t->raw, piece, len))
+    const size_t before = t->plain.len;
+    if (put(&t->raw, piece, len))
         return LLAMAC_E_NOMEM;
-    if (!llamac_token_is_special(t->tok, id) && lc_bytes_put(&t->plain, piece, len))
+    if (!llamac_token_is_special(t->tok, id) && put(&t->plain, piece, len))
         return LLAMAC_E_NOMEM;
 
     /* stop strings: a match can only involve the new bytes and the max_stop - 1 before them */
-    if (t->n_stop && t->plain.n > before) {
+    if (t->n_stop && t->plain.len > before) {
         size_t from = before > t->max_stop - 1 ? before - (t->max_stop - 1) : 0;
         size_t best = SIZE_MAX;
         for (int i = 0; i < t->n_stop; i++) {
-            const char *m = memmem(t->plain.p + from, t->plain.n - from, t->stop[i], t->stop_len[i]);
+            const char *m = memmem(t->plain.p + from, t->plain.len - from, t->stop[i], t->stop_len[i]);
             if (m && (size_t)(m - t->plain.p) < best)
                 best = (size_t)(m - t->plain.p);
         }
@@ -240,26 +220,26 @@ llamac_status lc_text_push(lc_answer_text *t, int32_t id)
         }
     }
     if (t->hold == LC_HOLD_MAYBE)
-        t->hold = classify(t->raw.p, t->raw.n);
+        t->hold = classify(t->raw.p, t->raw.len);
     if (t->hold != LC_HOLD_NONE)
         return LLAMAC_OK;
-    size_t limit = t->stopped ? t->cut : t->plain.n - stop_prefix_len(t);
+    size_t limit = t->stopped ? t->cut : t->plain.len - stop_prefix_len(t);
     return release(t, limit, 0);
 }
 
 llamac_status lc_text_finish(lc_answer_text *t)
 {
     t->hold = LC_HOLD_NONE;
-    return release(t, t->stopped ? t->cut : t->plain.n, 1);
+    return release(t, t->stopped ? t->cut : t->plain.len, 1);
 }
 
 size_t lc_text_raw_end(const lc_answer_text *t)
 {
     if (!t->stopped)
-        return t->raw.n;
+        return t->raw.len;
     /* the token whose plain bytes contain the cut (the last one starting at or before it that has any) */
     for (size_t k = t->n_offs; k-- > 0;) {
-        size_t end = k + 1 < t->n_offs ? t->offs[k + 1].plain : t->plain.n;
+        size_t end = k + 1 < t->n_offs ? t->offs[k + 1].plain : t->plain.len;
         if (t->offs[k].plain <= t->cut && t->cut < end)
             return t->offs[k].raw + (t->cut - t->offs[k].plain);
     }

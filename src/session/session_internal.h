@@ -21,17 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat/chat_internal.h"
 #include "llamac.h"
 #include "util/err.h"
-
-/* ---- a growable byte string, always NUL-terminated once used ---- */
-typedef struct lc_bytes {
-    char *p;
-    size_t n, cap;
-} lc_bytes;
-
-llamac_status lc_bytes_put(lc_bytes *b, const void *s, size_t n);
-void lc_bytes_free(lc_bytes *b);
 
 /* ---- answer_text.c ---- */
 enum { LC_HOLD_NONE = 0, LC_HOLD_MAYBE = 1, LC_HOLD_CALL = 2 };
@@ -42,9 +34,9 @@ typedef struct lc_tok_off {
 
 typedef struct lc_answer_text {
     const llamac_tokenizer *tok;
-    lc_bytes raw;          /* the answer with special tokens as text (bytes as generated) */
-    lc_bytes plain;        /* the answer without special tokens (bytes as generated) */
-    lc_bytes content;      /* plain[0..released) as valid UTF-8 (invalid bytes and NUL -> U+FFFD): the text
+    lc_buf raw;            /* the answer with special tokens as text (bytes as generated) */
+    lc_buf plain;          /* the answer without special tokens (bytes as generated) */
+    lc_buf content;      /* plain[0..released) as valid UTF-8 (invalid bytes and NUL -> U+FFFD): the text
                               streamed so far */
     size_t released;       /* bytes of plain already turned into content */
     size_t cut;            /* where a stop string starts in plain (valid when stopped) */

@@ -139,7 +139,7 @@ llamac_status lc_session_finish(llamac_session *s, llamac_finish why, llamac_ses
     llamac_answer *a = &s->answer;
     a->finish = why;
     a->content = n_calls ? "" : s->text.content.p;
-    a->content_len = n_calls ? 0 : s->text.content.n;
+    a->content_len = n_calls ? 0 : s->text.content.len;
     a->raw = s->text.raw.p;
     a->raw_len = raw_end;
     a->tool_calls = s->calls_json;
@@ -255,10 +255,10 @@ llamac_status llamac_session_commit(llamac_session *s, llamac_session_event *ev)
         return LLAMAC_E_INVALID_ARG;
     if (s->state == LC_IDLE || s->n_inflight == 0)
         return LLAMAC_OK;
-    const size_t c0 = s->text.content.n;
+    const size_t c0 = s->text.content.len;
     llamac_status st = commit(s, ev);
     ev->text = s->text.content.p + c0;
-    ev->len = s->text.content.n - c0;
+    ev->len = s->text.content.len - c0;
     return st;
 }
 
@@ -266,11 +266,11 @@ llamac_status llamac_session_commit(llamac_session *s, llamac_session_event *ev)
 static void end_now(llamac_session *s, llamac_finish why)
 {
     event_init(&s->final_ev);
-    const size_t c0 = s->text.content.n;
+    const size_t c0 = s->text.content.len;
     s->n_inflight = 0;
     lc_session_finish(s, why, &s->final_ev);
     s->final_ev.text = s->text.content.p + c0;
-    s->final_ev.len = s->text.content.n - c0;
+    s->final_ev.len = s->text.content.len - c0;
 }
 
 void llamac_session_cancel(llamac_session *s)

@@ -642,21 +642,31 @@ static void check_call(int line, const char *calls, const char *args, char *id_o
     }
 }
 
-static void test_tools_pythonic(llamac_model *m)
+/* A session on a new context asked about the weather with TOOLS, its first answer run into *e. */
+static llamac_session *weather(llamac_model *m, llamac_chat_format want, llamac_context **c, events *e)
 {
-    const llamac_tokenizer *tok = llamac_model_tokenizer(m);
-    llamac_context *c = context(m, 1024, 1, 256);
-    llamac_session *s = session(c, 0);
-    const llamac_chat_format fmt = llamac_session_format(s);
-    CHECK(fmt == LLAMAC_CHAT_LLAMA3_2, "the tool chain model is 3.2");
+    *c = context(m, 1024, 1, 256);
+    llamac_session *s = session(*c, 0);
+    CHECK(llamac_session_format(s) == want, "the chain model's format is %d", (int)want);
     llamac_chat *chat = llamac_session_chat(s);
     llamac_chat_set_tools_json(chat, TOOLS, strlen(TOOLS));
     llamac_chat_add_message(chat, "user", "Weather in Paris?");
     llamac_gen_params gp = greedy(40);
-    events e;
-    e.cancel_after = 0;
     CHECK(llamac_session_begin(s, &gp) == LLAMAC_OK, "begin: %s", llamac_session_error(s));
-    run(s, &e);
+    e->cancel_after = 0;
+    run(s, e);
+    return s;
+}
+
+static void test_tools_pythonic(llamac_model *m)
+{
+    const llamac_tokenizer *tok = llamac_model_tokenizer(m);
+    llamac_context *c;
+    events e;
+    llamac_session *s = weather(m, LLAMAC_CHAT_LLAMA3_2, &c, &e);
+    const llamac_chat_format fmt = llamac_session_format(s);
+    llamac_chat *chat = llamac_session_chat(s);
+    llamac_gen_params gp = greedy(40);
     const llamac_answer *a = llamac_session_answer(s);
     char id1[32] = "", id2[32] = "";
     CHECK(a->finish == LLAMAC_FINISH_TOOL_CALLS && a->n_tool_calls == 1 && a->content_len == 0 && e.len == 0 &&
@@ -758,18 +768,11 @@ static const int32_t JSON_CALL[] = {5018, 609, 794, 330, 456, 70464, 2247, 14105
 static void test_tools_json_and_utf8(llamac_model *m, int32_t y, int32_t b_c3, int32_t b_a9, int32_t w)
 {
     const llamac_tokenizer *tok = llamac_model_tokenizer(m);
-    llamac_context *c = context(m, 1024, 1, 256);
-    llamac_session *s = session(c, 0);
-    const llamac_chat_format fmt = llamac_session_format(s);
-    CHECK(fmt == LLAMAC_CHAT_LLAMA3_1, "chain2 is 3.1");
-    llamac_chat *chat = llamac_session_chat(s);
-    llamac_chat_set_tools_json(chat, TOOLS, strlen(TOOLS));
-    llamac_chat_add_message(chat, "user", "Weather in Paris?");
-    llamac_gen_params gp = greedy(40);
+    llamac_context *c;
     events e;
-    e.cancel_after = 0;
-    CHECK(llamac_session_begin(s, &gp) == LLAMAC_OK, "begin: %s", llamac_session_error(s));
-    run(s, &e);
+    llamac_session *s = weather(m, LLAMAC_CHAT_LLAMA3_1, &c, &e);
+    llamac_chat *chat = llamac_session_chat(s);
+    llamac_gen_params gp = greedy(40);
     const llamac_answer *a = llamac_session_answer(s);
     CHECK(a->finish == LLAMAC_FINISH_TOOL_CALLS && a->completion_tokens == N_JSON_CALL + 1 && e.len == 0,
           "a JSON call: finish %d, %lld tokens, streamed '%s'", a->finish, (long long)a->completion_tokens, e.text);
