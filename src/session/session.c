@@ -302,7 +302,9 @@ static llamac_status reserve(llamac_tokens *v, size_t n)
     return LLAMAC_OK;
 }
 
-/* Everything after the checks: nothing has changed before this point. Takes target (moved into s->prompt). */
+/* Everything after the checks. Takes target (moved into s->prompt). A context that is too small or bad sampling
+ * parameters change nothing; once they are accepted the previous answer's record is cleared, and the cache and
+ * the conversation's bookkeeping change only after every allocation has succeeded. */
 static llamac_status apply(llamac_session *s, const llamac_gen_params *p, int n_stop, int mode, llamac_tokens *target,
                            const llamac_tokens *owners, size_t known, int d, size_t n_prefix)
 {
@@ -320,8 +322,16 @@ static llamac_status apply(llamac_session *s, const llamac_gen_params *p, int n_
         return lc_fail(&s->err, LLAMAC_E_INVALID_ARG, "invalid sampling parameters");
     const int tools = mode == LC_MODE_CHAT && p->parse_tool_calls && s->format != LLAMAC_CHAT_LLAMA3_0 &&
                       p->tool_choice != LLAMAC_TOOL_CHOICE_NONE && (s->chat->tools || s->chat->n_builtin);
-    if (lc_text_begin(&s->text, s->tok, p->stop, n_stop, tools) || reserve(&s->cache, target->n) ||
-        grow_msg(s, n + 1)) {
+    /* the previous answer's text goes now: its fields must not point into the new one */
+    free(s->calls_json);
+    s->calls_json = NULL;
+    memset(&s->answer, 0, sizeof s->answer);
+    s->answer.content = s->answer.raw = "";
+    llamac_status st = lc_text_begin(&s->text, s->tok, p->stop, n_stop, tools);
+    /* a forced tool-call opening (the end of the target) is part of the answer's text */
+    for (size_t i = target->n - n_prefix; i < target->n && !st; i++)
+        st = lc_text_push(&s->text, target->ids[i]);
+    if (st || reserve(&s->cache, target->n) || grow_msg(s, n + 1)) {
         llamac_sampler_free(smp);
         return lc_fail(&s->err, LLAMAC_E_NOMEM, "out of memory");
     }
@@ -377,19 +387,11 @@ static llamac_status apply(llamac_session *s, const llamac_gen_params *p, int n_
     s->parse_calls = tools;
     s->gen.n = 0;
     s->n_inflight = 0;
-    free(s->calls_json);
-    s->calls_json = NULL;
-    memset(&s->answer, 0, sizeof s->answer);
-    s->answer.content = s->answer.raw = "";
     s->answer.prompt_tokens = (int64_t)s->prompt.n;
     s->answer.cached_tokens = (int64_t)s->cache.n;
     s->t_begin = lc_now_ms();
     s->t_prefill = s->t_first = s->t_last = 0;
     s->err.msg[0] = 0;
-    /* a forced tool-call opening is part of the answer's text */
-    for (size_t i = s->prompt.n - n_prefix; i < s->prompt.n; i++)
-        if (lc_text_push(&s->text, s->prompt.ids[i]))
-            return lc_fail(&s->err, LLAMAC_E_NOMEM, "out of memory");
     s->state = LC_PREFILL;
     if (s->prompt_done == (int64_t)s->prompt.n) /* prefill only, and everything was cached already */
         return lc_session_finish(s, LLAMAC_FINISH_STOP, NULL);
