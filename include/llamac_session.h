@@ -130,8 +130,9 @@ typedef struct llamac_gen_params {
     llamac_sampler_params sampling;
     int max_tokens;             /* the most answer tokens, stop token included (default -1: until the context is
                                    full; 0: only the prompt is decoded, the answer is empty) */
-    const char *stop[LLAMAC_MAX_STOP]; /* stop strings (copied by begin; NULL entries end the list): the answer
-                                   ends before the first occurrence, which is never streamed */
+    const char *stop[LLAMAC_MAX_STOP]; /* stop strings (copied by begin; NULL entries end the list; each 1..256
+                                   bytes of UTF-8): the answer ends before the first occurrence, which is never
+                                   streamed */
     int ignore_eos;             /* 1: stop tokens do not end the answer (they are generated as text) */
     int n_logprobs;             /* 0 (default): none; 1..LLAMAC_MAX_TOP_LOGPROBS+1: each event carries the
                                    chosen token's log-probability and the n_logprobs - 1 top alternatives */

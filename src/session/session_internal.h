@@ -53,7 +53,7 @@ typedef struct lc_answer_text {
 
 /* Starts a new answer: copies the stop strings (valid UTF-8, 1..LC_MAX_STOP_LEN bytes each; checked by the
  * caller), forgets the previous text. */
-#define LC_MAX_STOP_LEN 1024
+#define LC_MAX_STOP_LEN 256
 llamac_status lc_text_begin(lc_answer_text *t, const llamac_tokenizer *tok, const char *const *stop, int n_stop,
                             int detect_calls);
 void lc_text_free(lc_answer_text *t);
