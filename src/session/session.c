@@ -320,8 +320,9 @@ static llamac_status apply(llamac_session *s, const llamac_gen_params *p, int n_
     llamac_sampler *smp = NULL;
     if (llamac_sampler_create(&p->sampling, s->n_vocab, &smp) != LLAMAC_OK)
         return lc_fail(&s->err, LLAMAC_E_INVALID_ARG, "invalid sampling parameters");
+    const int builtin = s->chat->n_builtin > 0 && s->format != LLAMAC_CHAT_LLAMA3_2; /* 3.2 has none */
     const int tools = mode == LC_MODE_CHAT && p->parse_tool_calls && s->format != LLAMAC_CHAT_LLAMA3_0 &&
-                      p->tool_choice != LLAMAC_TOOL_CHOICE_NONE && (s->chat->tools || s->chat->n_builtin);
+                      p->tool_choice != LLAMAC_TOOL_CHOICE_NONE && (s->chat->tools || builtin);
     /* the previous answer's text goes now: its fields must not point into the new one */
     free(s->calls_json);
     s->calls_json = NULL;
