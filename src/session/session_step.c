@@ -15,6 +15,7 @@
  * string is re-rendered from its trimmed text instead (the chat holds the trimmed text; the cache keeps
  * whatever part of the generated tokens matches the rendering).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,8 @@ static void unsync_partial(llamac_session *s)
 static llamac_status record_answer(llamac_session *s, const char *message_json)
 {
     const int n = s->answer_msg;
+    /* the chat must not change while an answer runs; if it did, its mark is kept for the next begin */
+    const int dirty = llamac_chat_n_messages(s->chat) != n ? 0 : lc_chat_dirty_from(s->chat);
     llamac_status st = message_json ? llamac_chat_add_message_json(s->chat, message_json, strlen(message_json))
                                     : llamac_chat_add_message(s->chat, "assistant", s->text.content.p);
     if (st) {
@@ -111,6 +114,8 @@ static llamac_status record_answer(llamac_session *s, const char *message_json)
         }
     }
     lc_chat_clear_dirty(s->chat);
+    if (dirty != INT_MAX)
+        lc_chat_mark_dirty(s->chat, dirty);
     return LLAMAC_OK;
 }
 
