@@ -40,8 +40,9 @@
  *
  * KV invariant: the sequence holds exactly the tokens the session last decoded (kept in the session), which
  * are the rendering of the conversation's messages except that an answer is represented by the tokens the
- * model generated; the stop token that ended an answer is decoded at the start of the next turn (the chat
- * format closes every assistant message with it). Any change to the chat at message k (truncate, remove,
+ * model generated; the answer's last sampled token and the token that closes it (the stop token the model
+ * produced, or <|eot_id|> for an answer cut by a limit or a cancel) are decoded at the start of the next turn.
+ * An answer cut by a stop string is stored trimmed and re-rendered by the next begin. Any change to the chat at message k (truncate, remove,
  * tools, system prompt) is noticed at the next begin, which drops the cache from message k onward; with the
  * prefix cache on, begin also reuses any cached blocks that hold the prompt (llamac_seq_restore_prefix).
  * Everything is deterministic: the same conversation, parameters and seed give the same answer bit for bit,
@@ -133,7 +134,8 @@ typedef struct llamac_gen_params {
     const char *stop[LLAMAC_MAX_STOP]; /* stop strings (copied by begin; NULL entries end the list; each 1..256
                                    bytes of UTF-8): the answer ends before the first occurrence, which is never
                                    streamed */
-    int ignore_eos;             /* 1: stop tokens do not end the answer (they are generated as text) */
+    int ignore_eos;             /* 1: stop tokens do not end the answer (they are generated like other special
+                                   tokens: in raw, not in content) */
     int n_logprobs;             /* 0 (default): none; 1..LLAMAC_MAX_TOP_LOGPROBS+1: each event carries the
                                    chosen token's log-probability and the n_logprobs - 1 top alternatives */
     llamac_tool_choice tool_choice;
@@ -198,9 +200,11 @@ llamac_status llamac_session_commit(llamac_session *s, llamac_session_event *ev)
 /* Ends the running answer now (what was generated is kept, as after a stop token). */
 void llamac_session_cancel(llamac_session *s);
 
-/* Drives the session alone until the answer finishes: the prompt in chunks of n_batch, then one token per
- * decode. on_event (may be NULL) sees every event; returning non-zero cancels. The context's progress callback
- * can cancel a long prefill. Returns LLAMAC_OK when the answer finished normally (see the answer's finish). */
+/* Drives the session alone until the answer finishes: the prompt in chunks of n_batch (llamac_decode_tokens),
+ * then one token per decode. on_event (may be NULL) sees every event with a token, text or finish; returning
+ * non-zero cancels (on_event then sees the final event). The context's progress callback can cancel a decode:
+ * LLAMAC_E_CANCELLED, the answer finished CANCELLED. A failed decode returns its status, the answer finished
+ * ERROR. Returns LLAMAC_OK when the answer finished otherwise (see the answer's finish). */
 typedef int (*llamac_session_event_fn)(void *user, const llamac_session_event *ev);
 llamac_status llamac_session_run(llamac_session *s, llamac_session_event_fn on_event, void *user);
 
