@@ -112,9 +112,8 @@ int main(int argc, char **argv)
     for (int r = 0; r < reps; r++) {
         llamac_seq_truncate(c, 0, 0);
         if (pp > 0) {
-            llamac_batch b = {.n_tokens = pp, .tokens = toks};
             t0 = now();
-            if (llamac_decode(c, &b) != LLAMAC_OK) {
+            if (llamac_decode_tokens(c, 0, toks, pp, 0, NULL, NULL) != LLAMAC_OK) {
                 fprintf(stderr, "%s\n", llamac_context_error(c));
                 return 1;
             }

@@ -49,8 +49,8 @@
  * ordinary tokens (27, 91, ...), never the special token; special tokens come only from the renderer.
  *
  * Ownership: llamac_chat and llamac_chat_prompt are opaque handles freed with their *_free (NULL is a no-op).
- * Strings passed in are copied. llamac_tool_calls.json is allocated with malloc and belongs to the caller
- * (release with free()); token ids are appended to a caller-owned llamac_tokens.
+ * Strings passed in are copied. llamac_tool_calls.json and the JSON text of the *_json getters are allocated with
+ * malloc and belong to the caller (release with free()); token ids are appended to a caller-owned llamac_tokens.
  */
 #ifndef LLAMAC_CHAT_H
 #define LLAMAC_CHAT_H
@@ -147,6 +147,29 @@ llamac_status llamac_chat_set_builtin_tools(llamac_chat *chat, const char *const
 int llamac_chat_n_messages(const llamac_chat *chat);
 /* Keeps messages 0..n-1 (n <= count); tools are kept. */
 llamac_status llamac_chat_truncate(llamac_chat *chat, int n);
+/* Removes messages first..first+n-1 (the later ones move down); tools are kept. */
+llamac_status llamac_chat_remove(llamac_chat *chat, int first, int n);
+
+/* Reading the conversation back (NULL-safe: a NULL chat or an index outside 0..n-1 gives NULL, 0 or
+ * LLAMAC_E_INVALID_ARG). Strings returned by pointer are valid until the message is removed or replaced.
+ * The role as given: "system", "user", "assistant", "tool" or "ipython". */
+const char *llamac_chat_message_role(const llamac_chat *chat, int i);
+/* The text content ("" when the message has none: tool calls only, or a tool result given as a JSON object or
+ * array, which llamac_chat_message_json shows); *len (if not NULL) gets its length. */
+const char *llamac_chat_message_content(const llamac_chat *chat, int i, size_t *len);
+int llamac_chat_message_n_tool_calls(const llamac_chat *chat, int i);
+/* Message i as an OpenAI-style object (one line of JSON), e.g.
+ *   {"role":"user","content":"Hi"}
+ *   {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+ *    "function":{"name":"f","arguments":"{\"a\": 1}"}}]}          (arguments as a JSON string; "id" if it had one)
+ *   {"role":"tool","content":{"temp":20},"tool_call_id":"call_1"}
+ * *out is malloc'd (release with free()), NULL on error. */
+llamac_status llamac_chat_message_json(const llamac_chat *chat, int i, char **out);
+/* The custom tool definitions as a JSON array, or *out = NULL when there are none. malloc'd. */
+llamac_status llamac_chat_tools_json(const llamac_chat *chat, char **out);
+/* The whole conversation as {"messages":[...], "tools":[...], "builtin_tools":[...]} (tools only when set), the
+ * document llamac_chat_load_json reads back. malloc'd. */
+llamac_status llamac_chat_dump_json(const llamac_chat *chat, char **out);
 
 /* ---------------------------------------------------------------------------------------------------------
  * Rendering

@@ -40,8 +40,9 @@
  *
  * KV invariant: the sequence holds exactly the tokens the session last decoded (kept in the session), which
  * are the rendering of the conversation's messages except that an answer is represented by the tokens the
- * model generated; the stop token that ended an answer is decoded at the start of the next turn (the chat
- * format closes every assistant message with it). Any change to the chat at message k (truncate, remove,
+ * model generated; the answer's last sampled token and the token that closes it (the stop token the model
+ * produced, or <|eot_id|> for an answer cut by a limit or a cancel) are decoded at the start of the next turn.
+ * An answer cut by a stop string is stored trimmed and re-rendered by the next begin. Any change to the chat at message k (truncate, remove,
  * tools, system prompt) is noticed at the next begin, which drops the cache from message k onward; with the
  * prefix cache on, begin also reuses any cached blocks that hold the prompt (llamac_seq_restore_prefix).
  * Everything is deterministic: the same conversation, parameters and seed give the same answer bit for bit,
@@ -80,8 +81,10 @@ int32_t llamac_batch_buf_add(llamac_batch_buf *b, int32_t token, int32_t pos, in
 /* Decodes tokens[0..n) appended to sequence seq in batches of at most the context's n_batch tokens (the one
  * chunked-prefill routine; llamac_session_run uses it too). Logits are computed for the last token only
  * (read them with llamac_get_logits(ctx, llamac_decode_tokens_last_index(...))) unless all_logits is 1, in
- * which case on_logits(user, i, logits) is called for every token i in order. Honours the context's progress
- * callback (cancel between layers). On error the sequence is truncated back to where it stood. */
+ * which case on_logits(user, i, logits) is called for every token i in order (batches are then at most the
+ * context's n_logits tokens); a non-zero return stops with LLAMAC_E_CANCELLED. Honours the context's progress
+ * callback (cancel between layers). On error the sequence is truncated back to where it stood (the message is
+ * in llamac_context_error). */
 typedef int (*llamac_logits_fn)(void *user, int64_t i, const float *logits);
 llamac_status llamac_decode_tokens(llamac_context *ctx, int seq, const int32_t *tokens, int64_t n, int all_logits,
                                    llamac_logits_fn on_logits, void *user);
@@ -101,7 +104,9 @@ typedef struct llamac_session_params {
 } llamac_session_params;
 
 llamac_session_params llamac_session_default_params(void);
-/* The model must have a vocabulary. On failure *out is NULL and err names the problem. */
+/* The session starts from an empty sequence (seq is cleared). A model without a vocabulary can only run raw
+ * token prompts (llamac_session_begin_tokens; events then carry ids and no text, and there are no stop tokens).
+ * On failure *out is NULL and err names the problem. */
 llamac_status llamac_session_create(llamac_context *ctx, const llamac_session_params *params, llamac_session **out,
                                     char *err, size_t err_size);
 void llamac_session_free(llamac_session *s);
@@ -124,10 +129,13 @@ typedef enum llamac_tool_choice {
 #define LLAMAC_MAX_STOP 16
 typedef struct llamac_gen_params {
     llamac_sampler_params sampling;
-    int max_tokens;             /* the most answer tokens (default -1: until the context is full) */
-    const char *stop[LLAMAC_MAX_STOP]; /* stop strings (copied by begin; NULL entries end the list): the answer
-                                   ends before the first occurrence, which is never streamed */
-    int ignore_eos;             /* 1: stop tokens do not end the answer (they are generated as text) */
+    int max_tokens;             /* the most answer tokens, stop token included (default -1: until the context is
+                                   full; 0: only the prompt is decoded, the answer is empty) */
+    const char *stop[LLAMAC_MAX_STOP]; /* stop strings (copied by begin; NULL entries end the list; each 1..256
+                                   bytes of UTF-8): the answer ends before the first occurrence, which is never
+                                   streamed */
+    int ignore_eos;             /* 1: stop tokens do not end the answer (they are generated like other special
+                                   tokens: in raw, not in content) */
     int n_logprobs;             /* 0 (default): none; 1..LLAMAC_MAX_TOP_LOGPROBS+1: each event carries the
                                    chosen token's log-probability and the n_logprobs - 1 top alternatives */
     llamac_tool_choice tool_choice;
@@ -138,10 +146,16 @@ typedef struct llamac_gen_params {
 llamac_gen_params llamac_gen_default_params(void);
 
 /* Starts an answer: renders what the cache lacks (the pending stop token, new messages, the assistant
- * header), reuses cached blocks, and sets the sampler. Errors: LLAMAC_E_CONTEXT_FULL when the prompt plus one
- * answer token cannot fit in n_ctx (nothing changed: drop turns or forget), LLAMAC_E_INVALID_ARG for bad
- * parameters or a conversation the format cannot render (message in llamac_session_error). */
+ * header), reuses cached blocks, and sets the sampler (made anew from params.sampling: the same conversation,
+ * parameters and seed give the same answer). Errors: LLAMAC_E_CONTEXT_FULL when the prompt plus one answer token
+ * cannot fit in n_ctx (nothing changed: drop turns or forget), LLAMAC_E_INVALID_ARG for bad parameters, an
+ * empty conversation, one the format cannot render, or an answer still running (message in
+ * llamac_session_error). */
 llamac_status llamac_session_begin(llamac_session *s, const llamac_gen_params *params);
+/* Starts reading the conversation into the cache without answering it (no assistant header; e.g. right after
+ * loading a saved chat, so that the next answer starts at once). Driven like an answer (llamac_session_run, or
+ * batch / commit); it finishes with LLAMAC_FINISH_STOP, no text and no message added. Errors as begin. */
+llamac_status llamac_session_begin_prefill(llamac_session *s);
 /* Starts a raw completion: the sequence is to hold prompt[0..n) (no chat rendering; the common prefix with
  * what the cache holds is kept) and the answer continues it. The answer is not added to the chat. */
 llamac_status llamac_session_begin_tokens(llamac_session *s, const int32_t *prompt, int64_t n,
@@ -176,7 +190,8 @@ typedef struct llamac_session_event {
 int64_t llamac_session_pending(const llamac_session *s);
 /* Adds up to max of those tokens to b (positions and sequence id filled in; logits requested for the last
  * prompt token and for every generated token). Returns the number added. The session does not change until
- * llamac_session_commit, so after a failed llamac_decode the same call adds the same tokens again. */
+ * llamac_session_commit, so after a failed llamac_decode the same call adds the same tokens again (each call
+ * replaces what the previous uncommitted one added). */
 int llamac_session_batch(llamac_session *s, llamac_batch_buf *b, int max);
 /* After llamac_decode succeeded on the batch: takes the tokens added as cached and, when the batch held the
  * logits the session waited for, samples the next token and fills *ev. Returns LLAMAC_OK (also when the answer
@@ -185,9 +200,11 @@ llamac_status llamac_session_commit(llamac_session *s, llamac_session_event *ev)
 /* Ends the running answer now (what was generated is kept, as after a stop token). */
 void llamac_session_cancel(llamac_session *s);
 
-/* Drives the session alone until the answer finishes: the prompt in chunks of n_batch, then one token per
- * decode. on_event (may be NULL) sees every event; returning non-zero cancels. The context's progress callback
- * can cancel a long prefill. Returns LLAMAC_OK when the answer finished normally (see the answer's finish). */
+/* Drives the session alone until the answer finishes: the prompt in chunks of n_batch (llamac_decode_tokens),
+ * then one token per decode. on_event (may be NULL) sees every event with a token, text or finish; returning
+ * non-zero cancels (on_event then sees the final event). The context's progress callback can cancel a decode:
+ * LLAMAC_E_CANCELLED, the answer finished CANCELLED. A failed decode returns its status, the answer finished
+ * ERROR. Returns LLAMAC_OK when the answer finished otherwise (see the answer's finish). */
 typedef int (*llamac_session_event_fn)(void *user, const llamac_session_event *ev);
 llamac_status llamac_session_run(llamac_session *s, llamac_session_event_fn on_event, void *user);
 
@@ -212,6 +229,9 @@ typedef struct llamac_answer {
 
 /* The last answer (finish NONE while it runs). */
 const llamac_answer *llamac_session_answer(const llamac_session *s);
+/* The tokens the last begin left to decode (the prompt minus what the cache held: for a log such as
+ * `llamac chat --trace-tokens`); *n gets their number. Valid until the next begin. */
+const int32_t *llamac_session_prompt(const llamac_session *s, int64_t *n);
 
 /* Positions the session's sequence holds / may hold (n_ctx). */
 int64_t llamac_session_used(const llamac_session *s);

@@ -21,6 +21,7 @@
 enum lc_role { LC_ROLE_SYSTEM, LC_ROLE_USER, LC_ROLE_ASSISTANT, LC_ROLE_TOOL, LC_ROLE_IPYTHON };
 
 typedef struct lc_chat_call {
+    char *id;          /* the OpenAI call id ("call_..."), or NULL when the message had none */
     char *name;
     json_t *arguments; /* an object (owned) */
 } lc_chat_call;
@@ -33,6 +34,7 @@ typedef struct lc_chat_msg {
     json_t *content_json; /* tool/ipython messages whose content is an object or a non-text array (owned) */
     lc_chat_call *calls;
     int n_calls;
+    char *tool_call_id;   /* tool/ipython messages: the call answered ("tool_call_id"), or NULL; not rendered */
 } lc_chat_msg;
 
 struct llamac_chat {
@@ -42,9 +44,18 @@ struct llamac_chat {
     json_t *tools;         /* array of tool definitions (owned), or NULL: no custom tools */
     char **builtin;        /* built-in tool names, or NULL */
     int n_builtin;
+    int dirty_from;        /* the lowest index of a message changed (added, removed, replaced) since
+                              lc_chat_clear_dirty, 0 after a change of tools, INT_MAX when nothing changed */
     lc_err err;
 };
 typedef struct llamac_chat lc_chat;
+
+/* ---- change tracking (for a generation session keeping the conversation in a KV cache) ---- */
+/* Records that messages from index i on may differ from what a session last rendered. */
+void lc_chat_mark_dirty(lc_chat *c, int i);
+/* The lowest changed message index since the last lc_chat_clear_dirty (INT_MAX: no change). */
+int lc_chat_dirty_from(const lc_chat *c);
+void lc_chat_clear_dirty(lc_chat *c);
 
 const char *lc_role_name(int role);
 void lc_chat_msg_clear(lc_chat_msg *m);
@@ -63,6 +74,16 @@ typedef struct lc_seg {
     size_t off, len; /* into text */
     int message;
 } lc_seg;
+
+/* llamac_chat_render with one more option: without_tools = 1 renders as if the conversation had no custom and
+ * no built-in tools (tool_choice "none" of a generation session). */
+llamac_status lc_chat_render_ex(llamac_chat *chat, const llamac_chat_params *params, int first_message,
+                                int without_tools, llamac_chat_prompt **out);
+
+/* llamac_chat_prompt_tokens that also appends, for each id, the index of the message its segment belongs to
+ * (owners may be NULL). On error both arrays keep their previous contents. */
+llamac_status lc_chat_prompt_tokens_owned(const llamac_chat_prompt *prompt, const llamac_tokenizer *tok,
+                                          llamac_tokens *out, llamac_tokens *owners, char *err, size_t err_size);
 
 struct llamac_chat_prompt {
     lc_buf text;   /* segments back to back, each followed by a NUL (so each is a C string) */

@@ -9,7 +9,8 @@
  *             which is rendered as JSON
  *   tool_calls (assistant only) [ {"type":"function"?, "function":{"name":..., "arguments": object | JSON text
  *             of an object}} ]; an empty or null tool_calls is treated as absent
- *   other keys (name, tool_call_id, ...) are ignored
+ *   "id" of a tool call and "tool_call_id" of a tool message are kept (for the JSON read back), not rendered;
+ *   other keys (name, ...) are ignored
  * Tools: [ {"type":"function","function":{"name":..., "description"?: string, "parameters"?: object}} ] or a bare
  * function object {"name":..., ...}; kept verbatim (the templates print the whole object).
  * Built-in tools: identifiers, e.g. brave_search, wolfram_alpha, code_interpreter.
@@ -33,10 +34,12 @@ void lc_chat_msg_clear(lc_chat_msg *m)
     free(m->content);
     json_decref(m->content_json);
     for (int i = 0; i < m->n_calls; i++) {
+        free(m->calls[i].id);
         free(m->calls[i].name);
         json_decref(m->calls[i].arguments);
     }
     free(m->calls);
+    free(m->tool_call_id);
     memset(m, 0, sizeof *m);
 }
 
@@ -87,6 +90,22 @@ int llamac_chat_n_messages(const llamac_chat *chat)
     return chat ? chat->n_msgs : 0;
 }
 
+void lc_chat_mark_dirty(lc_chat *c, int i)
+{
+    if (i < c->dirty_from)
+        c->dirty_from = i < 0 ? 0 : i;
+}
+
+int lc_chat_dirty_from(const lc_chat *c)
+{
+    return c->dirty_from;
+}
+
+void lc_chat_clear_dirty(lc_chat *c)
+{
+    c->dirty_from = INT_MAX;
+}
+
 llamac_status llamac_chat_truncate(llamac_chat *chat, int n)
 {
     if (!chat)
@@ -96,7 +115,27 @@ llamac_status llamac_chat_truncate(llamac_chat *chat, int n)
         return lc_fail(&chat->err, LLAMAC_E_INVALID_ARG, "truncate: %d is not in 0..%d", n, chat->n_msgs);
     for (int i = n; i < chat->n_msgs; i++)
         lc_chat_msg_clear(&chat->msgs[i]);
+    if (n < chat->n_msgs)
+        lc_chat_mark_dirty(chat, n);
     chat->n_msgs = n;
+    return LLAMAC_OK;
+}
+
+llamac_status llamac_chat_remove(llamac_chat *chat, int first, int n)
+{
+    if (!chat)
+        return LLAMAC_E_INVALID_ARG;
+    chat->err.msg[0] = 0;
+    if (first < 0 || n < 0 || first > chat->n_msgs || n > chat->n_msgs - first)
+        return lc_fail(&chat->err, LLAMAC_E_INVALID_ARG, "remove: messages %d..%d are not in 0..%d", first,
+                       first + n - 1, chat->n_msgs - 1);
+    if (n == 0)
+        return LLAMAC_OK;
+    for (int i = first; i < first + n; i++)
+        lc_chat_msg_clear(&chat->msgs[i]);
+    memmove(chat->msgs + first, chat->msgs + first + n, (size_t)(chat->n_msgs - first - n) * sizeof *chat->msgs);
+    chat->n_msgs -= n;
+    lc_chat_mark_dirty(chat, first);
     return LLAMAC_OK;
 }
 
@@ -233,8 +272,15 @@ static llamac_status parse_call(const json_t *tc, lc_chat_call *call, const char
         return lc_fail(e, LLAMAC_E_FORMAT, "%s: \"arguments\" must be an object or a JSON string, not %s", where,
                        json_type_name(args));
     }
+    const json_t *id = json_object_get(tc, "id");
+    if (id && !json_is_null(id) && !json_is_string(id)) {
+        json_decref(obj);
+        return lc_fail(e, LLAMAC_E_FORMAT, "%s: \"id\" must be a string", where);
+    }
     call->name = dup_mem(json_string_value(name), json_string_length(name));
     call->arguments = obj;
+    if (json_is_string(id) && !(call->id = dup_mem(json_string_value(id), json_string_length(id))))
+        return lc_fail(e, LLAMAC_E_NOMEM, "%s: out of memory", where);
     if (!obj || !call->name)
         return lc_fail(e, LLAMAC_E_NOMEM, "%s: out of memory", where);
     return LLAMAC_OK;
@@ -325,6 +371,12 @@ static llamac_status parse_message(const json_t *jm, lc_chat_msg *m, const char 
     }
     m->content = text.p;
     m->content_len = text.len;
+    const json_t *tcid = json_object_get(jm, "tool_call_id");
+    if (is_tool && json_is_string(tcid) &&
+        !(m->tool_call_id = dup_mem(json_string_value(tcid), json_string_length(tcid)))) {
+        lc_chat_msg_clear(m);
+        return lc_fail(e, LLAMAC_E_NOMEM, "%s: out of memory", where);
+    }
     return LLAMAC_OK;
 }
 
@@ -437,6 +489,8 @@ llamac_status llamac_chat_add_message(llamac_chat *chat, const char *role, const
     llamac_status st = push_msg(chat, &m);
     if (st)
         lc_chat_msg_clear(&m);
+    else
+        lc_chat_mark_dirty(chat, chat->n_msgs - 1);
     return st;
 }
 
@@ -459,6 +513,8 @@ llamac_status llamac_chat_add_message_json(llamac_chat *chat, const char *json, 
         return st;
     if ((st = push_msg(chat, &m)))
         lc_chat_msg_clear(&m);
+    else
+        lc_chat_mark_dirty(chat, chat->n_msgs - 1);
     return st;
 }
 
@@ -506,6 +562,7 @@ llamac_status llamac_chat_load_json(llamac_chat *chat, const char *json, size_t 
     chat->tools = tmp.tools;
     chat->builtin = tmp.builtin;
     chat->n_builtin = tmp.n_builtin;
+    lc_chat_mark_dirty(chat, 0);
     json_decref(root);
     return LLAMAC_OK;
 done:
@@ -530,6 +587,7 @@ llamac_status llamac_chat_set_tools_json(llamac_chat *chat, const char *json, si
         return st;
     json_decref(chat->tools);
     chat->tools = tools;
+    lc_chat_mark_dirty(chat, 0);
     return LLAMAC_OK;
 }
 
@@ -559,5 +617,6 @@ llamac_status llamac_chat_set_builtin_tools(llamac_chat *chat, const char *const
     free_builtin(chat->builtin, chat->n_builtin);
     chat->builtin = out;
     chat->n_builtin = n_out;
+    lc_chat_mark_dirty(chat, 0);
     return LLAMAC_OK;
 }

@@ -179,9 +179,9 @@ static void render_call(rctx *r, const lc_chat *c, const lc_chat_call *call, int
     sp(r, builtin_mode ? SP_EOM : SP_EOT);
 }
 
-static llamac_status render_llama3_0(rctx *r, lc_chat *c)
+static llamac_status render_llama3_0(rctx *r, lc_chat *c, int without_tools)
 {
-    if (c->tools || c->n_builtin)
+    if (!without_tools && (c->tools || c->n_builtin))
         return lc_fail(&c->err, LLAMAC_E_UNSUPPORTED,
                        "Llama 3.0 has no tool-calling format: remove the tools or render as Llama 3.1+");
     for (int i = 0; i < c->n_msgs; i++) {
@@ -201,10 +201,10 @@ static llamac_status render_llama3_0(rctx *r, lc_chat *c)
     return LLAMAC_OK;
 }
 
-static llamac_status render_llama3_1(rctx *r, lc_chat *c, const llamac_chat_params *prm)
+static llamac_status render_llama3_1(rctx *r, lc_chat *c, const llamac_chat_params *prm, int without_tools)
 {
-    const int builtin_mode = prm->format != LLAMAC_CHAT_LLAMA3_2 && c->n_builtin > 0;
-    const int tools = c->tools != NULL;
+    const int builtin_mode = !without_tools && prm->format != LLAMAC_CHAT_LLAMA3_2 && c->n_builtin > 0;
+    const int tools = !without_tools && c->tools != NULL;
     const int n = c->n_msgs;
     int idx = 0;
     char date[64];
@@ -327,6 +327,12 @@ void llamac_chat_prompt_free(llamac_chat_prompt *prompt)
 llamac_status llamac_chat_render(llamac_chat *chat, const llamac_chat_params *params, int first_message,
                                  llamac_chat_prompt **out)
 {
+    return lc_chat_render_ex(chat, params, first_message, 0, out);
+}
+
+llamac_status lc_chat_render_ex(llamac_chat *chat, const llamac_chat_params *params, int first_message,
+                                int without_tools, llamac_chat_prompt **out)
+{
     if (out)
         *out = NULL;
     if (!chat)
@@ -345,7 +351,8 @@ llamac_status llamac_chat_render(llamac_chat *chat, const llamac_chat_params *pa
     if (!p)
         return lc_fail(&chat->err, LLAMAC_E_NOMEM, "out of memory");
     rctx r = {.p = p, .first = first_message, .owner = 0};
-    llamac_status st = f == LLAMAC_CHAT_LLAMA3_0 ? render_llama3_0(&r, chat) : render_llama3_1(&r, chat, params);
+    llamac_status st = f == LLAMAC_CHAT_LLAMA3_0 ? render_llama3_0(&r, chat, without_tools)
+                                                 : render_llama3_1(&r, chat, params, without_tools);
     if (st == LLAMAC_OK && params->add_generation_prompt) {
         r.owner = chat->n_msgs;
         header(&r, "assistant");

@@ -14,14 +14,30 @@
 llamac_status llamac_chat_prompt_tokens(const llamac_chat_prompt *prompt, const llamac_tokenizer *tok,
                                         llamac_tokens *out, char *err, size_t err_size)
 {
+    return lc_chat_prompt_tokens_owned(prompt, tok, out, NULL, err, err_size);
+}
+
+/* Appends owner to *owners until it is as long as *out. */
+static llamac_status own(llamac_tokens *owners, size_t n, int owner)
+{
+    llamac_status st = LLAMAC_OK;
+    while (owners && owners->n < n && !st)
+        st = llamac_tokens_push(owners, owner);
+    return st;
+}
+
+llamac_status lc_chat_prompt_tokens_owned(const llamac_chat_prompt *prompt, const llamac_tokenizer *tok,
+                                          llamac_tokens *out, llamac_tokens *owners, char *err, size_t err_size)
+{
     lc_err e = {{0}};
     llamac_status st = LLAMAC_OK;
-    if (!prompt || !tok || !out) {
+    if (!prompt || !tok || !out || (owners && owners->n != out->n)) {
         st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "chat_prompt_tokens: NULL argument");
         lc_err_copy(&e, err, err_size);
         return st;
     }
     const size_t n0 = out->n;
+    /* the text segments of one run all belong to one message (see the note in the loop) */
     const char *text = prompt->text.p;
     int i = 0;
     while (i < prompt->n_segs && st == LLAMAC_OK) {
@@ -33,6 +49,8 @@ llamac_status llamac_chat_prompt_tokens(const llamac_chat_prompt *prompt, const 
                              "format; a Llama 3.0 vocabulary lacks the 3.1 tool tokens)", text + s->off);
             else
                 st = llamac_tokens_push(out, id);
+            if (!st)
+                st = own(owners, out->n, s->message);
             i++;
             continue;
         }
@@ -50,12 +68,16 @@ llamac_status llamac_chat_prompt_tokens(const llamac_chat_prompt *prompt, const 
             st = run.oom ? LLAMAC_E_NOMEM : llamac_tokenize(tok, run.p ? run.p : "", run.len, 0, out);
             lc_buf_free(&run);
         }
+        if (!st)
+            st = own(owners, out->n, s->message);
         if (st)
             lc_fail(&e, st, "tokenizing the chat prompt failed (%s)", llamac_status_str(st));
         i = j;
     }
     if (st) {
         out->n = n0;
+        if (owners)
+            owners->n = n0;
         lc_err_copy(&e, err, err_size);
     }
     return st;

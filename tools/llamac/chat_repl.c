@@ -6,6 +6,7 @@
  */
 #include "chat_repl.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +44,13 @@ static void print_text(void *user, const char *text, size_t len)
 
 static void print_stats(repl *r)
 {
-    const chat_stats *st = &r->s.st;
+    const llamac_answer *a = llamac_session_answer(r->s.sess);
+    const int prompt = (int)(a->prompt_tokens - a->cached_tokens), gen = chat_session_gen_tokens(&r->s);
+    const double prompt_s = a->prompt_ms / 1e3, gen_s = a->gen_ms / 1e3;
     printf("prompt: %d tokens in %.2f s (%.1f tok/s) | answer: %d tokens in %.2f s (%.1f tok/s) | "
-           "time to first token: %.0f ms | context: %d / %d tokens\n",
-           st->prompt_tokens, st->prompt_s, st->prompt_s > 0 ? st->prompt_tokens / st->prompt_s : 0.0,
-           st->gen_tokens, st->gen_s, st->gen_s > 0 ? st->gen_tokens / st->gen_s : 0.0, st->ttft_s * 1000.0,
-           chat_session_used(&r->s), chat_session_capacity(&r->s));
+           "time to first token: %.0f ms | context: %lld / %lld tokens\n",
+           prompt, prompt_s, prompt_s > 0 ? prompt / prompt_s : 0.0, gen, gen_s, gen_s > 0 ? gen / gen_s : 0.0,
+           a->ttft_ms, (long long)llamac_session_used(r->s.sess), (long long)llamac_session_capacity(r->s.sess));
 }
 
 static void help(void)
@@ -77,7 +79,7 @@ static int reset(repl *r)
     return 0;
 }
 
-/* Recreates the sampler with new parameters, keeping the repetition history of the cache. */
+/* Takes new sampling parameters for the next answers (the session makes its sampler at each answer). */
 static int apply_sampling(repl *r, const llamac_sampler_params *sp)
 {
     llamac_model_info info;
@@ -85,11 +87,8 @@ static int apply_sampling(repl *r, const llamac_sampler_params *sp)
     llamac_sampler *n;
     if (cli_sampler_create(sp, info.n_vocab, &n))
         return 1;
-    for (size_t i = 0; i < r->s.cache.n; i++)
-        llamac_sampler_accept(n, r->s.cache.ids[i]);
-    llamac_sampler_free(r->s.smp);
-    r->s.smp = n;
-    r->s.sp = *sp;
+    llamac_sampler_free(n);
+    r->s.gp.sampling = *sp;
     return 0;
 }
 
@@ -97,8 +96,8 @@ static void cmd_set(repl *r, char *args)
 {
     char *name = strtok(args, " \t"), *value = strtok(NULL, " \t");
     if (!name) {
-        cli_sampling_print(stdout, &r->s.sp);
-        printf("n_predict %d\n", r->s.n_predict);
+        cli_sampling_print(stdout, &r->s.gp.sampling);
+        printf("n_predict %d\n", r->s.gp.max_tokens);
         return;
     }
     if (!value) {
@@ -108,10 +107,10 @@ static void cmd_set(repl *r, char *args)
     if (!strcmp(name, "n_predict")) {
         int v;
         if (cli_int("n_predict", value, -1, 1 << 24, &v))
-            r->s.n_predict = v;
+            r->s.gp.max_tokens = v;
         return;
     }
-    llamac_sampler_params sp = r->s.sp;
+    llamac_sampler_params sp = r->s.gp.sampling;
     int k = cli_sampling_set(&sp, name, value);
     if (k == 0)
         printf("unknown setting '%s' (see /set)\n", name);
@@ -145,7 +144,7 @@ static int slash_command(repl *r, char *line)
         else if (chat_session_save(&r->s, args))
             fprintf(stderr, "llamac: %s\n", r->s.err);
         else
-            printf("Saved %zu messages to %s.\n", json_array_size(r->s.log), args);
+            printf("Saved %d messages to %s.\n", llamac_chat_n_messages(r->s.chat), args);
     } else if (!strcmp(cmd, "/load")) {
         g_interrupt = 0;
         if (!*args)
@@ -153,8 +152,8 @@ static int slash_command(repl *r, char *line)
         else if (chat_session_load(&r->s, args))
             fprintf(stderr, "llamac: %s\n", r->s.err);
         else
-            printf("Loaded %zu messages from %s (%d tokens in the context).\n", json_array_size(r->s.log), args,
-                   chat_session_used(&r->s));
+            printf("Loaded %d messages from %s (%lld tokens in the context).\n", llamac_chat_n_messages(r->s.chat),
+                   args, (long long)llamac_session_used(r->s.sess));
     } else if (!strcmp(cmd, "/stats")) {
         print_stats(r);
     } else if (!strcmp(cmd, "/set")) {
@@ -168,13 +167,9 @@ static int slash_command(repl *r, char *line)
 /* Removes the last message (a user turn that could not be sent). */
 static void drop_last(repl *r)
 {
-    size_t n = json_array_size(r->s.log);
-    if (n == 0)
-        return;
-    json_array_remove(r->s.log, n - 1);
-    llamac_chat_truncate(r->s.chat, (int)n - 1);
-    if (r->s.n_rendered > (int)n - 1)
-        r->s.n_rendered = (int)n - 1;
+    int n = llamac_chat_n_messages(r->s.chat);
+    if (n > 0)
+        llamac_chat_truncate(r->s.chat, n - 1);
 }
 
 static chat_full_policy ask_policy(repl *r)
@@ -184,7 +179,7 @@ static chat_full_policy ask_policy(repl *r)
         size_t len;
         printf("The context is full (%d tokens). [d]rop the oldest turns (keeps the system prompt), "
                "[r]eset the conversation, or [c]ancel this message? ",
-               chat_session_capacity(&r->s));
+               (int)llamac_session_capacity(r->s.sess));
         fflush(stdout);
         int got = line_input_read(r->in, "", &line, &len);
         if (got != LINE_OK || line[0] == 'c' || line[0] == 'C')
@@ -196,47 +191,44 @@ static chat_full_policy ask_policy(repl *r)
     }
 }
 
-/* Prefills the pending conversation, handling a full context by the policy. 0 ok, 1 the turn is abandoned. */
-static int prefill_turn(repl *r)
+/* Begins the answer to the conversation, handling a full context by the policy. 0 ok, 1 the turn is
+ * abandoned. */
+static int begin_turn(repl *r)
 {
     g_interrupt = 0;
-    llamac_status st = chat_session_prefill(&r->s);
+    llamac_status st = chat_session_begin(&r->s);
     if (st == LLAMAC_E_CONTEXT_FULL) {
         chat_full_policy p = r->o->on_full;
         if (p == CHAT_FULL_DEFAULT)
             p = r->tty ? CHAT_FULL_ASK : CHAT_FULL_DROP;
         if (p == CHAT_FULL_ASK)
             p = ask_policy(r);
-        int reserve = r->s.n_predict > 0 && r->s.n_predict < 512 ? r->s.n_predict : 512;
-        if (reserve > chat_session_capacity(&r->s) / 4)
-            reserve = chat_session_capacity(&r->s) / 4;
+        const int cap = (int)llamac_session_capacity(r->s.sess);
+        int reserve = r->s.gp.max_tokens > 0 && r->s.gp.max_tokens < 512 ? r->s.gp.max_tokens : 512;
+        if (reserve > cap / 4)
+            reserve = cap / 4;
         if (p == CHAT_FULL_DROP) {
-            int dropped = chat_session_drop_oldest(&r->s, reserve);
+            int dropped = llamac_session_drop_oldest(r->s.sess, reserve);
             if (dropped > 0) {
                 fprintf(stderr, "[context full: dropped the %d oldest messages; re-reading the conversation]\n",
                         dropped);
-                st = chat_session_prefill(&r->s);
+                st = chat_session_begin(&r->s);
             }
         } else if (p == CHAT_FULL_RESET) {
-            json_t *last = json_incref(json_array_get(r->s.log, json_array_size(r->s.log) - 1));
-            if (!reset(r)) {
+            char *last = NULL;
+            llamac_chat_message_json(r->s.chat, llamac_chat_n_messages(r->s.chat) - 1, &last);
+            if (last && !reset(r)) {
                 fprintf(stderr, "[context full: conversation reset]\n");
                 if (chat_session_add_json(&r->s, last) == 0)
-                    st = chat_session_prefill(&r->s);
-                last = NULL;
+                    st = chat_session_begin(&r->s);
             }
-            json_decref(last);
+            free(last);
         }
         if (st == LLAMAC_E_CONTEXT_FULL) {
             fprintf(stderr, "llamac: this message does not fit: %s (use --ctx, or /reset)\n", r->s.err);
             drop_last(r);
             return 1;
         }
-    }
-    if (st == LLAMAC_E_CANCELLED) {
-        fprintf(stderr, "\n[interrupted]\n");
-        drop_last(r);
-        return 1;
     }
     if (st) {
         fprintf(stderr, "llamac: %s\n", r->s.err);
@@ -276,47 +268,55 @@ static void answer(repl *r)
 {
     const int max_rounds = r->o->max_tool_rounds;
     for (int round = 0; round <= max_rounds; round++) {
-        if (prefill_turn(r))
+        if (begin_turn(r))
             return;
-        llamac_text text = {0};
-        llamac_tool_calls calls;
         g_interrupt = 0;
-        chat_end end = chat_session_generate(&r->s, print_text, NULL, &text, &calls);
-        llamac_text_free(&text);
+        chat_end end = chat_session_generate(&r->s, print_text, NULL);
+        if (end == CHAT_END_PREFILL_INTERRUPT) {
+            fprintf(stderr, "\n[interrupted]\n");
+            drop_last(r);
+            return;
+        }
+        char *calls = chat_session_tool_calls(&r->s);
         if (end == CHAT_END_INTERRUPT)
             printf("\n[interrupted]");
         else if (end == CHAT_END_CONTEXT)
             printf("\n[the context is full: the answer was cut]");
         else if (end == CHAT_END_LIMIT)
-            printf("\n[stopped after %d tokens]", r->s.n_predict);
+            printf("\n[stopped after %d tokens]", r->s.gp.max_tokens);
         else if (end == CHAT_END_ERROR)
             fprintf(stderr, "\nllamac: %s", r->s.err);
-        printf("\n");
+        if (!calls || llamac_session_answer(r->s.sess)->content_len)
+            printf("\n");
         fflush(stdout);
-        if (calls.n_calls == 0 || end != CHAT_END_STOP) {
-            free(calls.json);
+        if (!calls)
             return;
-        }
-        printf("[tool call] %s\n", calls.json);
+        printf("[tool call] %s\n", calls);
         fflush(stdout);
         if (round == max_rounds) {
             fprintf(stderr, "llamac: more than %d tool rounds in one answer; stopping (--max-tool-rounds)\n",
                     max_rounds);
-            free(calls.json);
+            free(calls);
             return;
         }
-        char *result = tool_result(r, calls.json);
-        free(calls.json);
+        char *result = tool_result(r, calls);
+        free(calls);
         if (!result)
             return;
         /* a result that is a JSON object or array is passed as such (the template renders it with tojson);
          * anything else as text */
         json_t *val = json_loads(result, JSON_DECODE_ANY, NULL);
         int bad;
-        if (json_is_object(val) || json_is_array(val))
-            bad = chat_session_add_json(&r->s, json_pack("{s:s, s:o}", "role", "ipython", "content", val));
-        else
-            bad = (json_decref(val), chat_session_add(&r->s, "ipython", result));
+        if (json_is_object(val) || json_is_array(val)) {
+            json_t *msg = json_pack("{s:s, s:o}", "role", "ipython", "content", val);
+            char *mj = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+            bad = mj ? chat_session_add_json(&r->s, mj) : 1;
+            free(mj);
+            json_decref(msg);
+        } else {
+            json_decref(val);
+            bad = chat_session_add(&r->s, "ipython", result);
+        }
         free(result);
         if (bad) {
             fprintf(stderr, "llamac: %s\n", r->s.err);
@@ -381,8 +381,8 @@ static void banner(repl *r)
     llamac_model_info info;
     llamac_model_get_info(r->s.model, &info);
     printf("llamac chat — %s (%s format, context %d, %d threads, %s kernels)\n",
-           info.name[0] ? info.name : r->o->so.co.model, llamac_chat_format_name(r->s.cparams.format),
-           chat_session_capacity(&r->s), llamac_context_n_threads(r->s.ctx), llamac_kernel_path());
+           info.name[0] ? info.name : r->o->so.co.model, llamac_chat_format_name(llamac_session_format(r->s.sess)),
+           (int)llamac_session_capacity(r->s.sess), llamac_context_n_threads(r->s.ctx), llamac_kernel_path());
     printf("Type a message, /help for commands, Ctrl-D or /bye to exit.\n");
 }
 
@@ -426,48 +426,49 @@ static int one_shot(repl *r, const char *prompt, int json_out)
 {
     if (chat_session_add(&r->s, "user", prompt))
         return cli_error("%s", r->s.err);
-    llamac_status st = chat_session_prefill(&r->s);
+    llamac_status st = chat_session_begin(&r->s);
     if (st == LLAMAC_E_CONTEXT_FULL)
         return cli_error("the prompt does not fit: %s (use --ctx)", r->s.err);
     if (st)
-        return cli_error("%s", st == LLAMAC_E_CANCELLED ? "interrupted" : r->s.err);
-    llamac_text text = {0};
-    llamac_tool_calls calls;
-    chat_end end = chat_session_generate(&r->s, json_out ? NULL : print_text, NULL, &text, &calls);
-    if (end == CHAT_END_ERROR) {
-        llamac_text_free(&text);
-        free(calls.json);
         return cli_error("%s", r->s.err);
-    }
+    chat_end end = chat_session_generate(&r->s, json_out ? NULL : print_text, NULL);
+    if (end == CHAT_END_PREFILL_INTERRUPT)
+        return cli_error("interrupted");
+    if (end == CHAT_END_ERROR)
+        return cli_error("%s", r->s.err);
     static const char *const reasons[] = {"stop", "length", "interrupted", "context_full", "error"};
+    const llamac_answer *a = llamac_session_answer(r->s.sess);
+    char *calls = chat_session_tool_calls(&r->s);
     if (json_out) {
-        json_t *msg = json_array_get(r->s.log, json_array_size(r->s.log) - 1);
-        const chat_stats *stt = &r->s.st;
+        char *mj = NULL;
+        llamac_chat_message_json(r->s.chat, llamac_chat_n_messages(r->s.chat) - 1, &mj);
+        json_t *msg = mj ? json_loads(mj, 0, NULL) : NULL;
+        free(mj);
+        const int n_prompt = (int)a->prompt_tokens, n_gen = chat_session_gen_tokens(&r->s);
+        const double prompt_s = a->prompt_ms / 1e3, gen_s = a->gen_ms / 1e3;
         llamac_model_info info;
         llamac_model_get_info(r->s.model, &info);
         json_t *doc = json_pack(
-            "{s:s, s:s, s:O, s:s, s:{s:i, s:i, s:i}, s:{s:f, s:f, s:f, s:f, s:f}}", "model",
-            info.name[0] ? info.name : r->o->so.co.model, "chat_format", llamac_chat_format_name(r->s.cparams.format),
-            "message", msg, "finish_reason", calls.n_calls ? "tool_calls" : reasons[end], "usage", "prompt_tokens",
-            stt->prompt_tokens, "completion_tokens", stt->gen_tokens, "total_tokens",
-            stt->prompt_tokens + stt->gen_tokens, "timings", "prompt_s", stt->prompt_s, "prompt_tokens_per_s",
-            stt->prompt_s > 0 ? stt->prompt_tokens / stt->prompt_s : 0.0, "generation_s", stt->gen_s,
-            "generation_tokens_per_s", stt->gen_s > 0 ? stt->gen_tokens / stt->gen_s : 0.0, "time_to_first_token_s",
-            stt->ttft_s);
+            "{s:s, s:s, s:o?, s:s, s:{s:i, s:i, s:i}, s:{s:f, s:f, s:f, s:f, s:f}}", "model",
+            info.name[0] ? info.name : r->o->so.co.model, "chat_format",
+            llamac_chat_format_name(llamac_session_format(r->s.sess)), "message", msg, "finish_reason",
+            calls ? "tool_calls" : reasons[end], "usage", "prompt_tokens", n_prompt, "completion_tokens", n_gen,
+            "total_tokens", n_prompt + n_gen, "timings", "prompt_s", prompt_s, "prompt_tokens_per_s",
+            prompt_s > 0 ? n_prompt / prompt_s : 0.0, "generation_s", gen_s, "generation_tokens_per_s",
+            gen_s > 0 ? n_gen / gen_s : 0.0, "time_to_first_token_s", a->ttft_ms / 1e3);
         if (doc) {
             json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
             printf("\n");
         }
         json_decref(doc);
     } else {
-        if (calls.n_calls)
-            printf("[tool call] %s", calls.json);
+        if (calls)
+            printf("[tool call] %s", calls);
         printf("\n");
         if (end == CHAT_END_CONTEXT)
             fprintf(stderr, "llamac: the context is full: the answer was cut (use --ctx)\n");
     }
-    llamac_text_free(&text);
-    free(calls.json);
+    free(calls);
     return end == CHAT_END_INTERRUPT ? 130 : 0;
 }
 

@@ -1,9 +1,10 @@
 /*
- * chat_session.c — see chat_session.h: a conversation, its KV cache, prefill of only the new tokens, and the
- * streaming generation loop with stop tokens, interruption and tool-call detection.
+ * chat_session.c — see chat_session.h: model loading, conversation set-up, streaming an answer from the library
+ * session with Ctrl-C, prefill progress and --trace-tokens, /save and /load.
  */
 #include "chat_session.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,29 +30,17 @@ static int fail(chat_session *s, const char *fmt, ...)
     return 1;
 }
 
-int chat_session_used(const chat_session *s)
-{
-    return (int)s->cache.n;
-}
-
-int chat_session_capacity(const chat_session *s)
-{
-    return llamac_context_n_ctx(s->ctx);
-}
-
 /* ---- open / close ---- */
 int chat_session_open(chat_session *s, const chat_session_opts *o, volatile sig_atomic_t *interrupt)
 {
     memset(s, 0, sizeof *s);
-    s->pending = -1;
     s->interrupt = interrupt;
-    s->sp = o->sp;
-    s->n_predict = o->n_predict;
-    s->n_batch = 512;
+    s->gp = llamac_gen_default_params();
+    s->gp.sampling = o->sp;
+    s->gp.max_tokens = o->n_predict;
     if (!(s->model = cli_load_model(&o->co)))
         return 1;
-    s->tok = llamac_model_tokenizer(s->model);
-    if (!s->tok)
+    if (!llamac_model_tokenizer(s->model))
         return cli_error("%s has no vocabulary (tokenizer.ggml.* metadata): chat needs one", o->co.model);
 
     llamac_chat_format fmt;
@@ -70,23 +59,26 @@ int chat_session_open(chat_session *s, const chat_session_opts *o, volatile sig_
                         det.message, llamac_chat_format_name(fmt));
         }
     }
-    s->cparams = llamac_chat_default_params(fmt);
-    s->cparams.date = o->date;
-
     char err[600];
     llamac_context_params cp = llamac_context_default_params();
     cp.n_ctx = cli_ctx_size(&o->co, s->model);
     cp.n_threads = o->co.n_threads;
     cp.kv_type = o->co.kv_type;
-    cp.n_batch = s->n_batch;
+    cp.n_batch = 512;
     if (llamac_context_create(s->model, &cp, &s->ctx, err, sizeof err) != LLAMAC_OK)
         return cli_error("%s", err);
+    llamac_session_params sp = llamac_session_default_params();
+    sp.format = fmt;
+    sp.date = o->date;
+    if (llamac_session_create(s->ctx, &sp, &s->sess, err, sizeof err) != LLAMAC_OK)
+        return cli_error("%s", err);
+    s->chat = llamac_session_chat(s->sess);
     llamac_model_info info;
     llamac_model_get_info(s->model, &info);
-    if (cli_sampler_create(&s->sp, info.n_vocab, &s->smp))
+    llamac_sampler *check;
+    if (cli_sampler_create(&s->gp.sampling, info.n_vocab, &check))
         return 1;
-    if (llamac_chat_create(&s->chat) != LLAMAC_OK || !(s->log = json_array()))
-        return cli_error("out of memory");
+    llamac_sampler_free(check);
     if (o->trace_path && !(s->trace = fopen(o->trace_path, "w")))
         return cli_error("cannot write --trace-tokens file '%s'", o->trace_path);
     return 0;
@@ -96,136 +88,64 @@ void chat_session_close(chat_session *s)
 {
     if (s->trace)
         fclose(s->trace);
-    json_decref(s->log);
-    json_decref(s->tools);
-    llamac_chat_free(s->chat);
-    llamac_tokens_free(&s->cache);
-    llamac_sampler_free(s->smp);
+    llamac_session_free(s->sess);
     llamac_context_free(s->ctx);
     llamac_model_free(s->model);
     memset(s, 0, sizeof *s);
 }
 
 /* ---- conversation ---- */
-static void forget_cache(chat_session *s)
-{
-    llamac_seq_truncate(s->ctx, 0, 0);
-    s->cache.n = 0;
-    s->pending = -1;
-    s->n_rendered = 0;
-    llamac_sampler_reset(s->smp);
-}
-
-/* Rebuilds s->chat from s->log and s->tools. */
-static int rebuild_chat(chat_session *s)
-{
-    llamac_chat *c;
-    if (llamac_chat_create(&c) != LLAMAC_OK)
-        return fail(s, "out of memory");
-    if (s->tools) {
-        char *tj = json_dumps(s->tools, JSON_COMPACT);
-        llamac_status st = tj ? llamac_chat_set_tools_json(c, tj, strlen(tj)) : LLAMAC_E_NOMEM;
-        free(tj);
-        if (st) {
-            fail(s, "tools: %s", llamac_chat_error(c));
-            llamac_chat_free(c);
-            return 1;
-        }
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(s->log, i, m) {
-        char *mj = json_dumps(m, JSON_COMPACT);
-        llamac_status st = mj ? llamac_chat_add_message_json(c, mj, strlen(mj)) : LLAMAC_E_NOMEM;
-        free(mj);
-        if (st) {
-            fail(s, "message %zu: %s", i, llamac_chat_error(c));
-            llamac_chat_free(c);
-            return 1;
-        }
-    }
-    llamac_chat_free(s->chat);
-    s->chat = c;
-    return 0;
-}
-
 int chat_session_reset(chat_session *s, const char *system, const char *tools_json)
 {
-    json_t *tools = NULL;
+    char *tools = NULL;
     if (tools_json) {
         json_error_t je;
-        tools = json_loads(tools_json, 0, &je);
-        if (!tools)
+        json_t *t = json_loads(tools_json, 0, &je);
+        if (!t)
             return fail(s, "tools: invalid JSON at line %d: %s", je.line, je.text);
-        if (json_is_object(tools) && json_object_get(tools, "tools")) {
-            json_t *inner = json_incref(json_object_get(tools, "tools"));
-            json_decref(tools);
-            tools = inner;
-        }
-        if (!json_is_array(tools)) {
-            json_decref(tools);
+        json_t *arr = json_is_object(t) && json_object_get(t, "tools") ? json_object_get(t, "tools") : t;
+        if (!json_is_array(arr)) {
+            json_decref(t);
             return fail(s, "tools: expected a JSON array of tool definitions (or an object with \"tools\")");
         }
+        tools = json_dumps(arr, JSON_COMPACT);
+        json_decref(t);
+        if (!tools)
+            return fail(s, "out of memory");
     }
-    json_t *log = json_array();
-    if (system && *system)
-        json_array_append_new(log, json_pack("{s:s, s:s}", "role", "system", "content", system));
-    json_t *old_log = s->log, *old_tools = s->tools;
-    s->log = log;
-    s->tools = tools;
-    if (rebuild_chat(s)) {
-        json_decref(log);
-        json_decref(tools);
-        s->log = old_log;
-        s->tools = old_tools;
-        return 1;
-    }
-    json_decref(old_log);
-    json_decref(old_tools);
-    forget_cache(s);
-    return 0;
-}
-
-int chat_session_add_json(chat_session *s, json_t *msg)
-{
-    char *mj = json_dumps(msg, JSON_COMPACT);
-    llamac_status st = mj ? llamac_chat_add_message_json(s->chat, mj, strlen(mj)) : LLAMAC_E_NOMEM;
-    free(mj);
-    if (st) {
-        json_decref(msg);
-        return fail(s, "%s", llamac_chat_error(s->chat));
-    }
-    json_array_append_new(s->log, msg);
+    llamac_status st = llamac_chat_set_tools_json(s->chat, tools, tools ? strlen(tools) : 0);
+    free(tools);
+    if (st)
+        return fail(s, "tools: %s", llamac_chat_error(s->chat));
+    llamac_chat_truncate(s->chat, 0);
+    if (system && *system && llamac_chat_add_message(s->chat, "system", system))
+        return fail(s, "system prompt: %s", llamac_chat_error(s->chat));
     return 0;
 }
 
 int chat_session_add(chat_session *s, const char *role, const char *content)
 {
-    json_t *m = json_pack("{s:s, s:s}", "role", role, "content", content);
-    if (!m)
-        return fail(s, "message is not valid UTF-8");
-    return chat_session_add_json(s, m);
-}
-
-/* ---- prefill ---- */
-typedef struct progress_state {
-    chat_session *s;
-    double t0;
-    int drawn;
-} progress_state;
-
-static int on_progress(void *user, int64_t done, int64_t total)
-{
-    progress_state *p = user;
-    if (p->s->interrupt && *p->s->interrupt)
-        return 1;
-    if (p->s->show_progress && total > 0 && now_s() - p->t0 > 0.5) {
-        fprintf(stderr, "\r[prompt %3d%%]", (int)(100 * done / total));
-        p->drawn = 1;
-    }
+    if (llamac_chat_add_message(s->chat, role, content))
+        return fail(s, "%s", llamac_chat_error(s->chat));
     return 0;
 }
 
+int chat_session_add_json(chat_session *s, const char *json)
+{
+    if (llamac_chat_add_message_json(s->chat, json, strlen(json)))
+        return fail(s, "%s", llamac_chat_error(s->chat));
+    return 0;
+}
+
+llamac_status chat_session_begin(chat_session *s)
+{
+    llamac_status st = llamac_session_begin(s->sess, &s->gp);
+    if (st)
+        fail(s, "%s", llamac_session_error(s->sess));
+    return st;
+}
+
+/* ---- answering ---- */
 static void trace_ids(chat_session *s, const char *what, const int32_t *ids, size_t n)
 {
     if (!s->trace)
@@ -237,281 +157,115 @@ static void trace_ids(chat_session *s, const char *what, const int32_t *ids, siz
     fflush(s->trace);
 }
 
-/* Decodes ids (appending them to the cache); on failure the cache and KV are as before. */
-static llamac_status feed(chat_session *s, const int32_t *ids, size_t n, int is_prompt)
+/* Ctrl-C stops a long decode; a prompt that takes a while gets a progress line. */
+static int on_progress(void *user, int64_t done, int64_t total)
 {
-    size_t base = s->cache.n;
-    progress_state ps = {s, now_s(), 0};
-    llamac_context_set_progress(s->ctx, is_prompt ? on_progress : NULL, &ps);
-    llamac_status st = LLAMAC_OK;
-    for (size_t off = 0; off < n && !st; off += (size_t)s->n_batch) {
-        size_t nb = n - off < (size_t)s->n_batch ? n - off : (size_t)s->n_batch;
-        llamac_batch b = {.n_tokens = (int32_t)nb, .tokens = ids + off};
-        st = llamac_decode(s->ctx, &b);
-        s->last_nb = st ? 0 : (int)nb;
-        if (!st)
-            for (size_t i = 0; i < nb && !st; i++)
-                st = llamac_tokens_push(&s->cache, ids[off + i]);
+    chat_session *s = user;
+    if (s->interrupt && *s->interrupt)
+        return 1;
+    llamac_model_info info;
+    llamac_model_get_info(s->model, &info);
+    if (s->show_progress && total > info.n_layer && now_s() - s->t_run > 0.5) {
+        fprintf(stderr, "\r[prompt %3d%%]", (int)(100 * done / total));
+        s->drawn = 1;
     }
-    llamac_context_set_progress(s->ctx, NULL, NULL);
-    if (ps.drawn)
+    return 0;
+}
+
+static void clear_progress(chat_session *s)
+{
+    if (s->drawn)
         fprintf(stderr, "\r              \r");
-    if (st) {
-        if (st != LLAMAC_E_CANCELLED)
-            fail(s, "%s", llamac_context_error(s->ctx)[0] ? llamac_context_error(s->ctx) : llamac_status_str(st));
-        llamac_seq_truncate(s->ctx, 0, (int)base);
-        s->cache.n = base;
-        return st;
-    }
-    if (is_prompt)
-        trace_ids(s, "prefill", ids, n);
-    for (size_t i = 0; i < n; i++)
-        llamac_sampler_accept(s->smp, ids[i]);
-    return LLAMAC_OK;
+    s->drawn = 0;
 }
 
-static llamac_status prefill(chat_session *s, int generation_prompt)
+typedef struct stream {
+    chat_session *s;
+    chat_text_fn on_text;
+    void *user;
+    llamac_tokens gen; /* sampled ids, for --trace-tokens */
+} stream;
+
+static int on_event(void *user, const llamac_session_event *ev)
 {
-    int n_msg = llamac_chat_n_messages(s->chat);
-    llamac_chat_params cp = s->cparams;
-    cp.add_generation_prompt = generation_prompt;
-    if (s->n_rendered >= n_msg && !generation_prompt && s->pending < 0)
-        return LLAMAC_OK;
-    llamac_chat_prompt *p = NULL;
-    if (llamac_chat_render(s->chat, &cp, s->n_rendered, &p) != LLAMAC_OK) {
-        fail(s, "%s", llamac_chat_error(s->chat));
-        return LLAMAC_E_INVALID_ARG;
-    }
-    llamac_tokens ids = {0};
-    llamac_status st = LLAMAC_OK;
-    if (s->pending >= 0)
-        st = llamac_tokens_push(&ids, s->pending);
-    char err[400];
-    if (!st && (st = llamac_chat_prompt_tokens(p, s->tok, &ids, err, sizeof err)) != LLAMAC_OK)
-        fail(s, "%s", err);
-    llamac_chat_prompt_free(p);
-    if (!st && s->cache.n + ids.n + 1 > (size_t)chat_session_capacity(s)) {
-        snprintf(s->err, sizeof s->err, "the conversation needs %zu tokens but the context holds %d",
-                 s->cache.n + ids.n + 1, chat_session_capacity(s));
-        st = LLAMAC_E_CONTEXT_FULL;
-    }
-    if (!st) {
-        double t0 = now_s();
-        st = feed(s, ids.ids, ids.n, 1);
-        if (!st) {
-            s->st.prompt_tokens = (int)ids.n;
-            s->st.prompt_s = now_s() - t0;
-            s->st.total_prompt += (long)ids.n;
-            s->n_rendered = n_msg;
-            s->pending = -1;
-        }
-    }
-    llamac_tokens_free(&ids);
-    return st;
+    stream *st = user;
+    clear_progress(st->s);
+    if (ev->token >= 0 && st->s->trace)
+        llamac_tokens_push(&st->gen, ev->token);
+    if (ev->len && st->on_text)
+        st->on_text(st->user, ev->text, ev->len);
+    return st->s->interrupt && *st->s->interrupt;
 }
 
-llamac_status chat_session_prefill(chat_session *s)
+int chat_session_gen_tokens(const chat_session *s)
 {
-    return prefill(s, 1);
+    const llamac_answer *a = llamac_session_answer(s->sess);
+    /* a stop token ended the answer: it is counted by the library, not shown here */
+    int stop = a->finish == LLAMAC_FINISH_STOP || a->finish == LLAMAC_FINISH_TOOL_CALLS;
+    return (int)a->completion_tokens - (stop && a->completion_tokens > 0);
 }
 
-/* ---- generation ---- */
-
-/* Converts parsed calls [{"name","arguments"}] into an OpenAI assistant message with tool_calls. */
-static json_t *tool_call_message(const char *calls_json)
+/* Runs the begun answer (or prefill) with progress and Ctrl-C; traces what was decoded and generated. */
+static llamac_status run(chat_session *s, chat_text_fn on_text, void *user)
 {
-    json_t *calls = json_loads(calls_json, 0, NULL);
-    if (!json_is_array(calls)) {
-        json_decref(calls);
-        return NULL;
-    }
-    json_t *tc = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(calls, i, c) {
-        json_t *fn = json_pack("{s:O, s:O}", "name", json_object_get(c, "name"), "arguments",
-                               json_object_get(c, "arguments"));
-        if (!fn)
-            continue;
-        char id[32];
-        snprintf(id, sizeof id, "call_%zu", i);
-        json_array_append_new(tc, json_pack("{s:s, s:s, s:o}", "id", id, "type", "function", "function", fn));
-    }
-    json_decref(calls);
-    return json_pack("{s:s, s:o}", "role", "assistant", "tool_calls", tc);
+    int64_t n_prompt = 0;
+    const int32_t *prompt = llamac_session_prompt(s->sess, &n_prompt);
+    stream st = {s, on_text, user, {0}};
+    s->t_run = now_s();
+    s->drawn = 0;
+    llamac_context_set_progress(s->ctx, on_progress, s);
+    llamac_status rc = llamac_session_run(s->sess, on_event, &st);
+    llamac_context_set_progress(s->ctx, NULL, NULL);
+    clear_progress(s);
+    const llamac_answer *a = llamac_session_answer(s->sess);
+    const int prefilled = a->completion_tokens > 0 || a->finish == LLAMAC_FINISH_STOP ||
+                          a->finish == LLAMAC_FINISH_LENGTH || a->finish == LLAMAC_FINISH_CONTEXT ||
+                          a->finish == LLAMAC_FINISH_TOOL_CALLS;
+    if (prefilled)
+        trace_ids(s, "prefill", prompt, (size_t)n_prompt);
+    int n_gen = chat_session_gen_tokens(s);
+    if (n_gen > 0 && (size_t)n_gen <= st.gen.n)
+        trace_ids(s, "generated", st.gen.ids, (size_t)n_gen);
+    llamac_tokens_free(&st.gen);
+    if (rc && rc != LLAMAC_E_CANCELLED)
+        fail(s, "%s", llamac_session_error(s->sess));
+    return rc;
 }
 
-chat_end chat_session_generate(chat_session *s, chat_text_fn on_text, void *user, llamac_text *answer,
-                               llamac_tool_calls *calls)
+chat_end chat_session_generate(chat_session *s, chat_text_fn on_text, void *user)
 {
-    memset(calls, 0, sizeof *calls);
-    llamac_tokens gen = {0};
-    llamac_detokenizer *dt = NULL;
-    chat_end end = CHAT_END_ERROR;
-    const int32_t eot = llamac_token_eot(s->tok) >= 0 ? llamac_token_eot(s->tok) : llamac_token_eos(s->tok);
-    const int32_t python_tag = llamac_token_special(s->tok, "<|python_tag|>");
-    int quiet_call = 0; /* the answer opened with <|python_tag|>: show the parsed call instead of raw text */
-    if (llamac_detokenizer_create(s->tok, LLAMAC_DECODE_SKIP_SPECIAL, &dt) != LLAMAC_OK) {
-        fail(s, "out of memory");
+    llamac_status rc = run(s, on_text, user);
+    const llamac_answer *a = llamac_session_answer(s->sess);
+    if (rc == LLAMAC_E_CANCELLED || a->finish == LLAMAC_FINISH_CANCELLED)
+        return a->completion_tokens > 0 ? CHAT_END_INTERRUPT : CHAT_END_PREFILL_INTERRUPT;
+    if (rc || a->finish == LLAMAC_FINISH_ERROR)
         return CHAT_END_ERROR;
+    switch (a->finish) {
+    case LLAMAC_FINISH_LENGTH: return CHAT_END_LIMIT;
+    case LLAMAC_FINISH_CONTEXT: return CHAT_END_CONTEXT;
+    default: return CHAT_END_STOP;
     }
-    double t0 = now_s(), t_first = 0;
-    const float *logits = s->last_nb > 0 ? llamac_get_logits(s->ctx, s->last_nb - 1) : NULL;
-    if (!logits) {
-        fail(s, "no logits to sample from (nothing was prefilled)");
-        goto out;
-    }
-    for (;;) {
-        if (s->interrupt && *s->interrupt) {
-            end = CHAT_END_INTERRUPT;
-            s->pending = eot;
-            break;
-        }
-        if (s->n_predict >= 0 && (int)gen.n >= s->n_predict) {
-            end = CHAT_END_LIMIT;
-            s->pending = eot;
-            break;
-        }
-        if (s->cache.n + 2 > (size_t)chat_session_capacity(s)) {
-            end = CHAT_END_CONTEXT;
-            s->pending = eot;
-            break;
-        }
-        int32_t t = llamac_sampler_sample(s->smp, logits);
-        if (!t_first)
-            t_first = now_s();
-        if (llamac_token_is_stop(s->tok, t)) {
-            end = CHAT_END_STOP;
-            s->pending = t;
-            break;
-        }
-        if (gen.n == 0 && t == python_tag)
-            quiet_call = 1;
-        const char *txt;
-        size_t len;
-        if (llamac_detokenizer_push(dt, t, &txt, &len) != LLAMAC_OK) {
-            fail(s, "the model produced token %d, outside its vocabulary", t);
-            goto out;
-        }
-        if (len && on_text && !quiet_call)
-            on_text(user, txt, len);
-        llamac_tokens_push(&gen, t);
-        if (feed(s, &t, 1, 0) != LLAMAC_OK)
-            goto out;
-        logits = llamac_get_logits(s->ctx, 0);
-    }
-    {
-        const char *txt;
-        size_t len;
-        llamac_detokenizer_flush(dt, &txt, &len);
-        if (len && on_text && !quiet_call)
-            on_text(user, txt, len);
-    }
-    double t_end = now_s();
-    s->st.gen_tokens = (int)gen.n;
-    s->st.gen_s = t_first ? t_end - t_first : 0;
-    s->st.ttft_s = t_first ? t_first - t0 + s->st.prompt_s : 0;
-    s->st.total_gen += (long)gen.n;
-    if (s->trace && gen.n)
-        trace_ids(s, "generated", gen.ids, gen.n);
-
-    /* the answer with special tokens as text (for tool-call parsing), and the plain content */
-    llamac_detokenize(s->tok, gen.ids, gen.n, 0, answer);
-    if (answer->data == NULL)
-        llamac_detokenize(s->tok, NULL, 0, 0, answer);
-    json_t *msg = NULL;
-    char perr[300] = "";
-    if (s->cparams.format != LLAMAC_CHAT_LLAMA3_0 &&
-        llamac_chat_parse_tool_calls(s->cparams.format, answer->data ? answer->data : "", answer->n, calls, perr,
-                                     sizeof perr) == LLAMAC_OK &&
-        calls->n_calls > 0)
-        msg = tool_call_message(calls->json);
-    if (!msg) {
-        llamac_text plain = {0};
-        llamac_detokenize(s->tok, gen.ids, gen.n, LLAMAC_DECODE_SKIP_SPECIAL | LLAMAC_DECODE_REPLACE_INVALID, &plain);
-        msg = json_pack("{s:s, s:s#}", "role", "assistant", "content", plain.data ? plain.data : "", plain.data ? plain.n : 0);
-        llamac_text_free(&plain);
-    }
-    if (msg) {
-        char *mj = json_dumps(msg, JSON_COMPACT);
-        if (mj && llamac_chat_add_message_json(s->chat, mj, strlen(mj)) == LLAMAC_OK) {
-            json_array_append(s->log, msg);
-            s->n_rendered = llamac_chat_n_messages(s->chat);
-        }
-        free(mj);
-        json_decref(msg);
-    }
-    if (end == CHAT_END_ERROR)
-        end = CHAT_END_STOP;
-out:
-    llamac_detokenizer_free(dt);
-    llamac_tokens_free(&gen);
-    return end;
 }
 
-/* ---- context full ---- */
-static const char *role_of(json_t *msg)
+char *chat_session_tool_calls(chat_session *s)
 {
-    const char *r = json_string_value(json_object_get(msg, "role"));
-    return r ? r : "";
-}
-
-static int rendered_length(chat_session *s, int *n_tokens)
-{
-    llamac_chat_prompt *p = NULL;
-    llamac_chat_params cp = s->cparams;
-    if (llamac_chat_render(s->chat, &cp, 0, &p) != LLAMAC_OK)
-        return fail(s, "%s", llamac_chat_error(s->chat));
-    llamac_tokens ids = {0};
-    char err[300];
-    llamac_status st = llamac_chat_prompt_tokens(p, s->tok, &ids, err, sizeof err);
-    llamac_chat_prompt_free(p);
-    *n_tokens = (int)ids.n;
-    llamac_tokens_free(&ids);
-    return st ? fail(s, "%s", err) : 0;
-}
-
-int chat_session_drop_oldest(chat_session *s, int reserve)
-{
-    size_t n = json_array_size(s->log);
-    size_t first = 0;
-    json_t *m0 = json_array_get(s->log, 0);
-    if (m0 && !strcmp(role_of(m0), "system"))
-        first = 1;
-    int dropped = 0, len = 0;
-    for (;;) {
-        if (rendered_length(s, &len))
-            return -1;
-        if (len + reserve <= chat_session_capacity(s))
-            break;
-        /* the turn at `first`: a user message and everything up to the next user message; never the last
-         * message (the one being asked) */
-        n = json_array_size(s->log);
-        size_t end = first + 1;
-        while (end < n && strcmp(role_of(json_array_get(s->log, end)), "user"))
-            end++;
-        if (end >= n)
-            break;
-        for (size_t k = first; k < end; k++) {
-            json_array_remove(s->log, first);
-            dropped++;
-        }
-        if (rebuild_chat(s))
-            return -1;
-    }
-    if (len + reserve > chat_session_capacity(s))
-        return dropped ? dropped : 0;
-    if (dropped)
-        forget_cache(s);
-    return dropped;
+    const llamac_answer *a = llamac_session_answer(s->sess);
+    if (a->finish != LLAMAC_FINISH_TOOL_CALLS)
+        return NULL;
+    llamac_tool_calls calls;
+    if (llamac_chat_parse_tool_calls(llamac_session_format(s->sess), a->raw, a->raw_len, &calls, NULL, 0))
+        return NULL;
+    return calls.json;
 }
 
 /* ---- save / load ---- */
 int chat_session_save(chat_session *s, const char *path)
 {
-    json_t *doc = json_pack("{s:O}", "messages", s->log);
-    if (s->tools)
-        json_object_set(doc, "tools", s->tools);
+    char *text = NULL;
+    if (llamac_chat_dump_json(s->chat, &text))
+        return fail(s, "out of memory");
+    json_t *doc = json_loads(text, 0, NULL);
+    free(text);
     size_t tl = strlen(path) + 32;
     char *tmp = malloc(tl);
     if (!doc || !tmp) {
@@ -536,35 +290,21 @@ int chat_session_load(chat_session *s, const char *path)
     json_t *doc = json_load_file(path, 0, &je);
     if (!doc)
         return fail(s, "%s: %s (line %d)", path, je.text, je.line);
-    json_t *msgs = json_object_get(doc, "messages");
-    if (!json_is_array(msgs)) {
-        json_decref(doc);
-        return fail(s, "%s: expected an object with a \"messages\" array", path);
-    }
-    json_t *tools = json_object_get(doc, "tools");
-    json_t *old_log = s->log, *old_tools = s->tools;
-    s->log = json_incref(msgs);
-    s->tools = json_is_array(tools) ? json_incref(tools) : NULL;
+    char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
-    if (rebuild_chat(s)) {
-        char why[sizeof s->err];
-        snprintf(why, sizeof why, "%s", s->err);
-        json_decref(s->log);
-        json_decref(s->tools);
-        s->log = old_log;
-        s->tools = old_tools;
-        return fail(s, "%s: %s", path, why);
-    }
-    json_decref(old_log);
-    json_decref(old_tools);
-    forget_cache(s);
-    llamac_status st = prefill(s, 0);
+    llamac_status st = text ? llamac_chat_load_json(s->chat, text, strlen(text)) : LLAMAC_E_NOMEM;
+    free(text);
+    if (st)
+        return fail(s, "%s: %s", path, llamac_chat_error(s->chat));
+    st = llamac_session_begin_prefill(s->sess);
+    if (!st)
+        st = run(s, NULL, NULL);
     if (st == LLAMAC_E_CANCELLED)
         return fail(s, "interrupted: the conversation is loaded but not prefilled (it will be with the next message)");
-    if (st == LLAMAC_E_CONTEXT_FULL) {
-        char why[sizeof s->err];
-        snprintf(why, sizeof why, "%s", s->err);
-        return fail(s, "loaded, but %s: the oldest turns will be dropped with the next message", why);
-    }
-    return st ? 1 : 0;
+    if (st == LLAMAC_E_CONTEXT_FULL)
+        return fail(s, "loaded, but %s: the oldest turns will be dropped with the next message",
+                    llamac_session_error(s->sess));
+    if (st)
+        return fail(s, "%s", llamac_session_error(s->sess));
+    return 0;
 }

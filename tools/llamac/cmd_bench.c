@@ -206,13 +206,9 @@ static double run_once(llamac_context *ctx, const bench_model *bm, const bench_o
     if (llamac_seq_truncate(ctx, 0, 0) != LLAMAC_OK)
         return cli_error("%s", llamac_context_error(ctx)), -1;
     double t0 = now_s();
-    if (t->n_prompt > 0) {
-        for (int start = 0; start < t->n_prompt; start += o->ubatch) {
-            int nb = t->n_prompt - start < o->ubatch ? t->n_prompt - start : o->ubatch;
-            llamac_batch b = {.n_tokens = nb, .tokens = bm->tokens + start};
-            if (llamac_decode(ctx, &b) != LLAMAC_OK)
-                return cli_error("%s: %s", t->name, llamac_context_error(ctx)), -1;
-        }
+    if (t->n_prompt > 0) { /* in chunks of the context's n_batch (--ubatch) */
+        if (llamac_decode_tokens(ctx, 0, bm->tokens, t->n_prompt, 0, NULL, NULL) != LLAMAC_OK)
+            return cli_error("%s: %s", t->name, llamac_context_error(ctx)), -1;
     } else {
         int n = warmup ? 1 : t->n_gen;
         for (int i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 /*
  * cmd_generate.c — `llamac generate -m FILE (-p TEXT | --tokens IDS) [-n N] [sampling] [-t N] [--ctx N]`:
  * prefills the prompt, then samples up to N tokens, stopping early at a stop token of the model's vocabulary
- * (<|eot_id|>, <|eom_id|>, <|end_of_text|>). -p TEXT is tokenized with BOS by the model's GGUF vocabulary
+ * (<|eot_id|>, <|eom_id|>, <|end_of_text|>), through a library session (llamac_session_begin_tokens). -p TEXT is tokenized with BOS by the model's GGUF vocabulary
  * (special-token text only with --special). Prints only the generated continuation: as text, streamed and
  * never splitting a UTF-8 character, when the model has a vocabulary; as space-separated ids otherwise or with
  * --ids. A newline ends the output only when stdout is a terminal (text mode) or always (ids mode).
@@ -12,6 +12,37 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+typedef struct generate_out {
+    const llamac_tokenizer *tok;
+    llamac_detokenizer *detok; /* text mode (special tokens as text, bytes unchanged), or NULL: ids */
+    int n;                     /* ids printed */
+    int failed;
+    int32_t bad_token;
+} generate_out;
+
+/* Prints each generated token as it comes (not the stop token that ended the answer). */
+static int print_event(void *user, const llamac_session_event *ev)
+{
+    generate_out *o = user;
+    if (ev->token < 0 || (ev->finish == LLAMAC_FINISH_STOP && o->tok && llamac_token_is_stop(o->tok, ev->token)))
+        return 0;
+    if (o->detok) {
+        const char *text;
+        size_t len;
+        if (llamac_detokenizer_push(o->detok, ev->token, &text, &len) != LLAMAC_OK) {
+            o->failed = 1;
+            o->bad_token = ev->token;
+            return 1;
+        }
+        fwrite(text, 1, len, stdout);
+    } else {
+        printf("%s%d", o->n ? " " : "", ev->token);
+    }
+    o->n++;
+    fflush(stdout);
+    return 0;
+}
 
 int cmd_generate(int argc, char **argv)
 {
@@ -94,69 +125,47 @@ int cmd_generate(int argc, char **argv)
         llamac_model_free(m);
         return cli_error("out of memory");
     }
-    llamac_model_info info;
-    llamac_model_get_info(m, &info);
     int rc = 1;
     llamac_context *ctx = NULL;
-    llamac_sampler *smp = NULL;
+    llamac_session *sess = NULL;
     char err[600];
     llamac_context_params cp = llamac_context_default_params();
     cp.n_ctx = cli_ctx_size(&co, m);
     cp.n_threads = co.n_threads;
     cp.kv_type = co.kv_type;
     cp.n_batch = ubatch;
-    if (llamac_context_create(m, &cp, &ctx, err, sizeof err) != LLAMAC_OK) {
+    if (llamac_context_create(m, &cp, &ctx, err, sizeof err) != LLAMAC_OK ||
+        llamac_session_create(ctx, NULL, &sess, err, sizeof err) != LLAMAC_OK) {
         cli_error("%s", err);
         goto done;
     }
-    if (cli_sampler_create(&sp, info.n_vocab, &smp))
+    llamac_model_info info;
+    llamac_model_get_info(m, &info);
+    llamac_sampler *check;
+    if (cli_sampler_create(&sp, info.n_vocab, &check))
         goto done;
-    if (n + (n_predict > 0 ? 1 : 0) > llamac_context_n_ctx(ctx)) {
+    llamac_sampler_free(check);
+    llamac_gen_params gp = llamac_gen_default_params();
+    gp.sampling = sp;
+    gp.max_tokens = n_predict;
+    llamac_status st = llamac_session_begin_tokens(sess, toks, n, &gp);
+    if (st == LLAMAC_E_CONTEXT_FULL) {
         cli_error("generate: the prompt of %d tokens does not fit in the context of %d (use --ctx)", n,
                   llamac_context_n_ctx(ctx));
         goto done;
     }
-    for (int i = 0; i < n; i++)
-        llamac_sampler_accept(smp, toks[i]);
-    for (int start = 0; start < n; start += ubatch) {
-        int nb = n - start < ubatch ? n - start : ubatch;
-        llamac_batch b = {.n_tokens = nb, .tokens = toks + start};
-        if (llamac_decode(ctx, &b) != LLAMAC_OK) {
-            cli_error("%s", llamac_context_error(ctx));
-            goto done;
-        }
+    generate_out out = {tok, detok, 0, 0, -1};
+    if (st || (st = llamac_session_run(sess, print_event, &out)) != LLAMAC_OK) {
+        cli_error("%s", llamac_session_error(sess));
+        goto done;
     }
-    const float *logits = llamac_get_logits(ctx, (n - 1) % ubatch);
-    for (int g = 0; g < n_predict; g++) {
-        int32_t t = llamac_sampler_sample(smp, logits);
-        llamac_sampler_accept(smp, t);
-        if (tok && llamac_token_is_stop(tok, t))
-            break;
-        if (detok) {
-            const char *text;
-            size_t len;
-            if (llamac_detokenizer_push(detok, t, &text, &len) != LLAMAC_OK) {
-                cli_error("generate: the model produced token %d, outside its vocabulary", t);
-                goto done;
-            }
-            fwrite(text, 1, len, stdout);
-        } else {
-            printf("%s%d", g ? " " : "", t);
-        }
-        fflush(stdout);
-        if (g + 1 == n_predict)
-            break;
-        if (llamac_seq_len(ctx, 0) >= llamac_context_n_ctx(ctx)) {
-            fprintf(stderr, "\nllamac: context full after %d generated tokens (use --ctx)\n", g + 1);
-            break;
-        }
-        llamac_batch b = {.n_tokens = 1, .tokens = &t};
-        if (llamac_decode(ctx, &b) != LLAMAC_OK) {
-            cli_error("%s", llamac_context_error(ctx));
-            goto done;
-        }
-        logits = llamac_get_logits(ctx, 0);
+    if (out.bad_token >= 0 && out.failed) {
+        cli_error("generate: the model produced token %d, outside its vocabulary", out.bad_token);
+        goto done;
     }
+    if (llamac_session_answer(sess)->finish == LLAMAC_FINISH_CONTEXT)
+        fprintf(stderr, "\nllamac: context full after %lld generated tokens (use --ctx)\n",
+                (long long)llamac_session_answer(sess)->completion_tokens);
     if (detok) {
         const char *text;
         size_t len;
@@ -172,7 +181,7 @@ int cmd_generate(int argc, char **argv)
 done:
     llamac_detokenizer_free(detok);
     free(toks);
-    llamac_sampler_free(smp);
+    llamac_session_free(sess);
     llamac_context_free(ctx);
     llamac_model_free(m);
     return rc;

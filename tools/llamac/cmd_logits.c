@@ -11,6 +11,21 @@
 
 #include "cli.h"
 
+typedef struct logits_out {
+    FILE *f;
+    int n_vocab;
+    int write_failed;
+} logits_out;
+
+static int write_row(void *user, int64_t i, const float *logits)
+{
+    logits_out *o = user;
+    (void)i;
+    if (fwrite(logits, sizeof(float), (size_t)o->n_vocab, o->f) != (size_t)o->n_vocab)
+        return o->write_failed = 1;
+    return 0;
+}
+
 int cmd_logits(int argc, char **argv)
 {
     cli_common co;
@@ -61,7 +76,6 @@ int cmd_logits(int argc, char **argv)
     llamac_context *ctx = NULL;
     FILE *f = NULL;
     char *tmp = NULL;
-    int8_t *want = NULL;
     char err[600];
     llamac_context_params cp = llamac_context_default_params();
     cp.n_ctx = cli_ctx_size(&co, m);
@@ -79,32 +93,23 @@ int cmd_logits(int argc, char **argv)
     }
     size_t tl = strlen(out_path) + 32;
     tmp = malloc(tl);
-    want = malloc((size_t)cp.n_batch);
-    if (!tmp || !want) {
+    if (!tmp) {
         cli_error("out of memory");
         goto done;
     }
-    memset(want, 1, (size_t)cp.n_batch);
     snprintf(tmp, tl, "%s.tmp.%ld", out_path, (long)getpid());
     f = fopen(tmp, "wb");
     if (!f) {
         cli_error("cannot create '%s'", tmp);
         goto done;
     }
-    for (int start = 0; start < n; start += cp.n_batch) {
-        int nb = n - start < cp.n_batch ? n - start : cp.n_batch;
-        llamac_batch b = {.n_tokens = nb, .tokens = toks + start, .logits = want};
-        if (llamac_decode(ctx, &b) != LLAMAC_OK) {
+    logits_out lo = {f, info.n_vocab, 0};
+    if (llamac_decode_tokens(ctx, 0, toks, n, 1, write_row, &lo) != LLAMAC_OK) {
+        if (lo.write_failed)
+            cli_error("write to '%s' failed", tmp);
+        else
             cli_error("%s", llamac_context_error(ctx));
-            goto done;
-        }
-        for (int i = 0; i < nb; i++) {
-            const float *lg = llamac_get_logits(ctx, i);
-            if (fwrite(lg, sizeof(float), (size_t)info.n_vocab, f) != (size_t)info.n_vocab) {
-                cli_error("write to '%s' failed", tmp);
-                goto done;
-            }
-        }
+        goto done;
     }
     if (fclose(f) != 0) {
         f = NULL;
@@ -123,7 +128,6 @@ done:
     if (rc && tmp)
         unlink(tmp);
     free(tmp);
-    free(want);
     free(toks);
     llamac_context_free(ctx);
     llamac_model_free(m);
