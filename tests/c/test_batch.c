@@ -6,7 +6,9 @@
  *   - invalid batches (wrong / repeated / skipped position, sequence id or token out of range, too many logits,
  *     context full, too many tokens, empty) fail with the right status and a message, append nothing, and
  *     leave the cache able to continue exactly; a cancelled decode appends nothing either;
- *   - invalid context parameters and unloadable paths fail cleanly.
+ *   - invalid context parameters and unloadable paths fail cleanly;
+ *   - all of it with the default KV block size and with blocks of 16 positions (sequences spanning many blocks;
+ *     a cancelled decode gives back the blocks it took). Sharing and the prefix cache: test_kv_paged.c.
  *
  * Model: $LLAMAC_TEST_MODEL, or argv[1], or else the "l31-q8_0" variant of tests/py/models.py, generated (and
  * cached, safely under ctest -j) by running `$LLAMAC_PYTHON $LLAMAC_SOURCE/tests/py/models.py l31-q8_0`.
@@ -26,6 +28,7 @@ static const int g_len[N_SEQ] = {21, 13, 24};
 static int32_t g_tok[N_SEQ][MAX_LEN];
 static float *g_solo[N_SEQ][MAX_LEN]; /* reference logits of (seq, pos), each sequence decoded alone */
 static int g_vocab;
+static int g_kv_block; /* kv_block of the contexts under test (0 = default) */
 
 static void *xmalloc(size_t n)
 {
@@ -70,6 +73,7 @@ static llamac_context *new_ctx(llamac_model *m, int n_ctx, int n_seq, int n_batc
     cp.n_batch = n_batch;
     cp.n_logits = n_logits;
     cp.n_threads = 2;
+    cp.kv_block = g_kv_block;
     llamac_context *c = NULL;
     char err[512];
     llamac_status st = llamac_context_create(m, &cp, &c, err, sizeof err);
@@ -342,12 +346,20 @@ static int cancel_cb(void *user, int64_t done, int64_t total)
 static void test_cancel(llamac_model *m)
 {
     llamac_context *c = new_ctx(m, 64, 1, 32, 32);
-    int seqs[8] = {0, 0, 0, 0, 0, 0, 0, 0}, poss[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    int seqs[MAX_LEN], poss[MAX_LEN];
+    for (int i = 0; i < MAX_LEN; i++)
+        seqs[i] = 0, poss[i] = i;
     CHECK(run(c, 4, seqs, poss, 1) == LLAMAC_OK, "prefix");
     g_cancel_after = 1;
     llamac_context_set_progress(c, cancel_cb, NULL);
     int len[1] = {4};
-    expect_reject(c, run(c, 4, seqs + 4, poss + 4, 1), LLAMAC_E_CANCELLED, "cancel", len, "cancelled decode");
+    llamac_kv_stats before, after;
+    llamac_kv_get_stats(c, &before);
+    /* 20 tokens: with blocks of 16 the decode takes a second block before it is cancelled */
+    expect_reject(c, run(c, 20, seqs + 4, poss + 4, 1), LLAMAC_E_CANCELLED, "cancel", len, "cancelled decode");
+    llamac_kv_get_stats(c, &after);
+    CHECK(after.n_used == before.n_used && after.n_free == before.n_free,
+          "a cancelled decode kept blocks: %d used before, %d after", before.n_used, after.n_used);
     llamac_context_set_progress(c, NULL, NULL);
     CHECK(run(c, 4, seqs + 4, poss + 4, 1) == LLAMAC_OK, "after cancel: %s", llamac_context_error(c));
     for (int i = 0; i < 4; i++)
@@ -415,10 +427,13 @@ int main(int argc, char **argv)
     g_tok[1][0] = g_tok[0][0]; /* two sequences sharing a first token */
 
     compute_solo(m);
-    test_interleaved(m);
-    test_truncate(m);
-    test_validation(m);
-    test_cancel(m);
+    for (int k = 0; k < 2; k++) {
+        g_kv_block = k ? 16 : 0;
+        test_interleaved(m);
+        test_truncate(m);
+        test_validation(m);
+        test_cancel(m);
+    }
     test_bad_params(m);
 
     for (int s = 0; s < N_SEQ; s++)
