@@ -174,9 +174,11 @@ uint64_t lc_kv_pool_chain_hash(const lc_kv_pool *p, uint64_t parent, const int32
                      p->key[0] ^ 0x6c7967656e657261ull, p->key[1] ^ 0x7465646279746573ull};
     const int n_words = 1 + p->block_size / 2;
     for (int w = 0; w <= n_words; w++) {
-        uint64_t m = w == 0         ? parent
-                     : w == n_words ? (uint64_t)n_words << 56
-                                    : (uint64_t)(uint32_t)tokens[2 * w - 2] | (uint64_t)(uint32_t)tokens[2 * w - 1] << 32;
+        uint64_t m = parent;
+        if (w == n_words)
+            m = (uint64_t)n_words << 56;
+        else if (w > 0)
+            m = (uint64_t)(uint32_t)tokens[2 * w - 2] | (uint64_t)(uint32_t)tokens[2 * w - 1] << 32;
         v[3] ^= m;
         sip_round(v);
         sip_round(v);

@@ -74,8 +74,9 @@ llamac_status lc_kv_snapshot_check_header(const uint8_t *hdr, size_t avail, uint
     s->kv_type = get_u32(hdr + 24);
     out->n_pos = get_u32(hdr + 28);
     if (out->version != LC_KV_SNAPSHOT_VERSION)
-        return lc_fail(e, LLAMAC_E_UNSUPPORTED, "KV snapshot: version %u is not supported (this build reads version %u)",
-                       out->version, LC_KV_SNAPSHOT_VERSION);
+        return lc_fail(e, LLAMAC_E_UNSUPPORTED,
+                       "KV snapshot: version %u is not supported (this build reads version %u)", out->version,
+                       LC_KV_SNAPSHOT_VERSION);
     llamac_status st;
     if ((st = shape_field("n_layer", s->n_layer, want->n_layer, e)) ||
         (st = shape_field("n_head_kv", s->n_head_kv, want->n_head_kv, e)) ||
@@ -89,8 +90,9 @@ llamac_status lc_kv_snapshot_check_header(const uint8_t *hdr, size_t avail, uint
                        s->kv_type ? "f16" : "f32", want->kv_type ? "f16" : "f32");
     out->file_bytes = lc_kv_snapshot_file_bytes(s, out->n_pos);
     if (out->file_bytes == 0 || out->file_bytes != file_len)
-        return lc_fail(e, LLAMAC_E_FORMAT, "KV snapshot: n_pos %u needs a file of %llu bytes but it has %llu (truncated "
-                       "or corrupt)", out->n_pos, (unsigned long long)out->file_bytes, (unsigned long long)file_len);
+        return lc_fail(e, LLAMAC_E_FORMAT,
+                       "KV snapshot: n_pos %u needs a file of %llu bytes but it has %llu (truncated or corrupt)",
+                       out->n_pos, (unsigned long long)out->file_bytes, (unsigned long long)file_len);
     if (out->n_pos > (uint32_t)n_ctx)
         return lc_fail(e, LLAMAC_E_CONTEXT_FULL, "KV snapshot: n_pos %u is more than the context's n_ctx %d",
                        out->n_pos, n_ctx);
@@ -103,8 +105,9 @@ llamac_status lc_kv_snapshot_tokens(const uint8_t *bytes, uint32_t n_pos, uint32
     for (uint32_t i = 0; i < n_pos; i++) {
         uint32_t t = get_u32(bytes + (size_t)i * 4);
         if (t >= n_vocab)
-            return lc_fail(e, LLAMAC_E_FORMAT, "KV snapshot: token id %d at position %u is outside the vocabulary 0..%u",
-                           (int32_t)t, i, n_vocab - 1);
+            return lc_fail(e, LLAMAC_E_FORMAT,
+                           "KV snapshot: token id %d at position %u is outside the vocabulary 0..%u", (int32_t)t, i,
+                           n_vocab - 1);
         out[i] = (int32_t)t;
     }
     return LLAMAC_OK;

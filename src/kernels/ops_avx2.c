@@ -113,14 +113,19 @@ static void swiglu(float *h, const float *g, const float *u, int64_t n)
     }
 }
 
+/* 8 elements i.. (i + 8 <= head_dim) of a KV row (f32 or f16) as f32 */
+AINL __m256 kv_load8_full(const char *row, int kv_f16, int i)
+{
+    if (kv_f16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    return _mm256_loadu_ps((const float *)row + i);
+}
+
 /* 8 elements i.. of a KV row (f32 or f16) as f32, zeros past head_dim */
 AINL __m256 kv_load8(const char *row, int kv_f16, int hd, int i)
 {
-    if (hd - i >= 8) {
-        if (kv_f16)
-            return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
-        return _mm256_loadu_ps((const float *)row + i);
-    }
+    if (hd - i >= 8)
+        return kv_load8_full(row, kv_f16, i);
     float t[8] = {0};
     for (int e = 0; e < 8 && i + e < hd; e++)
         t[e] = kv_f16 ? _cvtsh_ss(((const uint16_t *)row)[i + e]) : ((const float *)row)[i + e];
@@ -149,8 +154,7 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
             for (int64_t j = jb; j < je; j++, kr_row += rb) {
                 __m256 kr[16];
                 for (int c = 0; c < hd / 8; c++)
-                    kr[c] = kv_f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)kr_row + 8 * c)))
-                                   : _mm256_loadu_ps((const float *)kr_row + 8 * c);
+                    kr[c] = kv_load8_full(kr_row, kv_f16, 8 * c);
                 for (int h = 0; h < n_q; h++) {
                     const float *qh = q + (int64_t)h * hd;
                     __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
@@ -226,11 +230,8 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
                     const char *vr = block_rows(kv, kv->v, jb);
                     for (int64_t j = jb; j < je; j++, vr += rb) {
                         __m256 pj = _mm256_set1_ps(s[j]);
-                        for (int c = 0; c < 8; c++) {
-                            __m256 vv = kv_f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)vr + i0 + 8 * c)))
-                                               : _mm256_loadu_ps((const float *)vr + i0 + 8 * c);
-                            o[c] = _mm256_fmadd_ps(pj, vv, o[c]);
-                        }
+                        for (int c = 0; c < 8; c++)
+                            o[c] = _mm256_fmadd_ps(pj, kv_load8_full(vr, kv_f16, i0 + 8 * c), o[c]);
                     }
                 }
             } else {

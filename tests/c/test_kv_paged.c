@@ -27,41 +27,12 @@
 
 #include "llamac.h"
 #include "check.h"
+#include "models.h"
 
 #define MAX_TOK 320
 static llamac_model *g_model;
 static int g_vocab;
 static int32_t g_stream[MAX_TOK]; /* a common token stream: sequences drawing from it share prefixes */
-
-/* the path of a tests/py/models.py variant (generated and cached by the script) */
-static char *variant_path(const char *variant)
-{
-    const char *py = getenv("LLAMAC_PYTHON");
-    const char *src = getenv("LLAMAC_SOURCE");
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/tests/py/models.py' %s", py && *py ? py : "/usr/bin/python3",
-             src && *src ? src : ".", variant);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return NULL;
-    char line[4096] = {0};
-    char *ok = fgets(line, sizeof line, p);
-    int rc = pclose(p);
-    if (!ok || rc != 0)
-        return NULL;
-    line[strcspn(line, "\n")] = 0;
-    return strdup(line);
-}
-
-static char *model_path(int argc, char **argv)
-{
-    const char *env = getenv("LLAMAC_TEST_MODEL");
-    if (env && *env)
-        return strdup(env);
-    if (argc > 1)
-        return strdup(argv[1]);
-    return variant_path("l31-q8_0");
-}
 
 typedef struct ctx_opts {
     int n_ctx, n_seq, n_batch, n_logits, threads, kv_block, kv_type, prefix_cache;
@@ -485,20 +456,6 @@ static int count_temp_files(void)
     return n;
 }
 
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
-
 static void write_file(const char *path, const unsigned char *buf, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -555,7 +512,7 @@ static void test_snapshot(int kv_type)
 
     /* hostile snapshots: refused, sequence 0 unchanged */
     size_t len = 0;
-    unsigned char *good = read_file(path, &len);
+    unsigned char *good = check_read_file(path, &len);
     CHECK(good && len == 32 + 70 * 4 + (size_t)2 * 2 * 2 * 70 * 64 * (kv_type ? 2 : 4), "snapshot size %zu", len);
     unsigned char *bad = malloc(len + 8);
     char bpath[512];
@@ -697,7 +654,7 @@ static void test_remove_middle(int kv_type)
  * the next logits are close to the recompute's. */
 static void test_shift_close(int kv_type)
 {
-    char *path = variant_path("tiny");
+    char *path = test_variant_path("tiny");
     llamac_model *m = NULL;
     char err[512];
     if (!path || llamac_model_load(path, NULL, &m, err, sizeof err) != LLAMAC_OK) {
@@ -789,7 +746,7 @@ static void test_params(void)
 
 int main(int argc, char **argv)
 {
-    char *path = model_path(argc, argv);
+    char *path = test_model_path(argc, argv, "l31-q8_0");
     char err[512];
     if (!path || llamac_model_load(path, NULL, &g_model, err, sizeof err) != LLAMAC_OK) {
         fprintf(stderr, "test_kv_paged: cannot get a model (set LLAMAC_TEST_MODEL or LLAMAC_SOURCE)\n");
