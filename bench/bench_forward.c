@@ -1,23 +1,18 @@
 /*
  * bench_forward.c — end-to-end forward-pass timing for kernel work (the user-facing benchmark is
  * `llamac bench`): model load time, prefill (pp: N prompt tokens in ubatches) and decode (tg: N single-token
- * steps after a short prompt), reported as tokens/s, best of R repeats with the median alongside.
+ * steps after a short prompt, or after a prompt of --depth D tokens), reported as tokens/s, best of R repeats
+ * with the median alongside. --kv-block sets the KV cache's block size (positions per block).
  *
  *   bench_forward MODEL [-t THREADS] [--pp 512] [--tg 128] [-r 3] [--mmap|--no-mmap] [--ctx N] [--kv f16]
+ *                       [--depth D] [--kv-block B]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "llamac.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -25,28 +20,15 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            v = atol(line + 6);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: bench_forward MODEL [-t N] [--pp N] [--tg N] [-r N] [--mmap|--no-mmap] [--ctx N] "
-                        "[--kv f16]\n");
+                        "[--kv f16] [--depth D] [--kv-block B]\n");
         return 2;
     }
     const char *path = argv[1];
-    int n_threads = 2, pp = 512, tg = 128, reps = 3, ctx = 0, kv = LLAMAC_KV_F32;
+    int n_threads = 2, pp = 512, tg = 128, reps = 3, ctx = 0, kv = LLAMAC_KV_F32, depth = 0, kv_block = 0;
     llamac_model_params mp = llamac_model_default_params();
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc)
@@ -63,6 +45,10 @@ int main(int argc, char **argv)
             mp.use_mmap = 1;
         else if (!strcmp(argv[i], "--no-mmap"))
             mp.use_mmap = 0;
+        else if (!strcmp(argv[i], "--depth") && i + 1 < argc)
+            depth = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kv-block") && i + 1 < argc)
+            kv_block = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--kv") && i + 1 < argc)
             kv = !strcmp(argv[++i], "f16") ? LLAMAC_KV_F16 : LLAMAC_KV_F32;
         else {
@@ -75,19 +61,22 @@ int main(int argc, char **argv)
     mp.n_threads = n_threads;
     char err[600];
     llamac_model *m;
-    double t0 = now();
+    double t0 = bench_now();
     if (llamac_model_load(path, &mp, &m, err, sizeof err) != LLAMAC_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double t_load = now() - t0;
+    double t_load = bench_now() - t0;
     llamac_model_info info;
     llamac_model_get_info(m, &info);
     llamac_context_params cp = llamac_context_default_params();
     cp.n_threads = n_threads;
-    cp.n_ctx = ctx > 0 ? ctx : pp + tg + 16;
-    cp.n_batch = pp > 0 ? pp : 1;
+    if (depth < 0)
+        depth = 0;
+    cp.n_ctx = ctx > 0 ? ctx : (pp > depth ? pp : depth) + tg + 16;
+    cp.n_batch = pp > 0 ? pp : 512;
     cp.kv_type = kv;
+    cp.kv_block = kv_block;
     llamac_context *c;
     if (llamac_context_create(m, &cp, &c, err, sizeof err) != LLAMAC_OK) {
         fprintf(stderr, "%s\n", err);
@@ -95,7 +84,7 @@ int main(int argc, char **argv)
     }
     printf("%s: %s, %.2f GB, kernels %s, threads %d, %s, load %.2f s, rss after load %.0f MiB\n", path,
            llamac_type_name(info.weight_type), info.weight_bytes / 1e9, llamac_kernel_path(), n_threads,
-           mp.use_mmap ? "mmap" : "no-mmap (private huge pages)", t_load, rss_kib() / 1024.0);
+           mp.use_mmap ? "mmap" : "no-mmap (private huge pages)", t_load, bench_status_kib("VmRSS:") / 1024.0);
     /* bytes one decode step reads: every matrix (the embedding only when it is also the output) */
     double step_bytes = 0;
     const llamac_gguf *gg = llamac_model_gguf(m);
@@ -105,25 +94,33 @@ int main(int argc, char **argv)
         if (strcmp(ti.name, "token_embd.weight") || info.tied_embeddings)
             step_bytes += (double)ti.n_bytes;
     }
-    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(pp > 0 ? pp : 1));
-    for (int i = 0; i < pp; i++)
+    const int n_toks = pp > depth ? pp : depth > 0 ? depth : 1;
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)n_toks);
+    for (int i = 0; i < n_toks; i++)
         toks[i] = (int32_t)((i * 7919u + 13) % (unsigned)info.n_vocab);
     double rpp[50], rtg[50];
     for (int r = 0; r < reps; r++) {
         llamac_seq_truncate(c, 0, 0);
         if (pp > 0) {
-            t0 = now();
+            t0 = bench_now();
             if (llamac_decode_tokens(c, 0, toks, pp, 0, NULL, NULL) != LLAMAC_OK) {
                 fprintf(stderr, "%s\n", llamac_context_error(c));
                 return 1;
             }
-            rpp[r] = pp / (now() - t0);
+            rpp[r] = pp / (bench_now() - t0);
         }
         llamac_seq_truncate(c, 0, 0);
+        for (int i = 0; i < depth; i += cp.n_batch) { /* the prompt tg starts after */
+            llamac_batch bd = {.n_tokens = depth - i < cp.n_batch ? depth - i : cp.n_batch, .tokens = toks + i};
+            if (llamac_decode(c, &bd) != LLAMAC_OK) {
+                fprintf(stderr, "%s\n", llamac_context_error(c));
+                return 1;
+            }
+        }
         int32_t t = 1;
         llamac_batch b1 = {.n_tokens = 1, .tokens = &t};
         llamac_decode(c, &b1); /* warm-up token */
-        t0 = now();
+        t0 = bench_now();
         for (int i = 0; i < tg; i++) {
             t = (int32_t)((i * 31u + 7) % (unsigned)info.n_vocab);
             if (llamac_decode(c, &b1) != LLAMAC_OK) {
@@ -131,7 +128,7 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        rtg[r] = tg / (now() - t0);
+        rtg[r] = tg / (bench_now() - t0);
     }
     if (pp > 0) {
         qsort(rpp, (size_t)reps, sizeof(double), cmp_double);
@@ -139,10 +136,10 @@ int main(int argc, char **argv)
     }
     if (tg > 0) {
         qsort(rtg, (size_t)reps, sizeof(double), cmp_double);
-        printf("tg%d: %.2f tok/s (best; median %.2f) = %.1f GB/s of weights\n", tg, rtg[reps - 1], rtg[reps / 2],
-               rtg[reps - 1] * step_bytes / 1e9);
+        printf("tg%d at depth %d: %.2f tok/s (best; median %.2f) = %.1f GB/s of weights\n", tg, depth, rtg[reps - 1],
+               rtg[reps / 2], rtg[reps - 1] * step_bytes / 1e9);
     }
-    printf("rss at end: %.0f MiB\n", rss_kib() / 1024.0);
+    printf("rss at end: %.0f MiB\n", bench_status_kib("VmRSS:") / 1024.0);
     free(toks);
     llamac_context_free(c);
     llamac_model_free(m);

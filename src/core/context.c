@@ -1,9 +1,11 @@
 /*
- * context.c — creating and freeing contexts, parameter defaults, sequence bookkeeping. All memory a context
- * needs is reserved here; llamac_decode (decode.c) never allocates.
+ * context.c — creating and freeing contexts, parameter defaults. All memory a context needs is reserved here
+ * (scratch in one mapping, the KV pool in another: kv_cache.h); llamac_decode (decode.c) never allocates. The
+ * sequence and KV cache API is in kv_api.c.
  */
 #include "core/context.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 llamac_context_params llamac_context_default_params(void)
 {
     llamac_context_params p = {.n_ctx = 4096, .n_seq_max = 1, .n_batch = 512, .n_threads = 0, .n_logits = 0,
-                               .kv_type = LLAMAC_KV_F32};
+                               .kv_type = LLAMAC_KV_F32, .kv_block = 0, .kv_size = 0, .prefix_cache = 1};
     return p;
 }
 
@@ -33,14 +35,6 @@ static void *carve(carver *c, size_t bytes)
     size_t off = (c->off + 63) & ~(size_t)63;
     c->off = off + bytes;
     return c->base ? c->base + off : NULL;
-}
-
-static int mul_ok(size_t a, size_t b, size_t *out)
-{
-    if (a && b > SIZE_MAX / a)
-        return 0;
-    *out = a * b;
-    return 1;
 }
 
 static void layout(llamac_context *c, carver *cv)
@@ -75,8 +69,9 @@ static void layout(llamac_context *c, carver *cv)
     c->tok_seq = carve(cv, T * sizeof(int32_t));
     c->tok_pos = carve(cv, T * sizeof(int32_t));
     c->out_idx = carve(cv, T * sizeof(int32_t));
-    c->seq_len = carve(cv, (size_t)c->params.n_seq_max * sizeof(int));
     c->seq_next = carve(cv, (size_t)c->params.n_seq_max * sizeof(int));
+    c->batch_seq = carve(cv, (size_t)c->params.n_seq_max * sizeof(int32_t));
+    c->batch_len = carve(cv, (size_t)c->params.n_seq_max * sizeof(int32_t));
 }
 
 llamac_status llamac_context_create(llamac_model *model, const llamac_context_params *params,
@@ -109,8 +104,31 @@ llamac_status llamac_context_create(llamac_model *model, const llamac_context_pa
         st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "n_threads %d is more than 1024", p.n_threads);
     else if (p.kv_type != LLAMAC_KV_F32 && p.kv_type != LLAMAC_KV_F16)
         st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "unknown KV cache type %d", p.kv_type);
+    else if (p.kv_block != 0 && (p.kv_block < 16 || p.kv_block > 4096 || (p.kv_block & (p.kv_block - 1))))
+        st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "kv_block %d is not a power of two in 16..4096", p.kv_block);
     if (p.n_logits > p.n_batch)
         p.n_logits = p.n_batch;
+    if (p.kv_block == 0)
+        p.kv_block = 32;
+    lc_kv_geometry g = {hp->n_layer, hp->n_head_kv, hp->head_dim, p.kv_type == LLAMAC_KV_F16 ? 2 : 4,
+                        __builtin_ctz((unsigned)p.kv_block)};
+    int n_blocks = 0;
+    if (!st) {
+        p.prefix_cache = p.prefix_cache != 0;
+        const uint64_t block_bytes = (uint64_t)2 * hp->n_layer * hp->n_head_kv * hp->head_dim * g.elem * p.kv_block;
+        const uint64_t per_seq = ((uint64_t)p.n_ctx + p.kv_block - 1) / p.kv_block;
+        const uint64_t nb = p.kv_size ? p.kv_size / block_bytes : per_seq * (uint64_t)p.n_seq_max;
+        if (nb < 1)
+            st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "kv_size %" PRIu64 " is less than one KV block (%" PRIu64
+                         " bytes: %d positions)", p.kv_size, block_bytes, p.kv_block);
+        else if (nb > INT32_MAX / 2 || nb > SIZE_MAX / block_bytes)
+            st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "KV cache of %" PRIu64 " blocks of %" PRIu64 " bytes is too large",
+                         nb, block_bytes);
+        else {
+            n_blocks = (int)nb;
+            p.kv_size = nb * block_bytes;
+        }
+    }
     llamac_context *c = NULL;
     if (!st && !(c = calloc(1, sizeof *c)))
         st = lc_fail(&e, LLAMAC_E_NOMEM, "out of memory");
@@ -119,30 +137,19 @@ llamac_status llamac_context_create(llamac_model *model, const llamac_context_pa
         c->params = p;
         c->n_logits_max = p.n_logits;
         c->kern = lc_kernels_get();
-        c->kv_elem = p.kv_type == LLAMAC_KV_F16 ? 2 : 4;
-        size_t per_seq, total;
-        if (!mul_ok((size_t)hp->n_layer * hp->n_head_kv * hp->head_dim, (size_t)p.n_ctx, &per_seq) ||
-            !mul_ok(per_seq, (size_t)p.n_seq_max * c->kv_elem, &total))
-            st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "KV cache size overflows");
-        else
-            c->kv_bytes = total;
+        st = lc_kv_cache_init(&c->kv, &g, n_blocks, p.prefix_cache, p.n_seq_max, p.n_ctx, model->rope_inv_freq, &e);
     }
     if (!st) {
         carver measure = {NULL, 0};
         layout(c, &measure);
         c->mem_size = measure.off;
         c->mem = map_anon(c->mem_size);
-        c->k_cache = map_anon(c->kv_bytes);
-        c->v_cache = map_anon(c->kv_bytes);
-        if (!c->mem || !c->k_cache || !c->v_cache)
-            st = lc_fail(&e, LLAMAC_E_NOMEM, "cannot allocate the context: %zu MiB of scratch and 2 x %zu MiB of KV cache",
-                         c->mem_size >> 20, c->kv_bytes >> 20);
+        if (!c->mem)
+            st = lc_fail(&e, LLAMAC_E_NOMEM, "cannot allocate the context: %zu MiB of scratch", c->mem_size >> 20);
     }
     if (!st) {
         carver real = {c->mem, 0};
         layout(c, &real);
-        for (int i = 0; i < p.n_seq_max; i++)
-            c->seq_len[i] = 0;
         c->pool = lc_pool_create(p.n_threads);
         if (!c->pool)
             st = lc_fail(&e, LLAMAC_E_NOMEM, "cannot start %d threads", p.n_threads);
@@ -163,10 +170,7 @@ void llamac_context_free(llamac_context *c)
     lc_pool_free(c->pool);
     if (c->mem)
         munmap(c->mem, c->mem_size);
-    if (c->k_cache)
-        munmap(c->k_cache, c->kv_bytes);
-    if (c->v_cache)
-        munmap(c->v_cache, c->kv_bytes);
+    lc_kv_cache_free(&c->kv);
     free(c);
 }
 
@@ -193,26 +197,6 @@ int llamac_context_n_seq(const llamac_context *c)
 int llamac_context_n_threads(const llamac_context *c)
 {
     return c ? c->params.n_threads : 0;
-}
-
-int llamac_seq_len(const llamac_context *c, int seq)
-{
-    if (!c || seq < 0 || seq >= c->params.n_seq_max)
-        return 0;
-    return c->seq_len[seq];
-}
-
-llamac_status llamac_seq_truncate(llamac_context *c, int seq, int n_keep)
-{
-    if (!c)
-        return LLAMAC_E_INVALID_ARG;
-    if (seq < 0 || seq >= c->params.n_seq_max)
-        return lc_fail(&c->err, LLAMAC_E_INVALID_ARG, "sequence %d is not in 0..%d", seq, c->params.n_seq_max - 1);
-    if (n_keep < 0)
-        return lc_fail(&c->err, LLAMAC_E_INVALID_ARG, "n_keep %d is negative", n_keep);
-    if (n_keep < c->seq_len[seq])
-        c->seq_len[seq] = n_keep;
-    return LLAMAC_OK;
 }
 
 void llamac_context_set_progress(llamac_context *c, llamac_progress_fn fn, void *user)

@@ -1,13 +1,10 @@
 /*
- * context.h — run state of one llamac_context: KV cache, per-sequence lengths, scratch buffers, thread pool.
- *
- * KV cache layout: for sequence s, layer l, KV head h, a block of n_ctx rows of head_dim elements (f32 or
- * f16): kv_index(s, l, h) = ((s * n_layer + l) * n_head_kv + h) * n_ctx * head_dim. Rows 0..seq_len[s]-1
- * are valid. The cache is anonymous memory, so pages are only made resident as positions fill up.
+ * context.h — run state of one llamac_context: the paged KV cache (kv_cache.h), scratch buffers, thread pool.
  */
 #ifndef LC_CONTEXT_H
 #define LC_CONTEXT_H
 
+#include "core/kv_cache.h"
 #include "core/matmul.h"
 #include "core/model.h"
 #include "util/err.h"
@@ -20,12 +17,11 @@ struct llamac_context {
     lc_pool *pool;
     lc_err err;
 
-    /* KV cache */
-    void *k_cache, *v_cache; /* see layout above */
-    size_t kv_bytes;         /* bytes of each of k_cache, v_cache */
-    size_t kv_elem;          /* 4 (f32) or 2 (f16) */
-    int *seq_len;            /* [n_seq_max] */
-    int *seq_next;           /* [n_seq_max] scratch for batch validation */
+    lc_kv_cache kv;       /* every sequence's positions (params.kv_block, kv_size, prefix_cache resolved) */
+    int *seq_next;        /* [n_seq_max] scratch for batch validation: the next position of each sequence */
+    int32_t *batch_seq;   /* [n_seq_max] the distinct sequences of the current batch */
+    int32_t *batch_len;   /* [n_seq_max] their lengths after it */
+    int n_batch_seq;
 
     /* scratch, sized for n_batch tokens */
     float *x;       /* [n_batch][n_embd] residual stream */

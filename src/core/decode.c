@@ -10,8 +10,11 @@
  *
  * Determinism: every per-token step is computed from that token's data alone, matrix products split work
  * over weight rows only (matmul.c), and attention for a (token, head) runs over positions 0..pos in order.
- * So logits are bit-identical for any thread count and any split of a sequence into batches.
- * The batch is validated completely before anything is computed; on error nothing is appended.
+ * So logits are bit-identical for any thread count and any split of a sequence into batches. The KV cache is
+ * paged (kv_cache.h), which changes only where a position's row lives, never the order attention visits them.
+ *
+ * The batch is validated completely, and every position it will write given a block its sequence alone holds
+ * (lc_kv_prepare: allocation, copy-on-write), before anything is computed; on error nothing is appended.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -48,7 +51,15 @@ static llamac_status validate(llamac_context *c, const llamac_batch *b, int *n_o
                        c->n_logits_max);
     /* positions: each sequence continues exactly where it stands */
     for (int i = 0; i < b->n_tokens; i++)
-        c->seq_next[c->tok_seq[i]] = c->seq_len[c->tok_seq[i]];
+        c->seq_next[c->tok_seq[i]] = -1;
+    c->n_batch_seq = 0;
+    for (int i = 0; i < b->n_tokens; i++) {
+        int32_t s = c->tok_seq[i];
+        if (c->seq_next[s] < 0) {
+            c->seq_next[s] = c->kv.seq[s].len;
+            c->batch_seq[c->n_batch_seq++] = s;
+        }
+    }
     for (int i = 0; i < b->n_tokens; i++) {
         int32_t s = c->tok_seq[i];
         int32_t expect = c->seq_next[s];
@@ -63,6 +74,8 @@ static llamac_status validate(llamac_context *c, const llamac_batch *b, int *n_o
         c->tok_pos[i] = pos;
         c->seq_next[s] = pos + 1;
     }
+    for (int k = 0; k < c->n_batch_seq; k++)
+        c->batch_len[k] = c->seq_next[c->batch_seq[k]];
     *n_out = outs;
     return LLAMAC_OK;
 }
@@ -102,15 +115,14 @@ static void rope_store_task(void *arg, int64_t i, int thread)
     lc_rope_apply(k, cs, hp->n_head_kv, hd);
     int32_t s = c->tok_seq[i], pos = c->tok_pos[i];
     for (int h = 0; h < hp->n_head_kv; h++) {
-        size_t row = (((size_t)s * hp->n_layer + j->layer) * hp->n_head_kv + h) * c->params.n_ctx + (size_t)pos;
-        if (c->kv_elem == 4) {
-            memcpy((float *)c->k_cache + row * hd, k + h * hd, (size_t)hd * sizeof(float));
-            memcpy((float *)c->v_cache + row * hd, v + h * hd, (size_t)hd * sizeof(float));
+        char *kd = lc_kv_row(&c->kv, s, j->layer, h, 0, pos), *vd = lc_kv_row(&c->kv, s, j->layer, h, 1, pos);
+        if (c->kv.pool.g.elem == 4) {
+            memcpy(kd, k + h * hd, (size_t)hd * sizeof(float));
+            memcpy(vd, v + h * hd, (size_t)hd * sizeof(float));
         } else {
-            lc_half *kd = (lc_half *)c->k_cache + row * hd, *vd = (lc_half *)c->v_cache + row * hd;
             for (int d = 0; d < hd; d++) {
-                kd[d] = lc_f32_to_half(k[h * hd + d]);
-                vd[d] = lc_f32_to_half(v[h * hd + d]);
+                ((lc_half *)kd)[d] = lc_f32_to_half(k[h * hd + d]);
+                ((lc_half *)vd)[d] = lc_f32_to_half(v[h * hd + d]);
             }
         }
     }
@@ -126,12 +138,10 @@ static void attn_task(void *arg, int64_t task, int thread)
     int64_t i = task / hp->n_head_kv;
     int h = (int)(task % hp->n_head_kv);
     int32_t s = c->tok_seq[i], pos = c->tok_pos[i];
-    size_t row0 = (((size_t)s * hp->n_layer + j->layer) * hp->n_head_kv + h) * c->params.n_ctx;
-    const char *kb = (const char *)c->k_cache + row0 * hd * c->kv_elem;
-    const char *vb = (const char *)c->v_cache + row0 * hd * c->kv_elem;
+    const lc_kv_view kv = lc_kv_view_of(&c->kv, s, j->layer, h);
     const int64_t q_off = i * hp->n_head * hd + (int64_t)h * n_rep * hd;
-    c->kern->attention(c->att + q_off, c->q + q_off, n_rep, kb, vb, c->kv_elem == 2, pos + 1, hd,
-                 c->scores + (size_t)thread * n_rep * c->params.n_ctx);
+    c->kern->attention(c->att + q_off, c->q + q_off, n_rep, &kv, pos + 1, hd,
+                       c->scores + (size_t)thread * n_rep * c->params.n_ctx);
 }
 
 static void residual_task(void *arg, int64_t i, int thread)
@@ -202,6 +212,8 @@ llamac_status llamac_decode(llamac_context *c, const llamac_batch *b)
     c->n_batch_last = 0;
     int n_out = 0;
     llamac_status st = validate(c, b, &n_out);
+    if (!st)
+        st = lc_kv_prepare(&c->kv, c->batch_seq, c->batch_len, c->n_batch_seq, &c->err);
     if (st)
         return st;
     const llamac_model *m = c->model;
@@ -214,8 +226,11 @@ llamac_status llamac_decode(llamac_context *c, const llamac_batch *b)
     lc_pool_run(c->pool, embed_task, &j, T);
     for (int l = 0; l < hp->n_layer; l++) {
         layer_forward(c, &j, l, T);
-        if (c->progress && c->progress(c->progress_user, (int64_t)(l + 1) * T, (int64_t)hp->n_layer * T))
+        if (c->progress && c->progress(c->progress_user, (int64_t)(l + 1) * T, (int64_t)hp->n_layer * T)) {
+            for (int k = 0; k < c->n_batch_seq; k++)
+                lc_kv_abort(&c->kv, c->batch_seq[k]);
             return lc_fail(&c->err, LLAMAC_E_CANCELLED, "decode cancelled");
+        }
     }
     if (n_out > 0) {
         lc_pool_run(c->pool, final_norm_task, &j, n_out);
@@ -228,8 +243,9 @@ llamac_status llamac_decode(llamac_context *c, const llamac_batch *b)
     for (int o = 0; o < n_out; o++)
         c->logit_row[c->out_idx[o]] = o;
     for (int i = 0; i < T; i++)
-        if (c->tok_pos[i] + 1 > c->seq_len[c->tok_seq[i]])
-            c->seq_len[c->tok_seq[i]] = c->tok_pos[i] + 1;
+        *lc_kv_token(&c->kv, c->tok_seq[i], c->tok_pos[i]) = b->tokens[i];
+    for (int k = 0; k < c->n_batch_seq; k++)
+        lc_kv_commit(&c->kv, c->batch_seq[k], c->batch_len[k]);
     c->n_batch_last = T;
     return LLAMAC_OK;
 }

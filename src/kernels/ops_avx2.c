@@ -1,7 +1,8 @@
 /*
  * ops_avx2.c — AVX2 per-token operations: RMSNorm, SwiGLU, attention and the vectorized exp. Each performs
  * exactly the operations of its ops_avx512.c counterpart (see the description there), a 16-lane vector being
- * two 8-lane halves, so both tables give identical results.
+ * two 8-lane halves, so both tables give identical results. Attention reads K and V through the paged view
+ * (lc_kv_view), block by block in position order.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -112,53 +113,74 @@ static void swiglu(float *h, const float *g, const float *u, int64_t n)
     }
 }
 
-/* 8 elements c8*8.. of KV row j as f32, zeros past head_dim */
-AINL __m256 kv_load8(const void *base, int kv_f16, int64_t j, int hd, int i)
+/* 8 elements i.. (i + 8 <= head_dim) of a KV row (f32 or f16) as f32 */
+AINL __m256 kv_load8_full(const char *row, int kv_f16, int i)
 {
-    if (hd - i >= 8) {
-        if (kv_f16)
-            return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + j * hd + i)));
-        return _mm256_loadu_ps((const float *)base + j * hd + i);
-    }
+    if (kv_f16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    return _mm256_loadu_ps((const float *)row + i);
+}
+
+/* 8 elements i.. of a KV row (f32 or f16) as f32, zeros past head_dim */
+AINL __m256 kv_load8(const char *row, int kv_f16, int hd, int i)
+{
+    if (hd - i >= 8)
+        return kv_load8_full(row, kv_f16, i);
     float t[8] = {0};
     for (int e = 0; e < 8 && i + e < hd; e++)
-        t[e] = kv_f16 ? _cvtsh_ss(((const uint16_t *)base)[j * hd + i + e]) : ((const float *)base)[j * hd + i + e];
+        t[e] = kv_f16 ? _cvtsh_ss(((const uint16_t *)row)[i + e]) : ((const float *)row)[i + e];
     return _mm256_loadu_ps(t);
 }
 
-static void attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
-                      int head_dim, float *scores)
+/* Row 0 of the block holding positions jb.. (jb a multiple of the block size) in base (view k or v). The loops
+ * below visit positions block by block, in order, a row pointer advancing along each block. */
+AINL const char *block_rows(const lc_kv_view *kv, const char *base, int64_t jb)
+{
+    return base + (size_t)kv->blocks[jb >> kv->block_log2] * kv->block_stride;
+}
+
+static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int head_dim,
+                      float *scores)
 {
     const float scale = 1.0f / sqrtf((float)head_dim);
-    const int hd = head_dim, n16 = (hd + 15) / 16;
+    const int hd = head_dim, n16 = (hd + 15) / 16, kv_f16 = kv->f16;
+    const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
+    const int64_t bs = (int64_t)1 << kv->block_log2;
     /* scores: one pass over K for all heads */
-    int64_t j0 = 0;
     if (hd % 16 == 0 && hd <= 128) { /* the common head sizes: K row chunks in registers, no tails */
-        for (; j0 < n_pos; j0++) {
-            __m256 kr[16];
-            for (int c = 0; c < hd / 8; c++)
-                kr[c] = kv_f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)k + j0 * hd + 8 * c)))
-                               : _mm256_loadu_ps((const float *)k + j0 * hd + 8 * c);
-            for (int h = 0; h < n_q; h++) {
-                const float *qh = q + (int64_t)h * hd;
-                __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
-                for (int c = 0; c < hd / 16; c++) {
-                    lo = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 16 * c), kr[2 * c], lo);
-                    hi = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 16 * c + 8), kr[2 * c + 1], hi);
+        for (int64_t jb = 0; jb < n_pos; jb += bs) {
+            const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
+            const char *kr_row = block_rows(kv, kv->k, jb);
+            for (int64_t j = jb; j < je; j++, kr_row += rb) {
+                __m256 kr[16];
+                for (int c = 0; c < hd / 8; c++)
+                    kr[c] = kv_load8_full(kr_row, kv_f16, 8 * c);
+                for (int h = 0; h < n_q; h++) {
+                    const float *qh = q + (int64_t)h * hd;
+                    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+                    for (int c = 0; c < hd / 16; c++) {
+                        lo = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 16 * c), kr[2 * c], lo);
+                        hi = _mm256_fmadd_ps(_mm256_loadu_ps(qh + 16 * c + 8), kr[2 * c + 1], hi);
+                    }
+                    scores[(int64_t)h * n_pos + j] = hsum16(lo, hi) * scale;
                 }
-                scores[(int64_t)h * n_pos + j0] = hsum16(lo, hi) * scale;
             }
         }
-    }
-    for (int64_t j = j0; j < n_pos; j++) {
-        for (int h = 0; h < n_q; h++) {
-            const float *qh = q + (int64_t)h * hd;
-            __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
-            for (int c = 0; c < n16; c++) {
-                lo = _mm256_fmadd_ps(load8(qh, 16 * c, hd), kv_load8(k, kv_f16, j, hd, 16 * c), lo);
-                hi = _mm256_fmadd_ps(load8(qh, 16 * c + 8, hd), kv_load8(k, kv_f16, j, hd, 16 * c + 8), hi);
+    } else {
+        for (int64_t jb = 0; jb < n_pos; jb += bs) {
+            const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
+            const char *kr_row = block_rows(kv, kv->k, jb);
+            for (int64_t j = jb; j < je; j++, kr_row += rb) {
+                for (int h = 0; h < n_q; h++) {
+                    const float *qh = q + (int64_t)h * hd;
+                    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+                    for (int c = 0; c < n16; c++) {
+                        lo = _mm256_fmadd_ps(load8(qh, 16 * c, hd), kv_load8(kr_row, kv_f16, hd, 16 * c), lo);
+                        hi = _mm256_fmadd_ps(load8(qh, 16 * c + 8, hd), kv_load8(kr_row, kv_f16, hd, 16 * c + 8), hi);
+                    }
+                    scores[(int64_t)h * n_pos + j] = hsum16(lo, hi) * scale;
+                }
             }
-            scores[(int64_t)h * n_pos + j] = hsum16(lo, hi) * scale;
         }
     }
     for (int h = 0; h < n_q; h++) {
@@ -203,20 +225,24 @@ static void attention(float *out, const float *q, int n_q, const void *k, const 
             for (int c = 0; c < 8; c++)
                 o[c] = _mm256_setzero_ps();
             if (hd % 8 == 0 && nc == 8) { /* full slabs: plain loads */
-                for (int64_t j = 0; j < n_pos; j++) {
-                    __m256 pj = _mm256_set1_ps(s[j]);
-                    for (int c = 0; c < 8; c++) {
-                        __m256 vv = kv_f16 ? _mm256_cvtph_ps(_mm_loadu_si128(
-                                                 (const __m128i *)((const uint16_t *)v + j * hd + i0 + 8 * c)))
-                                           : _mm256_loadu_ps((const float *)v + j * hd + i0 + 8 * c);
-                        o[c] = _mm256_fmadd_ps(pj, vv, o[c]);
+                for (int64_t jb = 0; jb < n_pos; jb += bs) {
+                    const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
+                    const char *vr = block_rows(kv, kv->v, jb);
+                    for (int64_t j = jb; j < je; j++, vr += rb) {
+                        __m256 pj = _mm256_set1_ps(s[j]);
+                        for (int c = 0; c < 8; c++)
+                            o[c] = _mm256_fmadd_ps(pj, kv_load8_full(vr, kv_f16, i0 + 8 * c), o[c]);
                     }
                 }
             } else {
-                for (int64_t j = 0; j < n_pos; j++) {
-                    __m256 pj = _mm256_set1_ps(s[j]);
-                    for (int c = 0; c < nc; c++)
-                        o[c] = _mm256_fmadd_ps(pj, kv_load8(v, kv_f16, j, hd, i0 + 8 * c), o[c]);
+                for (int64_t jb = 0; jb < n_pos; jb += bs) {
+                    const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
+                    const char *vr = block_rows(kv, kv->v, jb);
+                    for (int64_t j = jb; j < je; j++, vr += rb) {
+                        __m256 pj = _mm256_set1_ps(s[j]);
+                        for (int c = 0; c < nc; c++)
+                            o[c] = _mm256_fmadd_ps(pj, kv_load8(vr, kv_f16, hd, i0 + 8 * c), o[c]);
+                    }
                 }
             }
             for (int c = 0; c < nc; c++)

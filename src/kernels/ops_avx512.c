@@ -16,7 +16,8 @@
  * Attention, per query head: score_j = hsum16(q . k_j, 16 lanes over head_dim, FMA) * scale; softmax with
  * max, p_j = exp(s_j - max), sum over 16 lanes of positions (lane = j mod 16) then hsum16; out = (sum_j p_j v_j,
  * FMA over j in order, lanes over head_dim) * (1 / sum). Query heads sharing a KV head are processed together
- * (one pass over K and V), which changes nothing per head.
+ * (one pass over K and V), which changes nothing per head. K and V rows are read through the paged view
+ * (lc_kv_view): only the addressing depends on the block layout, never the arithmetic or its order.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -106,12 +107,18 @@ static void swiglu(float *h, const float *g, const float *u, int64_t n)
 
 /* ---- attention ---- */
 
-/* chunk c of KV row j (16 elements, masked past head_dim) */
-AINL __m512 kv_load(const void *base, int kv_f16, int64_t j, int hd, int c, __mmask16 m)
+/* chunk c of a KV row (16 elements, masked past head_dim) */
+AINL __m512 kv_load(const char *row, int kv_f16, int c, __mmask16 m)
 {
     if (kv_f16)
-        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)base + j * hd + 16 * c));
-    return _mm512_maskz_loadu_ps(m, (const float *)base + j * hd + 16 * c);
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + 16 * c));
+    return _mm512_maskz_loadu_ps(m, (const float *)row + 16 * c);
+}
+
+/* Row 0 of the block holding positions jb.. (jb a multiple of the block size) in base (view k or v). */
+AINL const char *block_rows(const lc_kv_view *kv, const char *base, int64_t jb)
+{
+    return base + (size_t)kv->blocks[jb >> kv->block_log2] * kv->block_stride;
 }
 
 /* hsum16 of 16 vectors at once: out lane i = hsum16(v[perm(i)]), adding exactly the pairs hsum16 adds —
@@ -137,14 +144,17 @@ AINL __m512 hsum16x16(const __m512 v[16])
 }
 
 /* scores[h * n_pos + j] = hsum16(q_h . k_j) * scale for h < n_q; NC = chunks of 16 in head_dim (0: any).
- * 16 positions at a time: their 16 dot-product vectors are summed by hsum16x16. */
-AINL void scores_pass(const int NC, const float *q, int n_q, const void *k, int kv_f16, int n_pos, int hd,
-                      float scale, float *scores)
+ * 16 positions at a time (always inside one block, the block size being a multiple of 16): their 16
+ * dot-product vectors are summed by hsum16x16. */
+AINL void scores_pass(const int NC, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int hd, float scale,
+                      float *scores)
 {
-    const int nc = NC ? NC : (hd + 15) / 16;
+    const int nc = NC ? NC : (hd + 15) / 16, kv_f16 = kv->f16;
+    const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
     const __m512 vscale = _mm512_set1_ps(scale);
     int64_t j0 = 0;
     for (; NC && j0 + 16 <= n_pos; j0 += 16) {
+        const char *rows = kv->k + lc_kv_row_offset(kv, j0, rb);
         for (int h = 0; h < n_q; h++) {
             const float *qh = q + (int64_t)h * hd;
             __m512 qv[8], acc[16];
@@ -156,17 +166,18 @@ AINL void scores_pass(const int NC, const float *q, int n_q, const void *k, int 
                 acc[p] = _mm512_setzero_ps();
 #pragma GCC unroll 8
                 for (int c = 0; c < NC; c++)
-                    acc[p] = _mm512_fmadd_ps(qv[c], kv_load(k, kv_f16, j0 + p, hd, c, 0xffff), acc[p]);
+                    acc[p] = _mm512_fmadd_ps(qv[c], kv_load(rows + p * rb, kv_f16, c, 0xffff), acc[p]);
             }
             _mm512_storeu_ps(scores + (int64_t)h * n_pos + j0, _mm512_mul_ps(hsum16x16(acc), vscale));
         }
     }
     for (int64_t j = j0; j < n_pos; j++) {
-        __m512 kv[16];
+        const char *row = kv->k + lc_kv_row_offset(kv, j, rb);
+        __m512 kr[16];
         if (NC) {
 #pragma GCC unroll 8
             for (int c = 0; c < NC; c++)
-                kv[c] = kv_load(k, kv_f16, j, hd, c, tail_mask(hd - 16 * c));
+                kr[c] = kv_load(row, kv_f16, c, tail_mask(hd - 16 * c));
         }
         for (int h = 0; h < n_q; h++) {
             const float *qh = q + (int64_t)h * hd;
@@ -174,7 +185,7 @@ AINL void scores_pass(const int NC, const float *q, int n_q, const void *k, int 
 #pragma GCC unroll 8
             for (int c = 0; c < nc; c++) {
                 __mmask16 m = tail_mask(hd - 16 * c);
-                __m512 kc = NC ? kv[c] : kv_load(k, kv_f16, j, hd, c, m);
+                __m512 kc = NC ? kr[c] : kv_load(row, kv_f16, c, m);
                 acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qh + 16 * c), kc, acc);
             }
             scores[(int64_t)h * n_pos + j] = hsum16(acc) * scale;
@@ -203,24 +214,31 @@ static float softmax_row(float *s, int n_pos)
 }
 
 /* out_h = sum_j p_h[j] v_j for HC heads at once (accumulators in registers: HC * NC <= 16) */
-AINL void values_pass(const int NC, const int HC, const float *p, int n_pos, const void *v, int kv_f16, int hd,
+AINL void values_pass(const int NC, const int HC, const float *p, int n_pos, const lc_kv_view *kv, int hd,
                       float *out, const float *inv)
 {
+    const int kv_f16 = kv->f16;
+    const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
+    const int64_t bs = (int64_t)1 << kv->block_log2;
     __m512 o[16];
 #pragma GCC unroll 16
     for (int i = 0; i < HC * NC; i++)
         o[i] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < n_pos; j++) {
-        __m512 vv[8];
-#pragma GCC unroll 8
-        for (int c = 0; c < NC; c++)
-            vv[c] = kv_load(v, kv_f16, j, hd, c, tail_mask(hd - 16 * c));
-#pragma GCC unroll 4
-        for (int h = 0; h < HC; h++) {
-            __m512 ph = _mm512_set1_ps(p[(int64_t)h * n_pos + j]);
+    for (int64_t jb = 0; jb < n_pos; jb += bs) {
+        const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
+        const char *row = block_rows(kv, kv->v, jb);
+        for (int64_t j = jb; j < je; j++, row += rb) {
+            __m512 vv[8];
 #pragma GCC unroll 8
             for (int c = 0; c < NC; c++)
-                o[h * NC + c] = _mm512_fmadd_ps(ph, vv[c], o[h * NC + c]);
+                vv[c] = kv_load(row, kv_f16, c, tail_mask(hd - 16 * c));
+#pragma GCC unroll 4
+            for (int h = 0; h < HC; h++) {
+                __m512 ph = _mm512_set1_ps(p[(int64_t)h * n_pos + j]);
+#pragma GCC unroll 8
+                for (int c = 0; c < NC; c++)
+                    o[h * NC + c] = _mm512_fmadd_ps(ph, vv[c], o[h * NC + c]);
+            }
         }
     }
 #pragma GCC unroll 4
@@ -232,17 +250,19 @@ AINL void values_pass(const int NC, const int HC, const float *p, int n_pos, con
 }
 
 /* any head_dim: one head, accumulators in out[] (same arithmetic) */
-static void values_pass_any(const float *p, int n_pos, const void *v, int kv_f16, int hd, float *out, float inv)
+static void values_pass_any(const float *p, int n_pos, const lc_kv_view *kv, int hd, float *out, float inv)
 {
-    const int nc = (hd + 15) / 16;
+    const int nc = (hd + 15) / 16, kv_f16 = kv->f16;
+    const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
     for (int c = 0; c < nc; c++)
         _mm512_mask_storeu_ps(out + 16 * c, tail_mask(hd - 16 * c), _mm512_setzero_ps());
     for (int64_t j = 0; j < n_pos; j++) {
+        const char *row = kv->v + lc_kv_row_offset(kv, j, rb);
         __m512 ph = _mm512_set1_ps(p[j]);
         for (int c = 0; c < nc; c++) {
             __mmask16 m = tail_mask(hd - 16 * c);
             __m512 o = _mm512_maskz_loadu_ps(m, out + 16 * c);
-            _mm512_mask_storeu_ps(out + 16 * c, m, _mm512_fmadd_ps(ph, kv_load(v, kv_f16, j, hd, c, m), o));
+            _mm512_mask_storeu_ps(out + 16 * c, m, _mm512_fmadd_ps(ph, kv_load(row, kv_f16, c, m), o));
         }
     }
     for (int c = 0; c < nc; c++) {
@@ -252,39 +272,39 @@ static void values_pass_any(const float *p, int n_pos, const void *v, int kv_f16
     }
 }
 
-static void attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
-                      int head_dim, float *scores)
+static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int head_dim,
+                      float *scores)
 {
     if (n_q > 16) { /* heads are independent: split so the per-head arrays below stay small */
-        attention(out, q, 16, k, v, kv_f16, n_pos, head_dim, scores);
-        attention(out + (int64_t)16 * head_dim, q + (int64_t)16 * head_dim, n_q - 16, k, v, kv_f16, n_pos, head_dim,
+        attention(out, q, 16, kv, n_pos, head_dim, scores);
+        attention(out + (int64_t)16 * head_dim, q + (int64_t)16 * head_dim, n_q - 16, kv, n_pos, head_dim,
                   scores + (int64_t)16 * n_pos);
         return;
     }
     const float scale = 1.0f / sqrtf((float)head_dim);
     if (head_dim == 64)
-        scores_pass(4, q, n_q, k, kv_f16, n_pos, head_dim, scale, scores);
+        scores_pass(4, q, n_q, kv, n_pos, head_dim, scale, scores);
     else if (head_dim == 128)
-        scores_pass(8, q, n_q, k, kv_f16, n_pos, head_dim, scale, scores);
+        scores_pass(8, q, n_q, kv, n_pos, head_dim, scale, scores);
     else
-        scores_pass(0, q, n_q, k, kv_f16, n_pos, head_dim, scale, scores);
+        scores_pass(0, q, n_q, kv, n_pos, head_dim, scale, scores);
     float inv[16];
     for (int h = 0; h < n_q; h++)
         inv[h] = 1.0f / softmax_row(scores + (int64_t)h * n_pos, n_pos);
     int h = 0;
     if (head_dim == 64) {
         for (; h + 4 <= n_q; h += 4)
-            values_pass(4, 4, scores + (int64_t)h * n_pos, n_pos, v, kv_f16, 64, out + (int64_t)h * 64, inv + h);
+            values_pass(4, 4, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h);
         for (; h < n_q; h++)
-            values_pass(4, 1, scores + (int64_t)h * n_pos, n_pos, v, kv_f16, 64, out + (int64_t)h * 64, inv + h);
+            values_pass(4, 1, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h);
     } else if (head_dim == 128) {
         for (; h + 2 <= n_q; h += 2)
-            values_pass(8, 2, scores + (int64_t)h * n_pos, n_pos, v, kv_f16, 128, out + (int64_t)h * 128, inv + h);
+            values_pass(8, 2, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h);
         for (; h < n_q; h++)
-            values_pass(8, 1, scores + (int64_t)h * n_pos, n_pos, v, kv_f16, 128, out + (int64_t)h * 128, inv + h);
+            values_pass(8, 1, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h);
     }
     for (; h < n_q; h++)
-        values_pass_any(scores + (int64_t)h * n_pos, n_pos, v, kv_f16, head_dim, out + (int64_t)h * head_dim, inv[h]);
+        values_pass_any(scores + (int64_t)h * n_pos, n_pos, kv, head_dim, out + (int64_t)h * head_dim, inv[h]);
 }
 
 void lc_init_ops_avx512(lc_kernels *k)

@@ -25,23 +25,23 @@ void lc_swiglu(float *h, const float *g, const float *u, int64_t n)
         h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-static inline float row_dot(const float *q, const void *k, int kv_f16, int64_t j, int d)
+/* q . (row j of K) */
+static inline float row_dot(const float *q, const lc_kv_view *kv, int64_t j, int d)
 {
     float s = 0;
-    if (kv_f16) {
-        const lc_half *kr = (const lc_half *)k + j * d;
+    if (kv->f16) {
+        const lc_half *kr = (const lc_half *)(kv->k + lc_kv_row_offset(kv, j, (size_t)d * 2));
         for (int i = 0; i < d; i++)
             s += q[i] * lc_half_to_f32(kr[i]);
     } else {
-        const float *kr = (const float *)k + j * d;
+        const float *kr = (const float *)(kv->k + lc_kv_row_offset(kv, j, (size_t)d * 4));
         for (int i = 0; i < d; i++)
             s += q[i] * kr[i];
     }
     return s;
 }
 
-void lc_attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
-                  int head_dim, float *scores)
+void lc_attention(float *out, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int head_dim, float *scores)
 {
     const float scale = 1.0f / sqrtf((float)head_dim);
     for (int h = 0; h < n_q; h++) {
@@ -49,7 +49,7 @@ void lc_attention(float *out, const float *q, int n_q, const void *k, const void
         float *o = out + (int64_t)h * head_dim;
         float mx = -INFINITY;
         for (int j = 0; j < n_pos; j++) {
-            float s = row_dot(qh, k, kv_f16, j, head_dim) * scale;
+            float s = row_dot(qh, kv, j, head_dim) * scale;
             scores[j] = s;
             mx = s > mx ? s : mx;
         }
@@ -63,12 +63,12 @@ void lc_attention(float *out, const float *q, int n_q, const void *k, const void
             o[i] = 0;
         for (int j = 0; j < n_pos; j++) {
             float p = scores[j];
-            if (kv_f16) {
-                const lc_half *vr = (const lc_half *)v + (int64_t)j * head_dim;
+            if (kv->f16) {
+                const lc_half *vr = (const lc_half *)(kv->v + lc_kv_row_offset(kv, j, (size_t)head_dim * 2));
                 for (int i = 0; i < head_dim; i++)
                     o[i] += p * lc_half_to_f32(vr[i]);
             } else {
-                const float *vr = (const float *)v + (int64_t)j * head_dim;
+                const float *vr = (const float *)(kv->v + lc_kv_row_offset(kv, j, (size_t)head_dim * 4));
                 for (int i = 0; i < head_dim; i++)
                     o[i] += p * vr[i];
             }

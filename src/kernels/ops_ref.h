@@ -15,9 +15,10 @@ void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 void lc_swiglu(float *h, const float *g, const float *u, int64_t n);
 
 /* Attention of n_q query heads (consecutive, head_dim each, at q) that share one KV head, over cached
- * positions 0..n_pos-1 (K and V rows of head_dim elements, row stride head_dim; f32 or f16 storage).
+ * positions 0..n_pos-1 of kv (the paged view of kernels/quant.h; f32 or f16 rows), visited in position order.
  * out: n_q * head_dim. scores: scratch of n_q * n_pos floats (kernels may process the heads together). */
-void lc_attention(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
-                  int head_dim, float *scores);
+struct lc_kv_view;
+void lc_attention(float *out, const float *q, int n_q, const struct lc_kv_view *kv, int n_pos, int head_dim,
+                  float *scores);
 
 #endif

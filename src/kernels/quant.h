@@ -156,6 +156,28 @@ typedef struct lc_gemm_args {
 } lc_gemm_args;
 
 typedef void (*lc_gemm_fn)(const lc_gemm_args *args);
+
+/*
+ * The cached K and V of one (layer, KV head) as the attention kernels read them (the paged KV cache,
+ * core/kv_cache.h): position j is row (j & (2^block_log2 - 1)) of block blocks[j >> block_log2]; a row is
+ * head_dim elements (f32, or f16 when f16 is 1); rows of one block are contiguous; the same row of block b lies
+ * b * block_stride bytes after block 0's. block_log2 >= 4, so 16 positions starting at a multiple of 16 always
+ * sit in one block. A contiguous cache is the view with one block (blocks = {0}, block_log2 >= log2(n_pos)).
+ */
+typedef struct lc_kv_view {
+    const char *k, *v;     /* row 0 of block 0 (for K, for V) */
+    const int32_t *blocks; /* [ceil(n_pos / 2^block_log2)] block ids in position order */
+    size_t block_stride;   /* bytes from a row of block b to the same row of block b + 1 */
+    int block_log2;        /* log2 of the positions per block, 4..30 */
+    int f16;               /* 1: rows are IEEE half, 0: f32 */
+} lc_kv_view;
+
+/* Byte offset of position j's row from base (view->k or view->v); row_bytes = head_dim * element size. */
+static inline size_t lc_kv_row_offset(const lc_kv_view *kv, int64_t j, size_t row_bytes)
+{
+    return (size_t)kv->blocks[j >> kv->block_log2] * kv->block_stride +
+           (size_t)(j & (((int64_t)1 << kv->block_log2) - 1)) * row_bytes;
+}
 typedef void (*lc_quantize_row_fn)(const float *x, void *y, int64_t n);
 
 typedef struct lc_kernels {
@@ -176,8 +198,9 @@ typedef struct lc_kernels {
      * a pure function of its inputs with a fixed reduction order. */
     void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
     void (*swiglu)(float *h, const float *g, const float *u, int64_t n);
-    void (*attention)(float *out, const float *q, int n_q, const void *k, const void *v, int kv_f16, int n_pos,
-                      int head_dim, float *scores);
+    /* causal attention of n_q query heads sharing one KV head over cached positions 0..n_pos-1 (ops_ref.h) */
+    void (*attention)(float *out, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int head_dim,
+                      float *scores);
 } lc_kernels;
 
 /* The table for this CPU, chosen on first call (thread-safe); LLAMAC_KERNELS=scalar|avx2|avx512 forces a path

@@ -4,13 +4,15 @@
  *     are printed to stderr as "FAIL file:line: message" (the message arguments are evaluated only then);
  *   - check_finish(name) prints "name: N checks, M failures" and gives main's exit status (1 if any failed);
  *   - rnd() / frand(): a deterministic xorshift64 generator, seeded 0x9E3779B97F4A7C15 unless rnd_seed is called,
- *     so a test sees the same inputs on every run.
+ *     so a test sees the same inputs on every run;
+ *   - check_read_file(path, &len): a whole file in a malloc'd buffer (one byte more, zero), or NULL.
  */
 #ifndef LLAMAC_TEST_CHECK_H
 #define LLAMAC_TEST_CHECK_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define CHECK_MAX_SHOWN 30
 
@@ -68,5 +70,21 @@ static inline uint64_t rnd64(void)
 static inline uint32_t rnd(void) { return (uint32_t)(rnd64() >> 16); }
 /* Uniform in [-1, 1) on a grid of 2^-23. */
 static inline float frand(void) { return (float)((rnd() & 0xffffff) / 8388608.0 - 1.0); }
+
+/* The whole file at path (malloc'd, len bytes plus a terminating zero), or NULL. */
+static inline unsigned char *check_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+        *len = fread(buf, 1, (size_t)n, f);
+        buf[*len] = 0;
+    }
+    fclose(f);
+    return buf;
+}
 
 #endif

@@ -4,7 +4,8 @@
  *     exact special cases (0 -> 1, -inf -> 0, +inf/overflow -> inf, NaN -> NaN, deep underflow -> 0)
  *   - RMSNorm, SwiGLU, attention (f32 and f16 KV, head_dim 64/128/odd sizes, GQA groups): within stated
  *     bounds of the reference; the avx2 and avx512 tables bit-identical; attention of n_q heads at once
- *     bit-identical to one head at a time (heads never influence each other)
+ *     bit-identical to one head at a time (heads never influence each other); attention over a paged KV view
+ *     (blocks of 16..4096 positions in scattered order) bit-identical to the same rows stored contiguously
  */
 #include <math.h>
 #include <stdint.h>
@@ -109,12 +110,52 @@ static void test_rmsnorm_swiglu(const lc_kernels *k, const lc_kernels *ref)
     }
 }
 
+/* A paged copy of a contiguous K/V (n rows of hd elements, esize bytes each): blocks of 2^lb positions in a
+ * pool with K and V of a block side by side plus padding (like the real cache), block ids a random permutation
+ * of a larger pool, and every row no position maps to filled with NaN (a kernel reading a wrong row shows). */
+typedef struct paged {
+    char *mem;
+    int32_t *ids;
+    lc_kv_view view;
+} paged;
+
+static paged make_paged(const void *k, const void *v, int n, int hd, int f16, int lb)
+{
+    const int bs = 1 << lb, n_blk = (n + bs - 1) / bs, pool = n_blk + 3;
+    const size_t rb = (size_t)hd * (f16 ? 2 : 4), slab = (size_t)bs * rb, stride = 2 * slab + 64;
+    paged pg;
+    pg.mem = malloc((size_t)pool * stride);
+    memset(pg.mem, 0xff, (size_t)pool * stride); /* NaN in f32 and f16 */
+    int32_t *perm = malloc(sizeof(int32_t) * pool);
+    for (int i = 0; i < pool; i++)
+        perm[i] = i;
+    for (int i = pool - 1; i > 0; i--) {
+        int r = (int)(rnd() % (uint64_t)(i + 1));
+        int32_t t = perm[i];
+        perm[i] = perm[r];
+        perm[r] = t;
+    }
+    pg.ids = perm;
+    lc_kv_view vw = {pg.mem, pg.mem + slab, perm, stride, lb, f16};
+    pg.view = vw;
+    for (int j = 0; j < n; j++) {
+        size_t off = lc_kv_row_offset(&pg.view, j, rb);
+        memcpy(pg.mem + off, (const char *)k + (size_t)j * rb, rb);
+        memcpy(pg.mem + slab + off, (const char *)v + (size_t)j * rb, rb);
+    }
+    return pg;
+}
+
 /* attention vs the reference: scores are dot products of length head_dim (FMA in 16 lanes vs sequential),
- * then softmax and a weighted sum; relative 2e-5 of the largest |out| covers both orders comfortably */
+ * then softmax and a weighted sum; relative 2e-5 of the largest |out| covers both orders comfortably.
+ * Every table gives the same bits on a paged view (block sizes 16..4096, scattered blocks) as on one
+ * contiguous block. */
 static void test_attention(const lc_kernels *k, const lc_kernels *ref, const lc_kernels *other)
 {
     static const int hds[] = {64, 128, 32, 80, 72, 18};
     static const int npos[] = {1, 2, 15, 16, 17, 100, 333};
+    static const int lbs[] = {4, 5, 6, 12};
+    const int32_t zero = 0;
     for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
         for (size_t pi = 0; pi < sizeof npos / sizeof npos[0]; pi++) {
             for (int f16 = 0; f16 <= 1; f16++) {
@@ -135,8 +176,10 @@ static void test_attention(const lc_kernels *k, const lc_kernels *ref, const lc_
                         ((float *)kv_v)[i] = b;
                     }
                 }
-                ref->attention(o0, q, n_q, kv_k, kv_v, f16, n, hd, sc);
-                k->attention(o1, q, n_q, kv_k, kv_v, f16, n, hd, sc);
+                /* contiguous: one block of 2^16 positions */
+                lc_kv_view flat = {kv_k, kv_v, &zero, 0, 16, f16};
+                ref->attention(o0, q, n_q, &flat, n, hd, sc);
+                k->attention(o1, q, n_q, &flat, n, hd, sc);
                 float mx = 0;
                 for (int i = 0; i < n_q * hd; i++)
                     mx = fmaxf(mx, fabsf(o0[i]));
@@ -150,13 +193,27 @@ static void test_attention(const lc_kernels *k, const lc_kernels *ref, const lc_
                 }
                 /* one head at a time gives the same bits */
                 for (int h = 0; h < n_q; h++)
-                    k->attention(o2 + h * hd, q + h * hd, 1, kv_k, kv_v, f16, n, hd, sc);
+                    k->attention(o2 + h * hd, q + h * hd, 1, &flat, n, hd, sc);
                 CHECK(same_bits(o1, o2, (int64_t)n_q * hd), "%s attention hd=%d n_pos=%d: grouped heads differ",
                       k->name, hd, n);
                 if (other) {
-                    other->attention(o2, q, n_q, kv_k, kv_v, f16, n, hd, sc);
+                    other->attention(o2, q, n_q, &flat, n, hd, sc);
                     CHECK(same_bits(o1, o2, (int64_t)n_q * hd), "attention hd=%d n_pos=%d f16=%d: %s and %s differ", hd,
                           n, f16, k->name, other->name);
+                }
+                /* paged views: the same bits as contiguous, for this table and the reference */
+                for (size_t li = 0; li < sizeof lbs / sizeof lbs[0]; li++) {
+                    paged pg = make_paged(kv_k, kv_v, n, hd, f16, lbs[li]);
+                    k->attention(o2, q, n_q, &pg.view, n, hd, sc);
+                    CHECK(same_bits(o1, o2, (int64_t)n_q * hd),
+                          "%s paged attention (block %d) hd=%d n_pos=%d f16=%d differs from contiguous", k->name,
+                          1 << lbs[li], hd, n, f16);
+                    ref->attention(o2, q, n_q, &pg.view, n, hd, sc);
+                    CHECK(same_bits(o0, o2, (int64_t)n_q * hd),
+                          "reference paged attention (block %d) hd=%d n_pos=%d f16=%d differs from contiguous",
+                          1 << lbs[li], hd, n, f16);
+                    free(pg.mem);
+                    free(pg.ids);
                 }
                 free(q);
                 free(o0);

@@ -1,0 +1,36 @@
+/*
+ * bench_util.h — small helpers shared by the bench programs (header-only): a monotonic clock and fields of
+ * /proc/self/status (resident memory).
+ */
+#ifndef LLAMAC_BENCH_UTIL_H
+#define LLAMAC_BENCH_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* seconds on a monotonic clock */
+static inline double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* a kB field of /proc/self/status ("VmRSS:", "VmHWM:"), or -1 */
+static inline long bench_status_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n))
+            v = atol(line + n);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+#endif
