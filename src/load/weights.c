@@ -187,9 +187,11 @@ static llamac_status item_init(item *it, const lc_source *src, const lc_bind *b,
     } else if (s->dim != LC_SLICE_NONE) {
         return lc_fail(e, LLAMAC_E_INVALID_ARG, "tensor '%s': unknown slice kind %d", t->name, s->dim);
     }
-    if (it->vector && (it->n_out != 1 || it->tr.kind != LC_TRANSFORM_NONE))
+    if (it->vector && it->n_out != 1)
         return lc_fail(e, LLAMAC_E_MODEL, "tensor '%s' is bound as a vector but has %" PRId64 " rows", t->name,
                        it->n_out);
+    if (it->vector && it->tr.kind != LC_TRANSFORM_NONE)
+        return lc_fail(e, LLAMAC_E_MODEL, "tensor '%s' is bound as a vector and cannot have a row transform", t->name);
     it->row_bytes = lc_row_bytes(t->type, it->n_in);
     int contiguous = it->tr.kind == LC_TRANSFORM_NONE && (s->dim != LC_SLICE_COLS || it->n_out == 1);
     it->in_file = contiguous && (!it->vector || t->type == LLAMAC_TYPE_F32);
