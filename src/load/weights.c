@@ -227,13 +227,15 @@ static void item_place(item *it, const lc_kernels *k, int mode)
         it->size = (size_t)it->n_out * it->row_bytes;
 }
 
-/* Rows of a gathered item read per bounce-buffer span: the transform spreads a run of model rows over at most
- * two partial heads more of stored rows. */
+/* Rows per head of a permuted item (0 without a transform). */
 static int64_t head_rows(const item *it)
 {
     return it->tr.kind == LC_TRANSFORM_NONE ? 0 : it->rows / it->tr.n_head;
 }
 
+/* The bounce buffer a gathered item needs: one span holds at least one output group (packed) or row, plus two
+ * heads of stored rows, because a permuted run of model rows reaches at most two partial heads beyond its own
+ * length in the file. */
 static size_t bounce_need(const item *it)
 {
     return (size_t)((it->packed ? LC_PACK_ROWS : 1) + 2 * head_rows(it)) * it->src_row_bytes;
@@ -361,11 +363,13 @@ static llamac_status prepare(lc_weights *ws, int n_threads, lc_err *e)
 #endif
     ws->n_threads = n_threads > 0 ? n_threads : llamac_n_cores();
     ws->fd = malloc((size_t)ws->src->n_files * sizeof *ws->fd);
-    ws->bounce = calloc((size_t)ws->n_threads, sizeof(char *));
-    if (!ws->fd || !ws->bounce)
+    if (!ws->fd)
         return lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
-    for (int f = 0; f < ws->src->n_files; f++)
+    for (int f = 0; f < ws->src->n_files; f++) /* a file that cannot be opened is read from its mapping */
         ws->fd[f] = open(ws->src->files[f].path, O_RDONLY | O_CLOEXEC);
+    ws->bounce = calloc((size_t)ws->n_threads, sizeof(char *));
+    if (!ws->bounce)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
     for (int t = 0; ws->bounce_size && t < ws->n_threads; t++)
         if (!(ws->bounce[t] = malloc(ws->bounce_size)))
             return lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
