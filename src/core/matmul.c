@@ -57,7 +57,7 @@ typedef struct mm_job {
     int nt;
     int64_t chunk[8];      /* rows per task, per product */
     int64_t first_task[9]; /* task index where product i starts */
-    _Atomic int mapped[8]; /* product i read (some of) its weights from the file mapping */
+    _Atomic int mapped[8]; /* product i read (some of) its weights from `data` while a copy was under way */
 } mm_job;
 
 static void mm_task(void *arg, int64_t task, int thread)
@@ -74,7 +74,7 @@ static void mm_task(void *arg, int64_t task, int thread)
         lc_gemm_args g = {w->packed, w->group_bytes, j->act[i], j->act_stride[i], m->y, m->ldy, w->n_in, r0, r1, j->nt};
         j->k->gemm_packed[w->type](&g);
     } else {
-        if (w->packed)
+        if (w->residency)
             atomic_store_explicit(&j->mapped[i], 1, memory_order_relaxed);
         lc_gemm_args g = {w->data, w->row_bytes, j->act[i], j->act_stride[i], m->y, m->ldy, w->n_in, r0, r1, j->nt};
         j->k->gemm[w->type](&g);
@@ -104,10 +104,9 @@ void lc_matmul(lc_pool *pool, const lc_kernels *k, lc_act *a, const lc_mm *mm, i
         atomic_init(&j.mapped[i], 0);
     }
     lc_pool_run(pool, mm_task, &j, j.first_task[n]);
-    /* while a background copy runs, a matrix read from the file mapping is dropped from memory again at once,
-     * so the process never holds the mapping and the copy of the weights together (also when the copy became
-     * ready during the product: the copy's own drop may have come before this product's last reads) */
+    /* tell the loader which weights were read from the file mapping while their copy was under way (also when
+     * the copy became ready during the product): it releases those pages again (load/weights.h) */
     for (int i = 0; i < n; i++)
         if (atomic_load_explicit(&j.mapped[i], memory_order_relaxed))
-            lc_weight_drop_mapping(mm[i].w);
+            mm[i].w->residency->after_read(mm[i].w->residency);
 }

@@ -1,8 +1,9 @@
 /*
- * model.c — loads a Llama 3.x GGUF: reads and validates the llama.* hyperparameters, binds every tensor
- * with a shape and type check (an error names the tensor), honours tied embeddings (no output.weight) and
- * the Llama 3.1 rope_freqs divisors, and precomputes the RoPE frequencies in double precision.
- * Nothing is specific to a model size: 1B..405B shapes all come from the metadata.
+ * model.c — loads a Llama 3.x model from a tensor source (load/source.h): reads and validates the llama.*
+ * hyperparameters, checks every tensor's shape and type (an error names the tensor), honours tied embeddings
+ * (no output.weight) and the Llama 3.1 rope_freqs divisors, and writes the bind list that the loader
+ * (load/weights.h) fills the weights from, in one pass; then precomputes the RoPE frequencies in double
+ * precision. Nothing is specific to a model size: 1B..405B shapes all come from the metadata.
  */
 #include "core/model.h"
 
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "kernels/quant.h"
 #include "tok/tok.h"
@@ -43,25 +43,24 @@ void llamac_model_free(llamac_model *m)
 {
     if (!m)
         return;
+    lc_weights_free(m->weights); /* stops a background copy first: it reads the source's files */
     owned_block *b = m->owned;
     while (b) {
         owned_block *n = b->next;
         free(b);
         b = n;
     }
-    lc_model_stop_weights(m);
-    if (m->weight_copy)
-        munmap(m->weight_copy, m->weight_copy_size);
     lc_vocab_free(m->tokenizer);
-    lc_gguf_close(m->gguf);
+    lc_source_close(m->source);
     free(m);
 }
 
 /* ---- hyperparameters ---- */
-static llamac_status get_int(const lc_gguf *g, const char *key, int required, int lo, int hi, int *out, lc_err *e)
+static llamac_status get_int(const lc_source *g, const char *key, int required, int lo, int hi, int *out,
+                             lc_err *e)
 {
     int64_t v = INT64_MIN;
-    llamac_status st = lc_gguf_get_i64(g, key, required, &v, e);
+    llamac_status st = lc_source_get_i64(g, key, required, &v, e);
     if (st)
         return st;
     if (v == INT64_MIN)
@@ -75,21 +74,17 @@ static llamac_status get_int(const lc_gguf *g, const char *key, int required, in
 
 static llamac_status read_hparams(llamac_model *m, lc_err *e)
 {
-    const lc_gguf *g = m->gguf;
+    const lc_source *g = m->source;
     lc_hparams *hp = &m->hp;
-    lc_gguf_str arch;
-    llamac_status st = lc_gguf_get_str(g, "general.architecture", 1, &arch, e);
+    llamac_status st = lc_source_get_str(g, "general.architecture", 1, m->info.arch, sizeof m->info.arch, e);
     if (st)
         return st;
-    lc_gguf_str_copy(arch, m->info.arch, sizeof m->info.arch);
     if (strcmp(m->info.arch, "llama") != 0)
         return lc_fail(e, LLAMAC_E_UNSUPPORTED,
                        "architecture '%s' is not supported: llamac runs Llama 3 models (general.architecture = llama)",
                        m->info.arch);
-    lc_gguf_str name = {"", 0};
-    if ((st = lc_gguf_get_str(g, "general.name", 0, &name, e)))
+    if ((st = lc_source_get_str(g, "general.name", 0, m->info.name, sizeof m->info.name, e)))
         return st;
-    lc_gguf_str_copy(name, m->info.name, sizeof m->info.name);
 
     const int big = 1 << 20;
     hp->n_ctx_train = 8192;
@@ -129,8 +124,8 @@ static llamac_status read_hparams(llamac_model *m, lc_err *e)
         return lc_fail(e, LLAMAC_E_UNSUPPORTED, "rope.dimension_count %d differs from head_dim %d (partial RoPE)",
                        rope_dims, hp->head_dim);
     double theta = 10000.0, eps = 1e-5;
-    if ((st = lc_gguf_get_f64(g, "llama.rope.freq_base", 0, &theta, e)) ||
-        (st = lc_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", 0, &eps, e)))
+    if ((st = lc_source_get_f64(g, "llama.rope.freq_base", 0, &theta, e)) ||
+        (st = lc_source_get_f64(g, "llama.attention.layer_norm_rms_epsilon", 0, &eps, e)))
         return st;
     if (!(theta > 1.0) || !isfinite(theta))
         return lc_fail(e, LLAMAC_E_MODEL, "rope.freq_base %g is not a valid base (> 1)", theta);
@@ -138,28 +133,36 @@ static llamac_status read_hparams(llamac_model *m, lc_err *e)
         return lc_fail(e, LLAMAC_E_MODEL, "layer_norm_rms_epsilon %g is not in (0, 1)", eps);
     hp->rope_theta = theta;
     hp->norm_eps = (float)eps;
-    lc_gguf_str scaling = {"none", 4};
-    if ((st = lc_gguf_get_str(g, "llama.rope.scaling.type", 0, &scaling, e)))
+    char kind[32] = "none";
+    if ((st = lc_source_get_str(g, "llama.rope.scaling.type", 0, kind, sizeof kind, e)))
         return st;
-    char kind[32];
-    lc_gguf_str_copy(scaling, kind, sizeof kind);
     if (strcmp(kind, "none") != 0 && strcmp(kind, "llama3") != 0)
         return lc_fail(e, LLAMAC_E_UNSUPPORTED,
                        "rope scaling type '%s' is not supported (Llama 3 uses none, or the rope_freqs tensor)", kind);
     return LLAMAC_OK;
 }
 
-/* ---- tensors ---- */
-static llamac_status find(const llamac_model *m, const char *name, int required, const lc_gguf_tensor **out,
+/* ---- tensors: checks and the bind list ---- */
+typedef struct bind_list {
+    lc_bind *b; /* [cap] */
+    int n, cap;
+} bind_list;
+
+static void add_bind(bind_list *bl, int kind, const lc_source_tensor *t, lc_weight *w, const float **v)
+{
+    bl->b[bl->n++] = (lc_bind){kind, t, t->transform, {LC_SLICE_NONE, 0, 0}, w, v};
+}
+
+static llamac_status find(const llamac_model *m, const char *name, int required, const lc_source_tensor **out,
                           lc_err *e)
 {
-    *out = lc_gguf_find_tensor(m->gguf, name);
+    *out = lc_source_find(m->source, name);
     if (!*out && required)
         return lc_fail(e, LLAMAC_E_MODEL, "tensor '%s' is missing", name);
     return LLAMAC_OK;
 }
 
-static llamac_status check_shape(const lc_gguf_tensor *t, int n_dims, int64_t ne0, int64_t ne1, lc_err *e)
+static llamac_status check_shape(const lc_source_tensor *t, int n_dims, int64_t ne0, int64_t ne1, lc_err *e)
 {
     int ok = t->ne[0] == ne0 && t->ne[1] == ne1 && t->ne[2] == 1 && t->ne[3] == 1;
     if (n_dims == 1)
@@ -176,17 +179,22 @@ static llamac_status check_shape(const lc_gguf_tensor *t, int n_dims, int64_t ne
     return LLAMAC_OK;
 }
 
-/* Binding always points into the file mapping; lc_model_copy_weights (weights.c) redirects afterwards. */
-static const void *tensor_data(const llamac_model *m, const lc_gguf_tensor *t)
+/* A row permutation declared by the source must cut the rows into heads of head_dim rows. */
+static llamac_status check_transform(const llamac_model *m, const lc_source_tensor *t, lc_err *e)
 {
-    (void)m;
-    return t->data;
+    const lc_transform *tr = &t->transform;
+    if (tr->kind == LC_TRANSFORM_NONE)
+        return LLAMAC_OK;
+    if (tr->n_head < 1 || lc_source_rows(t) != (int64_t)tr->n_head * m->hp.head_dim)
+        return lc_fail(e, LLAMAC_E_MODEL, "tensor '%s': its row permutation over %d heads does not match head_dim %d",
+                       t->name, tr->n_head, m->hp.head_dim);
+    return lc_transform_check(tr, t->name, lc_source_rows(t), e);
 }
 
-static llamac_status bind_matrix(llamac_model *m, const char *name, int64_t n_in, int64_t n_out, lc_weight *w,
-                                 lc_err *e)
+static llamac_status bind_matrix(llamac_model *m, bind_list *bl, const char *name, int64_t n_in, int64_t n_out,
+                                 lc_weight *w, lc_err *e)
 {
-    const lc_gguf_tensor *t;
+    const lc_source_tensor *t;
     llamac_status st = find(m, name, 1, &t, e);
     if (st || (st = check_shape(t, 2, n_in, n_out, e)))
         return st;
@@ -195,43 +203,42 @@ static llamac_status bind_matrix(llamac_model *m, const char *name, int64_t n_in
     if (!tt || tt->vec_dot_type < 0 || !k->gemm[t->type])
         return lc_fail(e, LLAMAC_E_UNSUPPORTED, "tensor '%s' has type %s, which llamac cannot compute with yet", name,
                        llamac_type_name(t->type));
-    w->name = t->name;
-    w->type = t->type;
-    w->data = tensor_data(m, t);
-    w->row_bytes = lc_row_bytes(t->type, n_in);
-    w->n_in = n_in;
-    w->n_out = n_out;
+    if ((st = check_transform(m, t, e)))
+        return st;
+    add_bind(bl, LC_BIND_MATRIX, t, w, NULL);
     return LLAMAC_OK;
 }
 
-/* A norm vector as f32 (converted copy unless the file stores F32). */
-static llamac_status bind_vector(llamac_model *m, const char *name, int64_t n, const float **out, lc_err *e)
+/* A norm vector, bound as f32 (the loader converts it if the file stores another type). */
+static llamac_status bind_vector(llamac_model *m, bind_list *bl, const char *name, int64_t n, const float **out,
+                                 lc_err *e)
 {
-    const lc_gguf_tensor *t;
+    const lc_source_tensor *t;
     llamac_status st = find(m, name, 1, &t, e);
     if (st || (st = check_shape(t, 1, n, 1, e)))
         return st;
-    if (t->type == LLAMAC_TYPE_F32) {
-        *out = tensor_data(m, t);
-        return LLAMAC_OK;
-    }
-    const lc_type_traits *tt = lc_type_traits_get(t->type);
-    if (!tt)
+    if (!lc_type_traits_get(t->type))
         return lc_fail(e, LLAMAC_E_UNSUPPORTED, "tensor '%s' has type %s, which llamac cannot read", name,
                        llamac_type_name(t->type));
-    float *v = model_alloc(m, (size_t)n * sizeof(float));
-    if (!v)
-        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory for '%s'", name);
-    tt->to_float(tensor_data(m, t), v, n);
-    *out = v;
+    if (t->transform.kind != LC_TRANSFORM_NONE)
+        return lc_fail(e, LLAMAC_E_MODEL, "tensor '%s' is a vector and cannot have a row permutation", name);
+    add_bind(bl, LC_BIND_VECTOR, t, NULL, out);
     return LLAMAC_OK;
 }
 
-static llamac_status bind_tensors(llamac_model *m, lc_err *e)
+/* Checks every tensor the forward pass reads against the hyperparameters (n_vocab comes from token_embd) and
+ * writes the bind list: the token embedding (read by row), output_norm, the output matrix (token_embd again
+ * when tied), the nine tensors of every layer, and rope_freqs into *rope_divisors when the file has it. */
+static llamac_status bind_tensors(llamac_model *m, bind_list *bl, const float **rope_divisors, lc_err *e)
 {
     lc_hparams *hp = &m->hp;
     const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim, kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
-    const lc_gguf_tensor *te;
+    bl->cap = 4 + 9 * hp->n_layer;
+    bl->b = calloc((size_t)bl->cap, sizeof *bl->b);
+    m->layers = model_alloc(m, (size_t)hp->n_layer * sizeof(lc_layer));
+    if (!bl->b || !m->layers)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    const lc_source_tensor *te;
     llamac_status st = find(m, "token_embd.weight", 1, &te, e);
     if (st)
         return st;
@@ -240,51 +247,46 @@ static llamac_status bind_tensors(llamac_model *m, lc_err *e)
                        "], expected [%d, n_vocab]", te->ne[0], te->ne[1], hp->n_embd);
     hp->n_vocab = (int)te->ne[1];
     int vocab_meta = hp->n_vocab;
-    if ((st = get_int(m->gguf, "llama.vocab_size", 0, 1, INT32_MAX, &vocab_meta, e)))
+    if ((st = get_int(m->source, "llama.vocab_size", 0, 1, INT32_MAX, &vocab_meta, e)))
         return st;
     if (vocab_meta != hp->n_vocab)
         return lc_fail(e, LLAMAC_E_MODEL, "llama.vocab_size is %d but token_embd.weight has %d rows", vocab_meta,
                        hp->n_vocab);
-    const lc_type_traits *tt = lc_type_traits_get(te->type);
-    if (!tt)
+    if (!lc_type_traits_get(te->type))
         return lc_fail(e, LLAMAC_E_UNSUPPORTED, "tensor 'token_embd.weight' has type %s, which llamac cannot read",
                        llamac_type_name(te->type));
-    m->tok_embd = (lc_weight){te->name, te->type, tensor_data(m, te), lc_row_bytes(te->type, hp->n_embd),
-                              hp->n_embd, hp->n_vocab, NULL, 0, NULL, NULL, 0};
+    if (te->transform.kind != LC_TRANSFORM_NONE)
+        return lc_fail(e, LLAMAC_E_MODEL, "tensor 'token_embd.weight' cannot have a row permutation");
+    add_bind(bl, LC_BIND_ROWS, te, &m->tok_embd, NULL);
 
-    if ((st = bind_vector(m, "output_norm.weight", hp->n_embd, &m->output_norm, e)))
+    if ((st = bind_vector(m, bl, "output_norm.weight", hp->n_embd, &m->output_norm, e)))
         return st;
-    const lc_gguf_tensor *to;
+    const lc_source_tensor *to;
     if ((st = find(m, "output.weight", 0, &to, e)))
         return st;
-    if (to) {
-        if ((st = bind_matrix(m, "output.weight", hp->n_embd, hp->n_vocab, &m->output, e)))
-            return st;
-    } else {
+    if (!to)
         m->info.tied_embeddings = 1;
-        if ((st = bind_matrix(m, "token_embd.weight", hp->n_embd, hp->n_vocab, &m->output, e)))
-            return st;
-    }
+    if ((st = bind_matrix(m, bl, to ? "output.weight" : "token_embd.weight", hp->n_embd, hp->n_vocab, &m->output, e)))
+        return st;
 
-    m->layers = model_alloc(m, (size_t)hp->n_layer * sizeof(lc_layer));
-    if (!m->layers)
-        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
     for (int l = 0; l < hp->n_layer; l++) {
         lc_layer *L = &m->layers[l];
         char nm[96];
 #define NAME(suffix) (snprintf(nm, sizeof nm, "blk.%d." suffix, l), nm)
-        if ((st = bind_vector(m, NAME("attn_norm.weight"), hp->n_embd, &L->attn_norm, e)) ||
-            (st = bind_matrix(m, NAME("attn_q.weight"), hp->n_embd, q_dim, &L->wq, e)) ||
-            (st = bind_matrix(m, NAME("attn_k.weight"), hp->n_embd, kv_dim, &L->wk, e)) ||
-            (st = bind_matrix(m, NAME("attn_v.weight"), hp->n_embd, kv_dim, &L->wv, e)) ||
-            (st = bind_matrix(m, NAME("attn_output.weight"), q_dim, hp->n_embd, &L->wo, e)) ||
-            (st = bind_vector(m, NAME("ffn_norm.weight"), hp->n_embd, &L->ffn_norm, e)) ||
-            (st = bind_matrix(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, &L->w_gate, e)) ||
-            (st = bind_matrix(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, &L->w_up, e)) ||
-            (st = bind_matrix(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, &L->w_down, e)))
+        if ((st = bind_vector(m, bl, NAME("attn_norm.weight"), hp->n_embd, &L->attn_norm, e)) ||
+            (st = bind_matrix(m, bl, NAME("attn_q.weight"), hp->n_embd, q_dim, &L->wq, e)) ||
+            (st = bind_matrix(m, bl, NAME("attn_k.weight"), hp->n_embd, kv_dim, &L->wk, e)) ||
+            (st = bind_matrix(m, bl, NAME("attn_v.weight"), hp->n_embd, kv_dim, &L->wv, e)) ||
+            (st = bind_matrix(m, bl, NAME("attn_output.weight"), q_dim, hp->n_embd, &L->wo, e)) ||
+            (st = bind_vector(m, bl, NAME("ffn_norm.weight"), hp->n_embd, &L->ffn_norm, e)) ||
+            (st = bind_matrix(m, bl, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, &L->w_gate, e)) ||
+            (st = bind_matrix(m, bl, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, &L->w_up, e)) ||
+            (st = bind_matrix(m, bl, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, &L->w_down, e)))
             return st;
 #undef NAME
     }
+    if (lc_source_find(m->source, "rope_freqs.weight"))
+        return bind_vector(m, bl, "rope_freqs.weight", hp->head_dim / 2, rope_divisors, e);
     return LLAMAC_OK;
 }
 
@@ -303,35 +305,33 @@ static double llama3_divisor(double f, double factor, double low, double high, d
     return 1.0 / ((1.0 - smooth) / factor + smooth);
 }
 
-static llamac_status init_rope(llamac_model *m, lc_err *e)
+/* divisors: the rope_freqs vector (head_dim/2 values) when the file has one, else NULL */
+static llamac_status init_rope(llamac_model *m, const float *divisors, lc_err *e)
 {
     const lc_hparams *hp = &m->hp;
     int n_pairs = hp->head_dim / 2;
     m->rope_inv_freq = model_alloc(m, (size_t)n_pairs * sizeof(double));
     if (!m->rope_inv_freq)
         return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
-    const float *divisors = NULL;
-    const lc_gguf_tensor *rf = lc_gguf_find_tensor(m->gguf, "rope_freqs.weight");
-    if (rf) {
-        llamac_status st = bind_vector(m, "rope_freqs.weight", n_pairs, &divisors, e);
-        if (st)
-            return st;
+    if (divisors) {
         for (int i = 0; i < n_pairs; i++)
             if (!(divisors[i] > 0.0f) || !isfinite(divisors[i]))
                 return lc_fail(e, LLAMAC_E_MODEL, "rope_freqs.weight[%d] = %g is not a positive divisor", i,
                                (double)divisors[i]);
         m->info.has_rope_freqs = 1;
     }
-    lc_gguf_str kind = {"none", 4};
-    int llama3_meta = !rf && lc_gguf_get_str(m->gguf, "llama.rope.scaling.type", 0, &kind, e) == LLAMAC_OK &&
-                      kind.len == 6 && memcmp(kind.ptr, "llama3", 6) == 0;
+    char kind[32] = "none";
+    int llama3_meta = !divisors &&
+                      lc_source_get_str(m->source, "llama.rope.scaling.type", 0, kind, sizeof kind, e) == LLAMAC_OK &&
+                      strcmp(kind, "llama3") == 0;
     double factor = 8.0, low = 1.0, high = 4.0, orig = 8192.0;
     if (llama3_meta) {
         llamac_status st;
-        if ((st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.factor", 1, &factor, e)) ||
-            (st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.low_freq_factor", 0, &low, e)) ||
-            (st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.high_freq_factor", 0, &high, e)) ||
-            (st = lc_gguf_get_f64(m->gguf, "llama.rope.scaling.original_context_length", 0, &orig, e)))
+        const lc_source *g = m->source;
+        if ((st = lc_source_get_f64(g, "llama.rope.scaling.factor", 1, &factor, e)) ||
+            (st = lc_source_get_f64(g, "llama.rope.scaling.low_freq_factor", 0, &low, e)) ||
+            (st = lc_source_get_f64(g, "llama.rope.scaling.high_freq_factor", 0, &high, e)) ||
+            (st = lc_source_get_f64(g, "llama.rope.scaling.original_context_length", 0, &orig, e)))
             return st;
         if (!(factor >= 1.0) || !(low > 0.0) || !(high > low) || !(orig >= 1.0))
             return lc_fail(e, LLAMAC_E_MODEL, "invalid llama3 rope scaling (factor %g, low %g, high %g, original %g)",
@@ -365,8 +365,8 @@ static void fill_info(llamac_model *m)
     in->norm_eps = hp->norm_eps;
     in->weight_type = hp->n_layer > 0 ? m->layers[0].w_gate.type : m->output.type;
     uint64_t n = 0, bytes = 0;
-    for (int64_t i = 0; i < m->gguf->n_tensors; i++) {
-        const lc_gguf_tensor *t = &m->gguf->tensors[i];
+    for (int64_t i = 0; i < m->source->n_tensors; i++) {
+        const lc_source_tensor *t = &m->source->tensors[i];
         n += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
         bytes += t->n_bytes;
     }
@@ -374,13 +374,11 @@ static void fill_info(llamac_model *m)
     in->weight_bytes = bytes;
 }
 
-/* The vocabulary, when the file has tokenizer.ggml.* metadata; its size must match token_embd. */
+/* The source's vocabulary, if it has one; its size must match token_embd. */
 static llamac_status load_tokenizer(llamac_model *m, lc_err *e)
 {
-    if (!lc_gguf_get(m->gguf, "tokenizer.ggml.model"))
-        return LLAMAC_OK;
-    llamac_status st = lc_vocab_from_gguf(m->gguf, &m->tokenizer, e);
-    if (st)
+    llamac_status st = m->source->ops->vocab(m->source, &m->tokenizer, e);
+    if (st || !m->tokenizer)
         return st;
     if (m->tokenizer->n_vocab != m->hp.n_vocab)
         return lc_fail(e, LLAMAC_E_MODEL, "the vocabulary has %d tokens but token_embd.weight has %d rows",
@@ -391,6 +389,39 @@ static llamac_status load_tokenizer(llamac_model *m, lc_err *e)
 const llamac_tokenizer *llamac_model_tokenizer(const llamac_model *m)
 {
     return m ? m->tokenizer : NULL;
+}
+
+llamac_status lc_model_load_source(lc_source *src, const llamac_model_params *params, llamac_model **out,
+                                   lc_err *e)
+{
+    *out = NULL;
+    llamac_model_params p = params ? *params : llamac_model_default_params();
+    llamac_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        lc_source_close(src);
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    }
+    m->source = src;
+    bind_list bl = {0};
+    const float *rope_divisors = NULL; /* bound by the loader (rope_freqs.weight), read by init_rope */
+    const int mode = p.use_mmap ? LC_WEIGHTS_MAPPED : p.background ? LC_WEIGHTS_BACKGROUND : LC_WEIGHTS_COPY;
+    llamac_status st = read_hparams(m, e);
+    if (!st)
+        st = bind_tensors(m, &bl, &rope_divisors, e);
+    if (!st)
+        st = lc_weights_load(m->source, bl.b, bl.n, mode, p.n_threads, &m->weights, e);
+    free(bl.b);
+    if (!st)
+        st = init_rope(m, rope_divisors, e);
+    if (!st)
+        st = load_tokenizer(m, e);
+    if (st) {
+        llamac_model_free(m);
+        return st;
+    }
+    fill_info(m);
+    *out = m;
+    return LLAMAC_OK;
 }
 
 llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out,
@@ -404,35 +435,16 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
         lc_err_copy(&e, err, err_size);
         return LLAMAC_E_INVALID_ARG;
     }
-    llamac_model_params p = params ? *params : llamac_model_default_params();
-    llamac_model *m = calloc(1, sizeof *m);
-    llamac_status st = m ? LLAMAC_OK : lc_fail(&e, LLAMAC_E_NOMEM, "out of memory");
-    if (!st)
-        st = lc_gguf_open(path, &m->gguf, &e);
-    if (!st)
-        st = read_hparams(m, &e);
-    if (!st)
-        st = bind_tensors(m, &e);
-    if (!st)
-        st = init_rope(m, &e);
-    if (!st && !p.use_mmap)
-        st = p.background ? lc_model_copy_weights_background(m, path, p.n_threads, &e)
-                          : lc_model_copy_weights(m, path, p.n_threads, &e);
-    if (!st)
-        st = load_tokenizer(m, &e);
-    if (st) {
-        if (m && m->gguf && strncmp(e.msg, path, strlen(path)) != 0) {
-            char inner[sizeof e.msg];
-            snprintf(inner, sizeof inner, "%s", e.msg);
-            lc_fail(&e, st, "%s: %s", path, inner);
-        }
-        lc_err_copy(&e, err, err_size);
-        llamac_model_free(m);
-        return st;
+    lc_source *src = NULL;
+    llamac_status st = lc_source_open_gguf(path, &src, &e);
+    if (!st && (st = lc_model_load_source(src, params, out, &e)) && strncmp(e.msg, path, strlen(path)) != 0) {
+        char inner[sizeof e.msg];
+        snprintf(inner, sizeof inner, "%s", e.msg);
+        lc_fail(&e, st, "%s: %s", path, inner);
     }
-    fill_info(m);
-    *out = m;
-    return LLAMAC_OK;
+    if (st)
+        lc_err_copy(&e, err, err_size);
+    return st;
 }
 
 void llamac_model_get_info(const llamac_model *m, llamac_model_info *out)
@@ -447,7 +459,7 @@ void llamac_model_get_info(const llamac_model *m, llamac_model_info *out)
 
 const llamac_gguf *llamac_model_gguf(const llamac_model *m)
 {
-    return m ? m->gguf : NULL;
+    return m && m->source ? m->source->gguf : NULL;
 }
 
 llamac_status llamac_model_wait_loaded(llamac_model *m, char *err, size_t err_size)
@@ -455,7 +467,7 @@ llamac_status llamac_model_wait_loaded(llamac_model *m, char *err, size_t err_si
     if (!m)
         return LLAMAC_E_INVALID_ARG;
     lc_err e = {{0}};
-    llamac_status st = lc_model_wait_weights(m, &e);
+    llamac_status st = lc_weights_wait(m->weights, &e);
     if (st)
         lc_err_copy(&e, err, err_size);
     return st;
