@@ -59,6 +59,7 @@ int main(int argc, char **argv)
     if (reps < 1 || reps > 50)
         reps = 3;
     mp.n_threads = n_threads;
+    mp.background = 0; /* time the steady state: the private weight copy is complete before the first test */
     char err[600];
     llamac_model *m;
     double t0 = bench_now();

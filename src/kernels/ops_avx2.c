@@ -2,7 +2,7 @@
  * ops_avx2.c — AVX2 per-token operations: RMSNorm, SwiGLU, attention and the vectorized exp. Each performs
  * exactly the operations of its ops_avx512.c counterpart (see the description there), a 16-lane vector being
  * two 8-lane halves, so both tables give identical results. Attention reads K and V through the paged view
- * (lc_kv_view), block by block in position order.
+ * (lc_kv_view), 16 positions at a time in position order.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -132,11 +132,23 @@ AINL __m256 kv_load8(const char *row, int kv_f16, int hd, int i)
     return _mm256_loadu_ps(t);
 }
 
-/* Row 0 of the block holding positions jb.. (jb a multiple of the block size) in base (view k or v). The loops
- * below visit positions block by block, in order, a row pointer advancing along each block. */
-AINL const char *block_rows(const lc_kv_view *kv, const char *base, int64_t jb)
+/* Asks for bytes at p in L1. */
+AINL void prefetch_rows(const char *p, size_t bytes)
 {
-    return base + (size_t)kv->blocks[jb >> kv->block_log2] * kv->block_stride;
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
+/* The loops below visit positions in groups of 16 (a group never straddles a block: blocks are powers of two
+ * >= 16). group_rows returns the row of position jg (a multiple of 16) in base (view k or v) and prefetches the
+ * same 16 rows of the next block, as in ops_avx512.c: the hardware prefetchers do not see the next block
+ * coming. */
+AINL const char *group_rows(const lc_kv_view *kv, const char *base, int64_t jg, int n_pos, size_t rb)
+{
+    const int64_t bs = (int64_t)1 << kv->block_log2;
+    if (jg + bs < n_pos)
+        prefetch_rows(base + lc_kv_row_offset(kv, jg + bs, rb), 16 * rb);
+    return base + lc_kv_row_offset(kv, jg, rb);
 }
 
 static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int head_dim,
@@ -145,13 +157,12 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int hd = head_dim, n16 = (hd + 15) / 16, kv_f16 = kv->f16;
     const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
-    const int64_t bs = (int64_t)1 << kv->block_log2;
     /* scores: one pass over K for all heads */
     if (hd % 16 == 0 && hd <= 128) { /* the common head sizes: K row chunks in registers, no tails */
-        for (int64_t jb = 0; jb < n_pos; jb += bs) {
-            const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
-            const char *kr_row = block_rows(kv, kv->k, jb);
-            for (int64_t j = jb; j < je; j++, kr_row += rb) {
+        for (int64_t jg = 0; jg < n_pos; jg += 16) {
+            const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
+            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb);
+            for (int64_t j = jg; j < je; j++, kr_row += rb) {
                 __m256 kr[16];
                 for (int c = 0; c < hd / 8; c++)
                     kr[c] = kv_load8_full(kr_row, kv_f16, 8 * c);
@@ -167,10 +178,10 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
             }
         }
     } else {
-        for (int64_t jb = 0; jb < n_pos; jb += bs) {
-            const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
-            const char *kr_row = block_rows(kv, kv->k, jb);
-            for (int64_t j = jb; j < je; j++, kr_row += rb) {
+        for (int64_t jg = 0; jg < n_pos; jg += 16) {
+            const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
+            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb);
+            for (int64_t j = jg; j < je; j++, kr_row += rb) {
                 for (int h = 0; h < n_q; h++) {
                     const float *qh = q + (int64_t)h * hd;
                     __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
@@ -225,20 +236,20 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
             for (int c = 0; c < 8; c++)
                 o[c] = _mm256_setzero_ps();
             if (hd % 8 == 0 && nc == 8) { /* full slabs: plain loads */
-                for (int64_t jb = 0; jb < n_pos; jb += bs) {
-                    const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
-                    const char *vr = block_rows(kv, kv->v, jb);
-                    for (int64_t j = jb; j < je; j++, vr += rb) {
+                for (int64_t jg = 0; jg < n_pos; jg += 16) {
+                    const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
+                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb);
+                    for (int64_t j = jg; j < je; j++, vr += rb) {
                         __m256 pj = _mm256_set1_ps(s[j]);
                         for (int c = 0; c < 8; c++)
                             o[c] = _mm256_fmadd_ps(pj, kv_load8_full(vr, kv_f16, i0 + 8 * c), o[c]);
                     }
                 }
             } else {
-                for (int64_t jb = 0; jb < n_pos; jb += bs) {
-                    const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
-                    const char *vr = block_rows(kv, kv->v, jb);
-                    for (int64_t j = jb; j < je; j++, vr += rb) {
+                for (int64_t jg = 0; jg < n_pos; jg += 16) {
+                    const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
+                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb);
+                    for (int64_t j = jg; j < je; j++, vr += rb) {
                         __m256 pj = _mm256_set1_ps(s[j]);
                         for (int c = 0; c < nc; c++)
                             o[c] = _mm256_fmadd_ps(pj, kv_load8(vr, kv_f16, hd, i0 + 8 * c), o[c]);

@@ -121,6 +121,16 @@ AINL const char *block_rows(const lc_kv_view *kv, const char *base, int64_t jb)
     return base + (size_t)kv->blocks[jb >> kv->block_log2] * kv->block_stride;
 }
 
+/* Asks for bytes at p in L1. The kernels prefetch the rows they will read one block ahead: a block's rows of
+ * one (layer, head) are only a few KiB and the next block is far away, so the hardware prefetchers would miss
+ * the start of every block (measured: paged f16 attention 15% slower than contiguous without this, 25%
+ * faster with it). Prefetching changes no result. */
+AINL void prefetch_rows(const char *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 /* hsum16 of 16 vectors at once: out lane i = hsum16(v[perm(i)]), adding exactly the pairs hsum16 adds —
  * (l, l+8), (l, l+4), (l, l+2), (l, l+1) — so each result is bit-identical to hsum16(v[p]). Returns the 16
  * sums in position order. */
@@ -152,9 +162,12 @@ AINL void scores_pass(const int NC, const float *q, int n_q, const lc_kv_view *k
     const int nc = NC ? NC : (hd + 15) / 16, kv_f16 = kv->f16;
     const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
     const __m512 vscale = _mm512_set1_ps(scale);
+    const int64_t bs = (int64_t)1 << kv->block_log2;
     int64_t j0 = 0;
     for (; NC && j0 + 16 <= n_pos; j0 += 16) {
         const char *rows = kv->k + lc_kv_row_offset(kv, j0, rb);
+        if (j0 + bs < n_pos) /* the same 16 rows of the next block */
+            prefetch_rows(kv->k + lc_kv_row_offset(kv, j0 + bs, rb), 16 * rb);
         for (int h = 0; h < n_q; h++) {
             const float *qh = q + (int64_t)h * hd;
             __m512 qv[8], acc[16];
@@ -226,8 +239,10 @@ AINL void values_pass(const int NC, const int HC, const float *p, int n_pos, con
         o[i] = _mm512_setzero_ps();
     for (int64_t jb = 0; jb < n_pos; jb += bs) {
         const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
-        const char *row = block_rows(kv, kv->v, jb);
+        const char *row = block_rows(kv, kv->v, jb), *next = je < n_pos ? block_rows(kv, kv->v, je) : NULL;
         for (int64_t j = jb; j < je; j++, row += rb) {
+            if (next && ((j - jb) & 15) == 0) /* the same 16 rows of the next block */
+                prefetch_rows(next + (size_t)(j - jb) * rb, 16 * rb);
             __m512 vv[8];
 #pragma GCC unroll 8
             for (int c = 0; c < NC; c++)
