@@ -140,13 +140,13 @@ AINL void prefetch_rows(const char *p, size_t bytes)
 }
 
 /* The loops below visit positions in groups of 16 (a group never straddles a block: blocks are powers of two
- * >= 16). group_rows returns the row of position jg (a multiple of 16) in base (view k or v) and prefetches the
- * same 16 rows of the next block, as in ops_avx512.c: the hardware prefetchers do not see the next block
- * coming. */
-AINL const char *group_rows(const lc_kv_view *kv, const char *base, int64_t jg, int n_pos, size_t rb)
+ * >= 16). group_rows returns the row of position jg (a multiple of 16) in base (view k or v) and, if pf, prefetches
+ * the same 16 rows of the next block, as in ops_avx512.c: the hardware prefetchers do not see the next block
+ * coming. Only the first pass over V prefetches (the others find the rows in cache). */
+AINL const char *group_rows(const lc_kv_view *kv, const char *base, int64_t jg, int n_pos, size_t rb, int pf)
 {
     const int64_t bs = (int64_t)1 << kv->block_log2;
-    if (jg + bs < n_pos)
+    if (pf && jg + bs < n_pos)
         prefetch_rows(base + lc_kv_row_offset(kv, jg + bs, rb), 16 * rb);
     return base + lc_kv_row_offset(kv, jg, rb);
 }
@@ -161,7 +161,7 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
     if (hd % 16 == 0 && hd <= 128) { /* the common head sizes: K row chunks in registers, no tails */
         for (int64_t jg = 0; jg < n_pos; jg += 16) {
             const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb);
+            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb, 1);
             for (int64_t j = jg; j < je; j++, kr_row += rb) {
                 __m256 kr[16];
                 for (int c = 0; c < hd / 8; c++)
@@ -180,7 +180,7 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
     } else {
         for (int64_t jg = 0; jg < n_pos; jg += 16) {
             const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb);
+            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb, 1);
             for (int64_t j = jg; j < je; j++, kr_row += rb) {
                 for (int h = 0; h < n_q; h++) {
                     const float *qh = q + (int64_t)h * hd;
@@ -238,7 +238,7 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
             if (hd % 8 == 0 && nc == 8) { /* full slabs: plain loads */
                 for (int64_t jg = 0; jg < n_pos; jg += 16) {
                     const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb);
+                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb, h == 0 && i0 == 0);
                     for (int64_t j = jg; j < je; j++, vr += rb) {
                         __m256 pj = _mm256_set1_ps(s[j]);
                         for (int c = 0; c < 8; c++)
@@ -248,7 +248,7 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
             } else {
                 for (int64_t jg = 0; jg < n_pos; jg += 16) {
                     const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb);
+                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb, h == 0 && i0 == 0);
                     for (int64_t j = jg; j < je; j++, vr += rb) {
                         __m256 pj = _mm256_set1_ps(s[j]);
                         for (int c = 0; c < nc; c++)
