@@ -1,6 +1,6 @@
 /*
- * bench_util.h — small helpers shared by the bench programs (header-only): a monotonic clock and fields of
- * /proc/self/status (resident memory).
+ * bench_util.h — small helpers shared by the bench programs (header-only): a monotonic clock, the process's CPU
+ * time, and fields of /proc/self/status (resident memory).
  */
 #ifndef LLAMAC_BENCH_UTIL_H
 #define LLAMAC_BENCH_UTIL_H
@@ -15,6 +15,15 @@ static inline double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of this process (all threads): with one thread, a measure that a busy machine disturbs less than
+ * the wall clock (time spent descheduled does not count) */
+static inline double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 

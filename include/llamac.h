@@ -270,12 +270,14 @@ int llamac_seq_len(const llamac_context *ctx, int seq);
 llamac_status llamac_seq_truncate(llamac_context *ctx, int seq, int n_keep);
 /* Removes positions p0..p1-1 of sequence seq (p1 < 0: to the end, the same as truncating to p0). When p1 is
  * inside the sequence, the later positions move down by p1 - p0 and their keys are rotated back by that many
- * positions (RoPE shift, as llama.cpp's context shift): fast, but those positions then differ in the last bits
- * from what decoding the shortened text would give, so they are never offered to the prefix cache. */
+ * positions (RoPE shift, as llama.cpp's context shift): fast, but those positions then differ from what
+ * decoding the shortened text would give (in the last bits for the first layer; more in later layers, whose
+ * K/V still reflect the removed text), so they are never offered to the prefix cache. Shared blocks are copied
+ * first: LLAMAC_E_KV_FULL (nothing changed) when the pool has no room for the copies. */
 llamac_status llamac_seq_remove(llamac_context *ctx, int seq, int p0, int p1);
 /* Makes sequence dst hold the first n_pos positions of sequence src (dst's previous positions are released):
  * whole blocks are shared, not copied; a shared partial block is copied when either sequence writes into it.
- * n_pos < 0: all of src. */
+ * n_pos < 0: all of src; src == dst truncates to n_pos. */
 llamac_status llamac_seq_copy(llamac_context *ctx, int src, int dst, int n_pos);
 /* Copies the token ids held at positions 0..n-1 of sequence seq into out (n <= llamac_seq_len). */
 llamac_status llamac_seq_tokens(const llamac_context *ctx, int seq, int32_t *out, int n);
@@ -305,7 +307,10 @@ void llamac_kv_get_stats(const llamac_context *ctx, llamac_kv_stats *out);
 /* Saves sequence seq (its tokens and K/V) to a file: magic "LLKV", format version, the model's shape and the
  * KV type; written to a temporary name and renamed. llamac_seq_load replaces sequence seq with a saved one,
  * refusing (LLAMAC_E_FORMAT / LLAMAC_E_UNSUPPORTED, with a message naming the problem) a file that is not a
- * snapshot, is truncated, has another version, or was made with another model shape or KV type. */
+ * snapshot, is truncated, has another version, or was made with another model shape or KV type; also
+ * LLAMAC_E_CONTEXT_FULL for more positions than n_ctx and LLAMAC_E_KV_FULL when the pool has no room for a
+ * second copy (the old positions are released only after the new ones are read). On any error the sequence is
+ * unchanged. Loaded positions are never offered to the prefix cache (their origin cannot be checked). */
 llamac_status llamac_seq_save(llamac_context *ctx, int seq, const char *path);
 llamac_status llamac_seq_load(llamac_context *ctx, int seq, const char *path);
 

@@ -140,13 +140,13 @@ AINL void prefetch_rows(const char *p, size_t bytes)
 }
 
 /* The loops below visit positions in groups of 16 (a group never straddles a block: blocks are powers of two
- * >= 16). group_rows returns the row of position jg (a multiple of 16) in base (view k or v) and prefetches the
- * same 16 rows of the next block, as in ops_avx512.c: the hardware prefetchers do not see the next block
- * coming. */
-AINL const char *group_rows(const lc_kv_view *kv, const char *base, int64_t jg, int n_pos, size_t rb)
+ * >= 16). group_rows returns the row of position jg (a multiple of 16) in base (view k or v) and, if pf, prefetches
+ * the same 16 rows of the next block, as in ops_avx512.c: the hardware prefetchers do not see the next block
+ * coming. Only the first pass over V prefetches (the others find the rows in cache). */
+AINL const char *group_rows(const lc_kv_view *kv, const char *base, int64_t jg, int n_pos, size_t rb, int pf)
 {
     const int64_t bs = (int64_t)1 << kv->block_log2;
-    if (jg + bs < n_pos)
+    if (pf && jg + bs < n_pos)
         prefetch_rows(base + lc_kv_row_offset(kv, jg + bs, rb), 16 * rb);
     return base + lc_kv_row_offset(kv, jg, rb);
 }
@@ -154,6 +154,12 @@ AINL const char *group_rows(const lc_kv_view *kv, const char *base, int64_t jg, 
 static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int head_dim,
                       float *scores)
 {
+    if (n_q > 16) { /* heads are independent: split so the per-head arrays below stay small */
+        attention(out, q, 16, kv, n_pos, head_dim, scores);
+        attention(out + (int64_t)16 * head_dim, q + (int64_t)16 * head_dim, n_q - 16, kv, n_pos, head_dim,
+                  scores + (int64_t)16 * n_pos);
+        return;
+    }
     const float scale = 1.0f / sqrtf((float)head_dim);
     const int hd = head_dim, n16 = (hd + 15) / 16, kv_f16 = kv->f16;
     const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
@@ -161,7 +167,7 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
     if (hd % 16 == 0 && hd <= 128) { /* the common head sizes: K row chunks in registers, no tails */
         for (int64_t jg = 0; jg < n_pos; jg += 16) {
             const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb);
+            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb, 1);
             for (int64_t j = jg; j < je; j++, kr_row += rb) {
                 __m256 kr[16];
                 for (int c = 0; c < hd / 8; c++)
@@ -180,7 +186,7 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
     } else {
         for (int64_t jg = 0; jg < n_pos; jg += 16) {
             const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb);
+            const char *kr_row = group_rows(kv, kv->k, jg, n_pos, rb, 1);
             for (int64_t j = jg; j < je; j++, kr_row += rb) {
                 for (int h = 0; h < n_q; h++) {
                     const float *qh = q + (int64_t)h * hd;
@@ -194,7 +200,8 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
             }
         }
     }
-    for (int h = 0; h < n_q; h++) {
+    float inv[16];
+    for (int h = 0; h < n_q; h++) { /* softmax of each head's scores, in place */
         float *s = scores + (int64_t)h * n_pos;
         __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
         for (int64_t j = 0; j < n_pos; j += 16) {
@@ -227,38 +234,46 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
                     s1 = _mm256_add_ps(s1, p);
             }
         }
-        float inv = 1.0f / hsum16(s0, s1);
-        /* values, in slabs of 64 elements (8 registers) of head_dim */
-        float *oh = out + (int64_t)h * hd;
-        for (int i0 = 0; i0 < hd; i0 += 64) {
-            __m256 o[8];
-            int nc = (hd - i0 + 7) / 8 < 8 ? (hd - i0 + 7) / 8 : 8;
-            for (int c = 0; c < 8; c++)
-                o[c] = _mm256_setzero_ps();
-            if (hd % 8 == 0 && nc == 8) { /* full slabs: plain loads */
-                for (int64_t jg = 0; jg < n_pos; jg += 16) {
-                    const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb);
+        inv[h] = 1.0f / hsum16(s0, s1);
+    }
+    /* values, in slabs of 64 elements (8 registers) of head_dim, 16 positions at a time for every head: V is
+     * read from memory once for all heads (the group's rows stay in L1). Each head's accumulators wait in acc
+     * between groups; storing and reloading an f32 changes nothing, so each head's sum runs over the positions in
+     * order exactly as in ops_avx512.c. */
+    float acc[16 * 64];
+    for (int i0 = 0; i0 < hd; i0 += 64) {
+        const int nc = (hd - i0 + 7) / 8 < 8 ? (hd - i0 + 7) / 8 : 8, full = hd % 8 == 0 && nc == 8;
+        memset(acc, 0, sizeof(float) * 64 * (size_t)n_q);
+        for (int64_t jg = 0; jg < n_pos; jg += 16) {
+            const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
+            const char *rows = group_rows(kv, kv->v, jg, n_pos, rb, i0 == 0);
+            for (int h = 0; h < n_q; h++) {
+                const float *s = scores + (int64_t)h * n_pos;
+                __m256 o[8];
+                for (int c = 0; c < 8; c++)
+                    o[c] = _mm256_loadu_ps(acc + h * 64 + 8 * c);
+                const char *vr = rows;
+                if (full) { /* plain loads */
                     for (int64_t j = jg; j < je; j++, vr += rb) {
                         __m256 pj = _mm256_set1_ps(s[j]);
                         for (int c = 0; c < 8; c++)
                             o[c] = _mm256_fmadd_ps(pj, kv_load8_full(vr, kv_f16, i0 + 8 * c), o[c]);
                     }
-                }
-            } else {
-                for (int64_t jg = 0; jg < n_pos; jg += 16) {
-                    const int64_t je = jg + 16 < n_pos ? jg + 16 : n_pos;
-                    const char *vr = group_rows(kv, kv->v, jg, n_pos, rb);
+                } else {
                     for (int64_t j = jg; j < je; j++, vr += rb) {
                         __m256 pj = _mm256_set1_ps(s[j]);
                         for (int c = 0; c < nc; c++)
                             o[c] = _mm256_fmadd_ps(pj, kv_load8(vr, kv_f16, hd, i0 + 8 * c), o[c]);
                     }
                 }
+                for (int c = 0; c < 8; c++)
+                    _mm256_storeu_ps(acc + h * 64 + 8 * c, o[c]);
             }
-            for (int c = 0; c < nc; c++)
-                store8(oh, i0 + 8 * c, hd, _mm256_mul_ps(o[c], _mm256_set1_ps(inv)));
         }
+        for (int h = 0; h < n_q; h++)
+            for (int c = 0; c < nc; c++)
+                store8(out + (int64_t)h * hd, i0 + 8 * c, hd,
+                       _mm256_mul_ps(_mm256_loadu_ps(acc + h * 64 + 8 * c), _mm256_set1_ps(inv[h])));
     }
 }
 

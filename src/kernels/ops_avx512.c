@@ -122,9 +122,10 @@ AINL const char *block_rows(const lc_kv_view *kv, const char *base, int64_t jb)
 }
 
 /* Asks for bytes at p in L1. The kernels prefetch the rows they will read one block ahead: a block's rows of
- * one (layer, head) are only a few KiB and the next block is far away, so the hardware prefetchers would miss
- * the start of every block (measured: paged f16 attention 15% slower than contiguous without this, 25%
- * faster with it). Prefetching changes no result. */
+ * one (layer, head) are only a few KiB and the next block is far away, so the hardware prefetchers miss the
+ * start of every block (one core, 2048 positions over the 1B model's 16 x 8 KV heads: without this, paged
+ * attention was up to 15% slower than the old contiguous cache; with it, as fast or faster; see
+ * docs/PERFORMANCE.md). Prefetching changes no result. */
 AINL void prefetch_rows(const char *p, size_t bytes)
 {
     for (size_t o = 0; o < bytes; o += 64)
@@ -226,9 +227,10 @@ static float softmax_row(float *s, int n_pos)
     return hsum16(sum);
 }
 
-/* out_h = sum_j p_h[j] v_j for HC heads at once (accumulators in registers: HC * NC <= 16) */
+/* out_h = sum_j p_h[j] v_j for HC heads at once (accumulators in registers: HC * NC <= 16); pf: prefetch the
+ * next block's rows (the first pass over V; later ones find them in cache) */
 AINL void values_pass(const int NC, const int HC, const float *p, int n_pos, const lc_kv_view *kv, int hd,
-                      float *out, const float *inv)
+                      float *out, const float *inv, int pf)
 {
     const int kv_f16 = kv->f16;
     const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
@@ -239,7 +241,7 @@ AINL void values_pass(const int NC, const int HC, const float *p, int n_pos, con
         o[i] = _mm512_setzero_ps();
     for (int64_t jb = 0; jb < n_pos; jb += bs) {
         const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
-        const char *row = block_rows(kv, kv->v, jb), *next = je < n_pos ? block_rows(kv, kv->v, je) : NULL;
+        const char *row = block_rows(kv, kv->v, jb), *next = pf && je < n_pos ? block_rows(kv, kv->v, je) : NULL;
         for (int64_t j = jb; j < je; j++, row += rb) {
             if (next && ((j - jb) & 15) == 0) /* the same 16 rows of the next block */
                 prefetch_rows(next + (size_t)(j - jb) * rb, 16 * rb);
@@ -309,14 +311,14 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
     int h = 0;
     if (head_dim == 64) {
         for (; h + 4 <= n_q; h += 4)
-            values_pass(4, 4, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h);
+            values_pass(4, 4, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h, h == 0);
         for (; h < n_q; h++)
-            values_pass(4, 1, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h);
+            values_pass(4, 1, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h, h == 0);
     } else if (head_dim == 128) {
         for (; h + 2 <= n_q; h += 2)
-            values_pass(8, 2, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h);
+            values_pass(8, 2, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h, h == 0);
         for (; h < n_q; h++)
-            values_pass(8, 1, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h);
+            values_pass(8, 1, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h, h == 0);
     }
     for (; h < n_q; h++)
         values_pass_any(scores + (int64_t)h * n_pos, n_pos, kv, head_dim, out + (int64_t)h * head_dim, inv[h]);
