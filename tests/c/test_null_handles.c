@@ -9,6 +9,7 @@
 #include "llamac.h"
 #include "llamac_chat.h"
 #include "llamac_quantize.h"
+#include "llamac_session.h"
 #include "llamac_tokenizer.h"
 
 #define INVALID LLAMAC_E_INVALID_ARG
@@ -168,6 +169,74 @@ static void test_quantize(void)
     CHECK(llamac_quantize(NULL, NULL, NULL, &st, NULL, 0) == INVALID && all_zero(&st, sizeof st), "quantize");
 }
 
+/* The sequence and KV-cache operations, batch buffers and sessions (issue 11's additions). */
+static void test_kv_session(void)
+{
+    int32_t tok[4] = {1, 2, 3, 4};
+    CHECK(llamac_seq_len(NULL, 0) == 0, "seq_len");
+    CHECK(llamac_seq_truncate(NULL, 0, 0) == INVALID, "seq_truncate");
+    CHECK(llamac_seq_remove(NULL, 0, 0, -1) == INVALID, "seq_remove");
+    CHECK(llamac_seq_copy(NULL, 0, 1, -1) == INVALID, "seq_copy");
+    CHECK(llamac_seq_tokens(NULL, 0, tok, 1) == INVALID, "seq_tokens");
+    CHECK(llamac_seq_restore_prefix(NULL, 0, tok, 4) < 0, "seq_restore_prefix");
+    CHECK(llamac_seq_save(NULL, 0, "/nonexistent/x") == INVALID, "seq_save");
+    CHECK(llamac_seq_load(NULL, 0, "/nonexistent/x") == INVALID, "seq_load");
+    llamac_kv_clear(NULL);
+    llamac_kv_stats ks;
+    memset(&ks, 0xAB, sizeof ks);
+    llamac_kv_get_stats(NULL, &ks);
+    CHECK(all_zero(&ks, sizeof ks), "kv_get_stats(NULL) zeroes the stats");
+    llamac_kv_get_stats(NULL, NULL);
+
+    CHECK(llamac_batch_buf_init(NULL, 4) == INVALID, "batch_buf_init(NULL)");
+    llamac_batch_buf b;
+    memset(&b, 0, sizeof b);
+    CHECK(llamac_batch_buf_add(&b, 1, 0, 0, 1) == -1, "batch_buf_add on an empty buffer");
+    CHECK(llamac_batch_buf_add(NULL, 1, 0, 0, 1) == -1, "batch_buf_add(NULL)");
+    llamac_batch_buf_clear(NULL);
+    llamac_batch_buf_free(NULL);
+    CHECK(llamac_decode_tokens(NULL, 0, tok, 4, 0, NULL, NULL) == INVALID, "decode_tokens");
+    CHECK(llamac_decode_tokens_last_index(NULL) < 0, "decode_tokens_last_index");
+
+    llamac_session_params sp = llamac_session_default_params();
+    llamac_session *s = (llamac_session *)&ks; /* must be reset */
+    char err[64] = "x";
+    CHECK(llamac_session_create(NULL, &sp, &s, err, sizeof err) == INVALID && !s && err[0], "session_create(NULL)");
+    llamac_gen_params gp = llamac_gen_default_params();
+    CHECK(!strcmp(llamac_session_error(NULL), ""), "session_error");
+    CHECK(llamac_session_chat(NULL) == NULL, "session_chat");
+    CHECK(llamac_session_begin(NULL, &gp) == INVALID, "session_begin");
+    CHECK(llamac_session_begin_prefill(NULL) == INVALID, "session_begin_prefill");
+    CHECK(llamac_session_begin_tokens(NULL, tok, 4, &gp) == INVALID, "session_begin_tokens");
+    CHECK(llamac_session_pending(NULL) == 0, "session_pending");
+    CHECK(llamac_session_batch(NULL, &b, 4) == 0, "session_batch");
+    llamac_session_event ev;
+    CHECK(llamac_session_commit(NULL, &ev) == INVALID, "session_commit");
+    CHECK(llamac_session_run(NULL, NULL, NULL) == INVALID, "session_run");
+    CHECK(llamac_session_answer(NULL) == NULL, "session_answer");
+    int64_t n = 7;
+    CHECK(llamac_session_prompt(NULL, &n) == NULL && n == 0, "session_prompt");
+    CHECK(llamac_session_used(NULL) == 0 && llamac_session_capacity(NULL) == 0, "session_used/capacity");
+    CHECK(llamac_session_drop_oldest(NULL, 0) == -1, "session_drop_oldest");
+    CHECK(strcmp(llamac_finish_name((llamac_finish)99), "") != 0, "finish_name of an unknown value is a word");
+    llamac_session_cancel(NULL);
+    llamac_session_forget(NULL);
+    llamac_session_free(NULL);
+
+    CHECK(llamac_chat_remove(NULL, 0, 1) == INVALID, "chat_remove");
+    CHECK(llamac_chat_message_role(NULL, 0) == NULL, "chat_message_role");
+    size_t len = 3;
+    const char *c = llamac_chat_message_content(NULL, 0, &len);
+    CHECK((c == NULL || !strcmp(c, "")) && len == 0, "chat_message_content");
+    CHECK(llamac_chat_message_n_tool_calls(NULL, 0) == 0, "chat_message_n_tool_calls");
+    char *out = (char *)err;
+    CHECK(llamac_chat_message_json(NULL, 0, &out) == INVALID && !out, "chat_message_json");
+    out = (char *)err;
+    CHECK(llamac_chat_tools_json(NULL, &out) == INVALID && !out, "chat_tools_json");
+    out = (char *)err;
+    CHECK(llamac_chat_dump_json(NULL, &out) == INVALID && !out, "chat_dump_json");
+}
+
 int main(void)
 {
     test_gguf();
@@ -176,5 +245,6 @@ int main(void)
     test_tokenizer();
     test_chat();
     test_quantize();
+    test_kv_session();
     return check_finish("test_null_handles");
 }
