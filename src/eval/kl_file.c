@@ -38,7 +38,8 @@ static void put_u64(uint8_t *p, uint64_t v)
 /* the whole file's size for these sizes, or 0 when out of range (so no product can overflow) */
 static uint64_t file_bytes_for(uint32_t n_vocab, uint32_t n_window, uint32_t n_windows)
 {
-    if (n_vocab < 2 || n_vocab > LC_KL_MAX_VOCAB || n_window < 4 || n_window > LC_KL_MAX_WINDOW || n_windows < 1)
+    if (n_vocab < 2 || n_vocab > LC_KL_MAX_VOCAB || n_window < 4 || n_window > LC_KL_MAX_WINDOW || n_windows < 1 ||
+        n_windows > LC_KL_MAX_WINDOWS)
         return 0;
     const uint64_t n_tokens = (uint64_t)n_window * n_windows;
     if (n_tokens > LC_KL_MAX_TOKENS)
@@ -259,7 +260,8 @@ llamac_status lc_kl_writer_open(lc_kl_writer *w, const char *path, const lc_kl_h
     if (stat(path, &sb) == 0) {
         if (!S_ISREG(sb.st_mode))
             return lc_fail(e, LLAMAC_E_IO, "%s exists and is not a regular file: not replacing it", path);
-        w->dest = realpath(path, NULL);
+        if (!(w->dest = realpath(path, NULL)))
+            return lc_fail(e, LLAMAC_E_IO, "cannot resolve %s: %s", path, strerror(errno));
     } else {
         w->dest = strdup(path);
     }

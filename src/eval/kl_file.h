@@ -34,6 +34,7 @@
 #define LC_KL_MAX_VOCAB (1u << 24)
 #define LC_KL_MAX_WINDOW (1u << 20)
 #define LC_KL_MAX_TOKENS (1ull << 34)
+#define LC_KL_MAX_WINDOWS (1u << 30) /* so a window count always fits an int */
 
 typedef struct lc_kl_header {
     uint32_t n_vocab, n_window, n_windows, n_scored, record_bytes;
