@@ -23,6 +23,7 @@ static const command g_commands[] = {
     {"detokenize", cmd_detokenize, "decode a JSON array of token ids from stdin"},
     {"bench", cmd_bench, "measure prompt and generation speed against the memory bandwidth"},
     {"quantize", cmd_quantize, "convert a model to another weight type (Q4_K_M, Q8_0, F16, ...)"},
+    {"perplexity", cmd_perplexity, "perplexity on a text, KL divergence from a reference model (llama.cpp's method)"},
 };
 
 static void usage(FILE *f)
