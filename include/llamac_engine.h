@@ -113,9 +113,10 @@ const llamac_model *llamac_engine_model(const llamac_engine *e);
 /* ---------------------------------------------------------------------------------------------------------
  * Jobs
  * ------------------------------------------------------------------------------------------------------- */
-/* Called from the ENGINE thread after new events were appended to the job (and once when it finished). It
- * must return at once without calling any llamac function (e.g. write a byte to an eventfd / pipe that an
- * event loop watches); the events are then read with llamac_job_wait(job, 0, ...). */
+/* Called from the ENGINE thread after new events were appended to the job (and once when it finished), with the
+ * job's lock held. It must return at once without calling any llamac function (e.g. write a byte to an eventfd
+ * or pipe that an event loop watches); the events are then read with llamac_job_wait(job, 0, ...). It is never
+ * called after llamac_job_free returned, so notify_user may be released then. */
 typedef void (*llamac_job_notify_fn)(void *user);
 
 typedef struct llamac_job_params {

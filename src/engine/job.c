@@ -77,12 +77,12 @@ llamac_status lc_job_push_event(llamac_job *job, const llamac_session_event *ev)
             v->n = n + 1;
         }
     }
-    const int news = ev->len > 0 || ev->token >= 0;
-    if (news)
+    if (ev->len > 0 || ev->token >= 0) {
         pthread_cond_broadcast(&job->cv);
+        if (job->notify) /* under mu, so that it is never called after llamac_job_free returned */
+            job->notify(job->notify_user);
+    }
     pthread_mutex_unlock(&job->mu);
-    if (news && job->notify)
-        job->notify(job->notify_user);
     return st;
 }
 
@@ -133,9 +133,9 @@ void lc_job_finish(llamac_job *job, llamac_finish finish, llamac_status status, 
     r->total_ms = now - job->t_submit;
     job->finish = finish;
     pthread_cond_broadcast(&job->cv);
-    pthread_mutex_unlock(&job->mu);
     if (job->notify)
         job->notify(job->notify_user);
+    pthread_mutex_unlock(&job->mu);
 }
 
 static void job_destroy(llamac_job *job)
@@ -240,7 +240,11 @@ void llamac_job_free(llamac_job *job)
 {
     if (!job)
         return;
-    llamac_job_cancel(job);
+    pthread_mutex_lock(&job->mu);
+    if (job->finish == LLAMAC_FINISH_NONE)
+        job->cancel = 1;
+    job->notify = NULL;
+    pthread_mutex_unlock(&job->mu);
     lc_job_release(job);
 }
 

@@ -393,6 +393,64 @@ static void test_timeout(llamac_model *m)
     llamac_engine_free(e);
 }
 
+/* notify: counts calls; the first one holds the engine thread past the job's time limit (a test may break the
+ * "return at once" rule to make a timeout certain). */
+static int g_notified;
+static void on_notify(void *user)
+{
+    if (g_notified++ == 0 && user)
+        sleep_ms(300);
+}
+
+/* Log-probabilities in updates, notify, and a job that runs past its time limit after its first token. */
+static void test_logprobs_notify_timeout(llamac_model *m)
+{
+    static request r;
+    memset(&r, 0, sizeof r);
+    random_prompt(&r, 30);
+    llamac_engine *e = engine(m, 2, 64, 1, 0);
+    char err[256];
+    llamac_job_params jp = llamac_job_default_params();
+    jp.prompt = r.prompt;
+    jp.n_prompt = r.n_prompt;
+    jp.gen.max_tokens = 6;
+    jp.gen.ignore_eos = 1;
+    jp.gen.n_logprobs = 4;
+    jp.notify = on_notify;
+    llamac_job *job = NULL;
+    g_notified = 0;
+    CHECK(llamac_engine_submit(e, &jp, &job, NULL, err, sizeof err) == LLAMAC_OK, "submit: %s", err);
+    int n = 0, bad = 0;
+    llamac_job_update u;
+    do {
+        llamac_job_wait(job, -1, &u);
+        for (int i = 0; i < u.n_tokens; i++, n++) {
+            bad += !u.logprobs || u.n_top != 3 || !u.top || u.logprobs[i].token != u.tokens[i] ||
+                   !(u.logprobs[i].logprob <= 0) || u.top[i * 3].logprob < u.top[i * 3 + 2].logprob;
+        }
+    } while (u.finish == LLAMAC_FINISH_NONE);
+    CHECK(n == 6 && !bad && u.finish == LLAMAC_FINISH_LENGTH, "logprobs: %d tokens, %d bad", n, bad);
+    CHECK(g_notified >= 2, "notify called %d times", g_notified);
+    llamac_job_free(job);
+
+    jp.gen.max_tokens = 100;
+    jp.gen.n_logprobs = 0;
+    jp.timeout_s = 0.1;
+    jp.notify_user = &g_notified; /* sleep in the first notify */
+    g_notified = 0;
+    CHECK(llamac_engine_submit(e, &jp, &job, NULL, err, sizeof err) == LLAMAC_OK, "submit: %s", err);
+    outcome o;
+    collect(job, &o);
+    CHECK(o.finish == LLAMAC_FINISH_ERROR && o.status == LLAMAC_E_TIMEOUT && o.n >= 1 && o.n < 100 &&
+              o.completion_tokens == o.n,
+          "timed out while running: finish %d status %d after %d tokens", (int)o.finish, (int)o.status, o.n);
+    llamac_job_free(job);
+    llamac_engine_stats st;
+    llamac_engine_get_stats(e, &st);
+    CHECK(st.jobs_timed_out == 1 && st.busy_sequences == 0 && st.kv_positions_used == 0, "running timeout counted");
+    llamac_engine_free(e);
+}
+
 /* A KV pool with room for fewer positions than the jobs need: jobs give way, never a hang or a wrong token. */
 static void test_kv_full(llamac_model *m)
 {
@@ -476,6 +534,7 @@ int main(void)
     test_refusals(m);
     test_timeout(m);
     test_cancel_prefill(m);
+    test_logprobs_notify_timeout(m);
     test_prefix_cache(m);
     test_concurrent_equals_alone(m);
     test_kv_full(m);
