@@ -26,21 +26,6 @@ llamac_engine_params llamac_engine_default_params(void)
     return p;
 }
 
-void lc_engine_snapshot_kv(llamac_engine *e)
-{
-    llamac_kv_stats kv;
-    llamac_kv_get_stats(e->ctx, &kv);
-    pthread_mutex_lock(&e->mu);
-    e->stats.kv_positions_used = kv.n_positions;
-    e->stats.kv_positions_capacity = (int64_t)kv.n_blocks * kv.block_size;
-    e->stats.kv_blocks_used = kv.n_used;
-    e->stats.kv_blocks_cached = kv.n_cached;
-    e->stats.kv_blocks_total = kv.n_blocks;
-    e->stats.busy_sequences = e->busy;
-    e->stats.queue_depth = e->q_len;
-    pthread_mutex_unlock(&e->mu);
-}
-
 /* Removes job from the queue (e->mu held). */
 static void unqueue(llamac_engine *e, llamac_job *job)
 {

@@ -86,16 +86,6 @@ llamac_status lc_job_push_event(llamac_job *job, const llamac_session_event *ev)
     return st;
 }
 
-static char *dup_or_null(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = 0;
-    }
-    return p;
-}
-
 void lc_job_finish(llamac_job *job, llamac_finish finish, llamac_status status, const char *error,
                    const llamac_answer *a)
 {
@@ -108,14 +98,14 @@ void lc_job_finish(llamac_job *job, llamac_finish finish, llamac_status status, 
     llamac_job_result *r = &job->result;
     memset(r, 0, sizeof *r);
     r->status = status;
-    job->result_error = dup_or_null(error ? error : "", error ? strlen(error) : 0);
+    job->result_error = strdup(error ? error : "");
     r->error = job->result_error ? job->result_error : "out of memory";
     if (a && a->content) {
-        job->result_content = dup_or_null(a->content, a->content_len);
+        job->result_content = strndup(a->content, a->content_len); /* content holds no NUL (U+FFFD) */
         r->content_len = job->result_content ? a->content_len : 0;
     }
     r->content = job->result_content ? job->result_content : "";
-    if (a && a->tool_calls && (job->result_calls = dup_or_null(a->tool_calls, strlen(a->tool_calls)))) {
+    if (a && a->tool_calls && (job->result_calls = strdup(a->tool_calls))) {
         r->tool_calls = job->result_calls;
         r->n_tool_calls = a->n_tool_calls;
     }
