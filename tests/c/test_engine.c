@@ -8,8 +8,11 @@
  *     prefix cache;
  *   - timeouts; a KV pool too small for all jobs (requeue or KV_FULL error, never a hang or wrong tokens);
  *   - freeing the engine and jobs with jobs in flight (no hang; ASan checks for leaks);
+ *   - client threads submitting chats at once (parallel rendering and tokenizing) get the answers one client gets;
+ *   - log-probabilities in updates, notify;
  *   - NULL handles.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,14 +299,81 @@ static void test_refusals(llamac_model *m)
     CHECK(st.jobs_rejected_busy == 1 && st.jobs_rejected_context == 2 && st.jobs_submitted == 2,
           "refusal counters: busy %llu, context %llu, submitted %llu", (unsigned long long)st.jobs_rejected_busy,
           (unsigned long long)st.jobs_rejected_context, (unsigned long long)st.jobs_submitted);
-    /* free with jobs in flight: a by handle (running), b left for the engine (queued) */
-    llamac_job_free(a);
+    /* free with jobs in flight: b (queued) released by its client first, a (running) kept across the engine's
+     * end */
+    llamac_job_free(b);
     llamac_engine_free(e);
     outcome o;
-    collect(b, &o);
-    CHECK(o.finish == LLAMAC_FINISH_CANCELLED && o.status == LLAMAC_E_CANCELLED, "shut down: finish %d status %d",
-          (int)o.finish, (int)o.status);
-    llamac_job_free(b);
+    collect(a, &o);
+    CHECK(o.finish == LLAMAC_FINISH_CANCELLED && o.status == LLAMAC_E_CANCELLED && o.n < 500 &&
+              o.completion_tokens == o.n,
+          "shut down: finish %d status %d", (int)o.finish, (int)o.status);
+    llamac_job_free(a);
+}
+
+/* Client threads submitting chats at once (rendering and tokenizing in parallel) get what one client gets. */
+enum { NCLIENT = 4, PER_CLIENT = 3 };
+typedef struct client {
+    llamac_engine *e;
+    int id;
+    outcome o[PER_CLIENT];
+} client;
+
+static void client_request(request *r, int id, int k)
+{
+    memset(r, 0, sizeof *r);
+    llamac_chat_create(&r->chat);
+    char q[160];
+    snprintf(q, sizeof q, "Speak of the %d tribes and the %d elders of the land, verse %d.", id + 2, k + 3, id * k);
+    llamac_chat_add_message(r->chat, "user", q);
+    r->max_tokens = 10;
+    r->temperature = 0.7f;
+    r->seed = (uint64_t)(id * 10 + k);
+}
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    for (int k = 0; k < PER_CLIENT; k++) {
+        request r;
+        client_request(&r, c->id, k);
+        llamac_job *job = submit(c->e, &r);
+        llamac_chat_free(r.chat);
+        collect(job, &c->o[k]);
+        llamac_job_free(job);
+    }
+    return NULL;
+}
+
+static void test_client_threads(llamac_model *m)
+{
+    static client cl[NCLIENT];
+    llamac_engine *e = engine(m, 3, 16, 1, 0);
+    pthread_t th[NCLIENT];
+    for (int i = 0; i < NCLIENT; i++) {
+        cl[i].e = e;
+        cl[i].id = i;
+        pthread_create(&th[i], NULL, client_main, &cl[i]);
+    }
+    for (int i = 0; i < NCLIENT; i++)
+        pthread_join(th[i], NULL);
+    llamac_engine_free(e);
+    e = engine(m, 1, 512, 0, 0);
+    for (int i = 0; i < NCLIENT; i++)
+        for (int k = 0; k < PER_CLIENT; k++) {
+            request r;
+            client_request(&r, i, k);
+            llamac_job *job = submit(e, &r);
+            llamac_chat_free(r.chat);
+            outcome o;
+            collect(job, &o);
+            llamac_job_free(job);
+            const outcome *x = &cl[i].o[k];
+            CHECK(x->n > 0 && x->n == o.n && !memcmp(x->tokens, o.tokens, (size_t)o.n * sizeof o.tokens[0]) &&
+                      !strcmp(x->content, o.content) && x->finish == o.finish,
+                  "client %d job %d: the same answer from one client", i, k);
+        }
+    llamac_engine_free(e);
 }
 
 /* The prefix cache: a second job starting like the first reuses its blocks, with the same tokens. */
@@ -538,6 +608,7 @@ int main(void)
     test_prefix_cache(m);
     test_concurrent_equals_alone(m);
     test_kv_full(m);
+    test_client_threads(m);
     llamac_model_free(m);
     return check_finish("test_engine");
 }
