@@ -147,8 +147,10 @@ llamac_status llamac_engine_submit(llamac_engine *e, const llamac_job_params *pa
 
 /* The summary of a finished job (llamac_answer plus the engine's timings). */
 typedef struct llamac_job_result {
-    llamac_status status;       /* LLAMAC_OK, or why the job ended with LLAMAC_FINISH_ERROR: LLAMAC_E_TIMEOUT,
-                                   LLAMAC_E_KV_FULL, LLAMAC_E_CONTEXT_FULL, LLAMAC_E_NOMEM, ... */
+    llamac_status status;       /* LLAMAC_OK (also for llamac_job_cancel), or why the job ended with
+                                   LLAMAC_FINISH_ERROR: LLAMAC_E_TIMEOUT, LLAMAC_E_KV_FULL, LLAMAC_E_CONTEXT_FULL,
+                                   LLAMAC_E_NOMEM, ...; LLAMAC_E_CANCELLED with LLAMAC_FINISH_CANCELLED when
+                                   llamac_engine_free ended the job */
     const char *error;          /* the message ("" when status is LLAMAC_OK) */
     const char *content;        /* the whole answer text (as llamac_answer.content; "" for tool calls) */
     size_t content_len;

@@ -98,6 +98,8 @@ typedef struct request {
     int ignore_eos;
 } request;
 
+static int64_t g_last_n; /* the prompt count of the last submit() */
+
 static llamac_job *submit(llamac_engine *e, const request *r)
 {
     char err[512];
@@ -114,6 +116,7 @@ static llamac_job *submit(llamac_engine *e, const request *r)
     llamac_status st = llamac_engine_submit(e, &jp, &job, &n, err, sizeof err);
     CHECK(st == LLAMAC_OK && job && n > 0, "submit: %s", err);
     CHECK(!r->chat ? n == r->n_prompt : 1, "submit: %lld prompt tokens, not %d", (long long)n, r->n_prompt);
+    g_last_n = n;
     return job;
 }
 
@@ -149,11 +152,16 @@ static void test_concurrent_equals_alone(llamac_model *m)
     }
     llamac_engine *e = engine(m, NJ, 37, 1, 0);
     llamac_job *jobs[NJ];
-    for (int i = 0; i < NJ; i++)
+    int64_t n_sub[NJ];
+    for (int i = 0; i < NJ; i++) {
         jobs[i] = submit(e, &req[i]);
+        n_sub[i] = g_last_n;
+    }
     for (int i = 0; i < NJ; i++) {
         collect(jobs[i], &together[i]);
         llamac_job_free(jobs[i]);
+        CHECK(together[i].prompt_tokens == n_sub[i], "job %d: submit counted %lld prompt tokens, the session %lld", i,
+              (long long)n_sub[i], (long long)together[i].prompt_tokens);
     }
     llamac_engine_stats st;
     llamac_engine_get_stats(e, &st);
@@ -444,6 +452,43 @@ static void test_prefix_cache(llamac_model *m)
     (void)ref;
 }
 
+/* Tools and tool_choice: submit counts the prompt as the session renders it (tool definitions, forced opening). */
+static void test_tools_count(llamac_model *m)
+{
+    llamac_chat *chat;
+    llamac_chat_create(&chat);
+    const char *tools = "[{\"type\":\"function\",\"function\":{\"name\":\"get_verse\",\"description\":\"Look up a "
+                        "verse\",\"parameters\":{\"type\":\"object\",\"properties\":{\"ref\":{\"type\":\"string\"}}}}}]";
+    CHECK(llamac_chat_set_tools_json(chat, tools, strlen(tools)) == LLAMAC_OK, "tools: %s", llamac_chat_error(chat));
+    llamac_chat_add_message(chat, "user", "Find me the verse about the mustard seed.");
+    llamac_engine *e = engine(m, 2, 64, 1, 0);
+    const llamac_tool_choice choices[] = {LLAMAC_TOOL_CHOICE_AUTO, LLAMAC_TOOL_CHOICE_NONE,
+                                          LLAMAC_TOOL_CHOICE_REQUIRED, LLAMAC_TOOL_CHOICE_NAMED};
+    int64_t counts[4];
+    for (int c = 0; c < 4; c++) {
+        char err[512];
+        llamac_job_params jp = llamac_job_default_params();
+        jp.chat = chat;
+        jp.gen.max_tokens = 4;
+        jp.gen.tool_choice = choices[c];
+        jp.gen.tool_name = "get_verse";
+        llamac_job *job = NULL;
+        counts[c] = -1;
+        CHECK(llamac_engine_submit(e, &jp, &job, &counts[c], err, sizeof err) == LLAMAC_OK, "choice %d: %s", c, err);
+        outcome o;
+        if (job)
+            collect(job, &o);
+        llamac_job_free(job);
+        CHECK(job && o.prompt_tokens == counts[c] && o.finish != LLAMAC_FINISH_ERROR,
+              "choice %d: submit counted %lld, the session %lld (finish %d)", c, (long long)counts[c],
+              (long long)o.prompt_tokens, (int)o.finish);
+    }
+    CHECK(counts[1] < counts[0] && counts[2] > counts[0] && counts[3] > counts[0],
+          "the tools and the forced opening are counted");
+    llamac_engine_free(e);
+    llamac_chat_free(chat);
+}
+
 static void test_timeout(llamac_model *m)
 {
     static request r;
@@ -612,6 +657,7 @@ int main(void)
     test_null();
     test_refusals(m);
     test_timeout(m);
+    test_tools_count(m);
     test_cancel_prefill(m);
     test_logprobs_notify_timeout(m);
     test_prefix_cache(m);
