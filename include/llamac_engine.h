@@ -88,7 +88,7 @@ typedef struct llamac_engine_params {
     int max_queue;        /* jobs that may wait beyond the n_parallel running ones (default 64, 0..1000000);
                              one more -> LLAMAC_E_BUSY */
     int step_tokens;      /* the most prompt tokens prefilled per engine step over all prefilling jobs, so that
-                             running streams are not stalled by a long prompt (default 256, >= 1) */
+                             running streams are not stalled by a long prompt (default 256, 1..65536) */
     double timeout_s;     /* seconds a job may take from submission to its end, queueing included (default 0 =
                              none); a job past it finishes with LLAMAC_FINISH_ERROR, status LLAMAC_E_TIMEOUT */
     llamac_chat_format format; /* chat format (default LLAMAC_CHAT_UNKNOWN: detected from the model file) */

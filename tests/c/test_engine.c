@@ -400,6 +400,7 @@ static void test_prefix_cache(llamac_model *m)
     memset(&first, 0, sizeof first);
     random_prompt(&first, 100);
     first.max_tokens = 8;
+    first.ignore_eos = 1;
     second = first;
     for (int i = 100; i < 130; i++)
         second.prompt[i] = (int32_t)(rnd() % 3800);
@@ -414,6 +415,8 @@ static void test_prefix_cache(llamac_model *m)
     llamac_job_free(job);
     CHECK(o1.cached_tokens == 0 && o2.cached_tokens >= 64 && o2.cached_tokens < 130 && o2.prompt_tokens == 130,
           "prefix hit: %lld of %lld cached", (long long)o2.cached_tokens, (long long)o2.prompt_tokens);
+    static outcome raw2;
+    raw2 = o2;
     llamac_engine_stats st;
     llamac_engine_get_stats(e, &st);
     CHECK(st.prefix_cache_hits == 1 && st.prompt_tokens_cached == (uint64_t)o2.cached_tokens &&
@@ -442,14 +445,18 @@ static void test_prefix_cache(llamac_model *m)
     job = submit(e, &cr);
     collect(job, &ref);
     llamac_job_free(job);
-    CHECK(ref.cached_tokens == 0 && ref.n == o2.n && !memcmp(ref.tokens, o2.tokens, (size_t)ref.n * sizeof ref.tokens[0]),
-          "the same tokens without the prefix cache");
+    CHECK(ref.cached_tokens == 0 && ref.n == o2.n &&
+              !memcmp(ref.tokens, o2.tokens, (size_t)ref.n * sizeof ref.tokens[0]),
+          "next turn: the same tokens without the prefix cache");
     job = submit(e, &second);
     collect(job, &ref);
     llamac_job_free(job);
+    CHECK(ref.cached_tokens == 0 && ref.n == raw2.n && ref.n == 8 &&
+              !memcmp(ref.tokens, raw2.tokens, (size_t)ref.n * sizeof ref.tokens[0]),
+          "raw prompt: the same tokens without the prefix cache (%d vs %d tokens, finish %d vs %d)", ref.n, raw2.n,
+          (int)ref.finish, (int)raw2.finish);
     llamac_engine_free(e);
     llamac_chat_free(chat);
-    (void)ref;
 }
 
 /* Tools and tool_choice: submit counts the prompt as the session renders it (tool definitions, forced opening). */
@@ -457,8 +464,9 @@ static void test_tools_count(llamac_model *m)
 {
     llamac_chat *chat;
     llamac_chat_create(&chat);
-    const char *tools = "[{\"type\":\"function\",\"function\":{\"name\":\"get_verse\",\"description\":\"Look up a "
-                        "verse\",\"parameters\":{\"type\":\"object\",\"properties\":{\"ref\":{\"type\":\"string\"}}}}}]";
+    const char *tools = "[{\"type\":\"function\",\"function\":{\"name\":\"get_verse\",\"description\":"
+                        "\"Look up a verse\",\"parameters\":{\"type\":\"object\",\"properties\":"
+                        "{\"ref\":{\"type\":\"string\"}}}}}]";
     CHECK(llamac_chat_set_tools_json(chat, tools, strlen(tools)) == LLAMAC_OK, "tools: %s", llamac_chat_error(chat));
     llamac_chat_add_message(chat, "user", "Find me the verse about the mustard seed.");
     llamac_engine *e = engine(m, 2, 64, 1, 0);
@@ -508,7 +516,8 @@ static void test_timeout(llamac_model *m)
     collect(job, &o);
     llamac_job_update u;
     llamac_job_wait(job, 0, &u);
-    CHECK(o.finish == LLAMAC_FINISH_ERROR && o.status == LLAMAC_E_TIMEOUT && u.result && strstr(u.result->error, "time"),
+    CHECK(o.finish == LLAMAC_FINISH_ERROR && o.status == LLAMAC_E_TIMEOUT && u.result &&
+              strstr(u.result->error, "time"),
           "timed out: finish %d, status %d", (int)o.finish, (int)o.status);
     llamac_job_free(job);
     llamac_engine_stats st;
@@ -597,7 +606,8 @@ static void test_kv_full(llamac_model *m)
         collect(jobs[i], &o[i]);
         llamac_job_free(jobs[i]);
         ok += o[i].finish == LLAMAC_FINISH_LENGTH;
-        CHECK(o[i].finish == LLAMAC_FINISH_LENGTH || (o[i].finish == LLAMAC_FINISH_ERROR && o[i].status == LLAMAC_E_KV_FULL),
+        CHECK(o[i].finish == LLAMAC_FINISH_LENGTH ||
+                  (o[i].finish == LLAMAC_FINISH_ERROR && o[i].status == LLAMAC_E_KV_FULL),
               "job %d: finish %d status %d", i, (int)o[i].finish, (int)o[i].status);
     }
     llamac_engine_stats st;
@@ -638,7 +648,8 @@ static void test_null(void)
     llamac_job_cancel(NULL);
     llamac_job_free(NULL);
     llamac_engine_free(NULL);
-    CHECK(strcmp(llamac_status_str(LLAMAC_E_BUSY), "unknown status") && strcmp(llamac_status_str(LLAMAC_E_TIMEOUT), "unknown status"),
+    CHECK(strcmp(llamac_status_str(LLAMAC_E_BUSY), "unknown status") &&
+              strcmp(llamac_status_str(LLAMAC_E_TIMEOUT), "unknown status"),
           "status names");
 }
 
