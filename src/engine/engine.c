@@ -3,7 +3,8 @@
  * engine_step.c, the client side in job.c).
  *
  * The loop: wait until a job is queued or running; drop queued jobs that were cancelled or ran out of time;
- * admit queued jobs onto free slots (first in, first out; none while admit_blocked); run one step. On stop,
+ * admit queued jobs onto free slots (first in, first out; none while admit_blocked, nor while the KV pool lacks
+ * room for the next prompt and other jobs run, since they will release memory); run one step. On stop,
  * every running and queued job finishes CANCELLED before the thread returns, so no waiter is left hanging.
  */
 #include <stdlib.h>
@@ -72,10 +73,17 @@ static void admit(llamac_engine *e)
     }
     if (e->admit_blocked && e->busy == 0)
         e->admit_blocked = 0;
+    /* KV positions not held by running jobs (blocks kept only by the prefix cache count as free: they are
+     * evicted on demand), as of the last step */
+    int64_t room = (int64_t)(e->stats.kv_blocks_total - e->stats.kv_blocks_used) *
+                   (e->stats.kv_blocks_total ? e->stats.kv_positions_capacity / e->stats.kv_blocks_total : 0);
     for (int i = 0; i < e->params.n_parallel && e->q_head && !e->admit_blocked; i++) {
         if (e->slot[i].job)
             continue;
         llamac_job *job = e->q_head;
+        if (e->busy > 0 && job->n_prompt + 1 > room)
+            break; /* the pool cannot hold its prompt now: wait (in order) until running jobs release memory */
+        room -= job->n_prompt + 1;
         unqueue(e, job);
         job->order = e->next_order++;
         job->t_admit = 0;
