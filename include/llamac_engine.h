@@ -167,8 +167,9 @@ typedef struct llamac_job_result {
     double total_ms;            /* submission -> finish */
 } llamac_job_result;
 
-/* What happened since the previous llamac_job_wait. Pointers are valid until the next llamac_job_wait or
- * llamac_job_free on the job. */
+/* What happened since the previous llamac_job_wait. text, tokens, logprobs and top are valid until the next
+ * llamac_job_wait or llamac_job_free on the same job; result (which never changes once set) until
+ * llamac_job_free. */
 typedef struct llamac_job_update {
     const char *text;           /* new answer text: whole UTF-8 characters, never the stop string, nothing of a
                                    tool call (as llamac_session_event.text, concatenated) */
