@@ -216,25 +216,28 @@ llamac_status llamac_job_wait(llamac_job *job, int timeout_ms, llamac_job_update
     return LLAMAC_OK;
 }
 
-void llamac_job_cancel(llamac_job *job)
+/* Asks the engine to stop the job; with forget_notify, notify is never called again once this returns. */
+static void request_cancel(llamac_job *job, int forget_notify)
 {
-    if (!job)
-        return;
     pthread_mutex_lock(&job->mu);
     if (job->finish == LLAMAC_FINISH_NONE)
         job->cancel = 1;
+    if (forget_notify)
+        job->notify = NULL;
     pthread_mutex_unlock(&job->mu);
+}
+
+void llamac_job_cancel(llamac_job *job)
+{
+    if (job)
+        request_cancel(job, 0);
 }
 
 void llamac_job_free(llamac_job *job)
 {
     if (!job)
         return;
-    pthread_mutex_lock(&job->mu);
-    if (job->finish == LLAMAC_FINISH_NONE)
-        job->cancel = 1;
-    job->notify = NULL;
-    pthread_mutex_unlock(&job->mu);
+    request_cancel(job, 1);
     lc_job_release(job);
 }
 
