@@ -497,6 +497,47 @@ static void test_tools_count(llamac_model *m)
     llamac_chat_free(chat);
 }
 
+/* Stop strings are copied at submit (the caller's buffer is clobbered right after) and end the answer before
+ * their first occurrence, as the session does. */
+static void test_stop_copied(llamac_model *m)
+{
+    llamac_chat *chat;
+    llamac_chat_create(&chat);
+    llamac_chat_add_message(chat, "user", "Tell me of the days of Noah.");
+    request r = {.chat = chat, .max_tokens = 40, .ignore_eos = 1};
+    llamac_engine *e = engine(m, 2, 64, 1, 0);
+    llamac_job *job = submit(e, &r);
+    outcome full, cut;
+    collect(job, &full);
+    llamac_job_free(job);
+    /* the stop string: 3 bytes from the middle of the answer */
+    char stop[8] = {0};
+    const size_t at = full.text_len / 2;
+    CHECK(full.text_len >= 10, "an answer to cut (%zu bytes)", full.text_len);
+    memcpy(stop, full.text + at, 3);
+    char err[256];
+    llamac_job_params jp = llamac_job_default_params();
+    jp.chat = chat;
+    jp.gen.max_tokens = 40;
+    jp.gen.ignore_eos = 1;
+    jp.gen.sampling.temperature = 0;
+    jp.gen.stop[0] = stop;
+    CHECK(llamac_engine_submit(e, &jp, &job, NULL, err, sizeof err) == LLAMAC_OK, "submit: %s", err);
+    memset(stop, 'x', 7);
+    llamac_chat_free(chat); /* the job holds its own copy */
+    collect(job, &cut);
+    llamac_job_free(job);
+    const char *first = NULL;
+    char needle[4] = {0};
+    memcpy(needle, full.text + at, 3);
+    first = strstr(full.text, needle);
+    CHECK(first && cut.finish == LLAMAC_FINISH_STOP && cut.text_len == (size_t)(first - full.text) &&
+              !memcmp(cut.text, full.text, cut.text_len) && !strcmp(cut.content, cut.text),
+          "cut at the stop string '%s': %zu bytes, finish %d\nfull: '%s'\ncut:  '%s'", needle, cut.text_len,
+          (int)cut.finish, full.text, cut.text);
+    llamac_engine_free(e);
+}
+
 static void test_timeout(llamac_model *m)
 {
     static request r;
@@ -669,6 +710,7 @@ int main(void)
     test_refusals(m);
     test_timeout(m);
     test_tools_count(m);
+    test_stop_copied(m);
     test_cancel_prefill(m);
     test_logprobs_notify_timeout(m);
     test_prefix_cache(m);
