@@ -180,6 +180,9 @@ static int load(bench_model *bm, const bench_opts *o)
     for (int i = 0; i < o->n_n; i++)
         max_new = o->n[i] > max_new ? o->n[i] : max_new;
     bm->n_tokens = max_d + max_new;
+    if (bm->info.n_ctx_train > 0 && (long)max_d + max_new > bm->info.n_ctx_train)
+        return cli_error("bench: depth %d + %d tokens exceeds the model's training context of %d positions", max_d,
+                         max_new, bm->info.n_ctx_train);
     bm->tokens = malloc((size_t)bm->n_tokens * sizeof *bm->tokens);
     if (!bm->tokens)
         return cli_error("out of memory");
