@@ -2,7 +2,7 @@
 """compare_parse.py — the parsing and table half of bench/compare.sh.
 
   compare_parse.py extract ENGINE KIND MODEL FILE   appends one line per sample to stdout (TSV:
-                                                   model, engine, test, tok/s, bw_fraction or "")
+                                                   model, engine, test, tok/s, bw_fraction or "", achieved GB/s or "")
       KIND llamac   `llamac bench --json` (one object per line; samples_ts, and bw_fraction for tg tests)
       KIND bench    llama.cpp `llama-bench -o json` (a JSON array; n_prompt, n_gen, n_depth, samples_ts)
       KIND batched  llama.cpp `llama-batched-bench --output-format jsonl` (lines with pp, tg, pl, speed_tg;
@@ -41,9 +41,9 @@ def extract(engine, kind, model, path):
             if not line.startswith("{"):
                 continue
             r = json.loads(line)
-            frac = r.get("bw_fraction")
+            frac, gbs = r.get("bw_fraction"), r.get("achieved_gbs")
             for ts in r.get("samples_ts", []):
-                out.append((r["test"], ts, frac))
+                out.append((r["test"], ts, frac, gbs))
     elif kind == "bench":
         start = text.find("[")
         if start < 0:
@@ -51,7 +51,7 @@ def extract(engine, kind, model, path):
         for r in json.loads(text[start:text.rfind("]") + 1]):
             t = name(r["n_prompt"], r["n_gen"], r.get("n_depth", 0))
             for ts in r.get("samples_ts", []):
-                out.append((t, ts, None))
+                out.append((t, ts, None, None))
     elif kind == "batched":
         for line in text.splitlines():
             line = line.strip()
@@ -61,13 +61,13 @@ def extract(engine, kind, model, path):
             f = dict(re.findall(r'"(\w+)":\s*([-+0-9.eE]+|nan|inf|-nan)', line))
             ts = float(f["speed_tg"])
             if math.isfinite(ts) and ts > 0:
-                out.append((name(0, int(f["tg"]), int(f["pp"]), int(f["pl"])), ts, None))
+                out.append((name(0, int(f["tg"]), int(f["pp"]), int(f["pl"])), ts, None, None))
     else:
         raise ValueError(f"unknown kind {kind}")
     if not out:
         raise ValueError(f"{path}: no {kind} results")
-    for t, ts, frac in out:
-        print(f"{model}\t{engine}\t{t}\t{ts}\t{'' if frac is None else frac}")
+    for t, ts, frac, gbs in out:
+        print(f"{model}\t{engine}\t{t}\t{ts}\t{'' if frac is None else frac}\t{'' if gbs is None else gbs}")
 
 
 def sort_key(t):
@@ -79,20 +79,23 @@ def sort_key(t):
 
 
 def table(path):
-    samples, fracs, models, tests = {}, {}, [], set()
+    samples, fracs, gbss, models, tests = {}, {}, {}, [], set()
     for line in open(path):
         parts = line.rstrip("\n").split("\t")
-        if len(parts) != 5:
+        if len(parts) != 6:
             continue
-        model, engine, t, ts, frac = parts
+        model, engine, t, ts, frac, gbs = parts
         if model not in models:
             models.append(model)
         tests.add(t)
         samples.setdefault((model, engine, t), []).append(float(ts))
         if frac:
             fracs.setdefault((model, t), []).append(float(frac))
-    print("| file | test | llamac tok/s | llama.cpp tok/s | ratio | llamac % of probe | runs (llamac / llama.cpp) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        if gbs:
+            gbss.setdefault((model, t), []).append(float(gbs))
+    print("| file | test | llamac tok/s | llama.cpp tok/s | ratio | llamac GB/s | llamac % of probe "
+          "| runs (llamac / llama.cpp) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for model in models:
         for t in sorted(tests, key=sort_key):
             a = samples.get((model, "llamac", t), [])
@@ -102,14 +105,14 @@ def table(path):
             ma = statistics.median(a) if a else None
             mb = statistics.median(b) if b else None
             ratio = f"**{ma / mb:.2f}**" if ma and mb and ma < mb else (f"{ma / mb:.2f}" if ma and mb else "")
-            fr = fracs.get((model, t))
+            fr, gb = fracs.get((model, t)), gbss.get((model, t))
             cells = [os.path.basename(model), t, f"{ma:.2f}" if ma else "-", f"{mb:.2f}" if mb else "-", ratio,
-                     f"{100 * statistics.median(fr):.0f} %" if fr else "", f"{len(a)} / {len(b)}"]
+                     f"{statistics.median(gb):.1f}" if gb else "", f"{100 * statistics.median(fr):.0f} %" if fr else "", f"{len(a)} / {len(b)}"]
             print("| " + " | ".join(cells) + " |")
     print()
-    print("tok/s: medians of every timed run over all rounds; "xS" = aggregate tok/s of S sequences decoding together; "
-          "ratio = llamac / llama.cpp (bold: llamac slower); % of probe: llamac's tg bytes per token x tok/s over "
-          "the read bandwidth its probe measured in the same run.")
+    print("tok/s: medians of every timed run over all rounds; xS = aggregate tok/s of S sequences decoding together; "
+          "ratio = llamac / llama.cpp (bold: llamac slower); GB/s: llamac's tg bytes per token x tok/s; "
+          "% of probe: that over the read bandwidth its probe measured in the same run.")
 
 
 def main(argv):

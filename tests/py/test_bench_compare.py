@@ -75,7 +75,7 @@ def test_table_from_both_engines():
         rows = {}
         for line in r.stdout.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) == 7 and cells[0] == os.path.basename(path):
+            if len(cells) == 8 and cells[0] == os.path.basename(path):
                 rows[cells[1]] = cells
         want = {"pp8": 100.0, "tg4": 10.0, "tg4 @ d16": 5.0, "tg4 x2": 40.0}
         check(set(rows) == set(want), f"table rows {sorted(rows)}, expected {sorted(want)}:\n{r.stdout}")
@@ -86,9 +86,12 @@ def test_table_from_both_engines():
             ratio = float(cells[4].strip("*"))
             check(abs(ratio - mine / ref) <= 0.01 + 0.01 * ratio, f"{t}: ratio {cells[4]} is not {mine} / {ref}")
             # llama-bench: 2 rounds x -r 2; batched: one figure per call, -r 2 calls per round
-            check(cells[6] == "4 / 4", f"{t}: runs {cells[6]}, expected 4 / 4")
+            check(cells[7] == "4 / 4", f"{t}: runs {cells[7]}, expected 4 / 4")
             if t.startswith("tg"):
-                check(cells[5].endswith("%"), f"{t}: no % of probe for llamac's tg: {cells[5]!r}")
+                check(float(cells[5]) >= 0 and cells[6].endswith("%"),
+                      f"{t}: no GB/s or % of probe for llamac's tg: {cells[5]!r}, {cells[6]!r}")
+            else:
+                check(cells[5] == "" and cells[6] == "", f"{t}: pp has no traffic figure: {cells}")
         check(os.path.exists(os.path.join(out, "table.md")) and os.path.exists(os.path.join(out, "samples.tsv")),
               "the table and samples are not kept in --out")
         bench_log = open(os.path.join(b, "llama-bench.log")).read().splitlines()
