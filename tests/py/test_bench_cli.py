@@ -155,6 +155,44 @@ def test_lists_expand():
     check(all(r["warmup_ms"] is None for r in recs), "--no-warmup still reports a warm-up time")
 
 
+def cpu_flags():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def test_probe_read_loops():
+    """Every read loop the probe can pick runs and sums the buffer exactly (the probe checks the sums against the
+    known content and omits the figures, with a warning, when one is wrong); LLAMAC_KERNELS narrows the choice."""
+    path = models.model_path("tiny")
+    flags = cpu_flags()
+    x86 = "sse2" in flags
+    best = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "sse2" if x86 else "scalar"
+    cases = [(None, best), ("scalar", "scalar"), ("avx2", "avx2" if "avx2" in flags else best)]
+    old = os.environ.get("LLAMAC_KERNELS")
+    try:
+        for force, want in cases:
+            if force is None:
+                os.environ.pop("LLAMAC_KERNELS", None)
+            else:
+                os.environ["LLAMAC_KERNELS"] = force
+            r = run_llamac(["bench", "-m", path, "--json", "--bw-mib", "16", "-r", "1", "-p", "0", "-n", "2", "-t", "2"],
+                           timeout=300, expect_ok=True)
+            rec = json.loads(r.stdout.splitlines()[0])
+            check("warning" not in r.stderr, f"LLAMAC_KERNELS={force}: probe warning: {r.stderr!r}")
+            check(rec["bw_isa"] == want and rec["bw_gbs"] and rec["bw_gbs"] > 0,
+                  f"LLAMAC_KERNELS={force}: bw_isa {rec['bw_isa']!r} (expected {want}), bw_gbs {rec['bw_gbs']}")
+    finally:
+        if old is None:
+            os.environ.pop("LLAMAC_KERNELS", None)
+        else:
+            os.environ["LLAMAC_KERNELS"] = old
+
+
 def test_markdown_output():
     path = models.model_path("tiny")
     r = run_llamac(["bench", "-m", path, "-r", "1", "-p", "4", "-n", "2"] + FAST, timeout=300, expect_ok=True)

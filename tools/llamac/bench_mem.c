@@ -133,7 +133,8 @@ typedef struct probe {
     int n_passes;
     pthread_barrier_t barrier;
     double pass_s[BENCH_BW_MAX_PASSES];
-    uint64_t sink[256]; /* per-thread sums, so the reads cannot be optimized away */
+    uint64_t sink[256]; /* per-thread sums of all passes: the reads cannot be optimized away, and the sums are
+                           checked against the known content (every read loop must sum exactly the same) */
 } probe;
 
 typedef struct probe_arg {
@@ -240,6 +241,14 @@ static void run_probe(size_t bytes, int n_threads, int n_passes, probe_reply *r)
     for (int i = 1; i < n_threads; i++)
         pthread_join(th[i], NULL);
     pthread_barrier_destroy(&pr->barrier);
+    /* every byte is 1, so each 64-bit word is 0x0101010101010101; sums wrap modulo 2^64 in every loop alike */
+    const uint64_t want = (uint64_t)n_passes * (uint64_t)(pr->slice / 8) * 0x0101010101010101ull;
+    for (int i = 0; i < n_threads; i++)
+        if (pr->sink[i] != want) {
+            reply_fail(r, "bandwidth probe: the %s read loop summed %llx where %llx was due", isa,
+                       (unsigned long long)pr->sink[i], (unsigned long long)want);
+            goto done;
+        }
 
     bench_bw *bw = &r->bw;
     double gbs[BENCH_BW_MAX_PASSES];
