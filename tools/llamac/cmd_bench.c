@@ -57,16 +57,18 @@ static void usage(void)
     printf("usage: llamac bench -m FILE [-p N[,N..]] [-n N[,N..]] [-d N[,N..]] [--parallel N[,N..]]\n"
            "                    [-t N[,N..]] [-r N] [--json] [--ubatch N] [--no-warmup] [--bw-mib N]\n"
            "                    [--kv f32|f16] [--mmap|--no-mmap]\n"
-           "  -p N,..       prompt-processing tests: N tokens (default 512; 0 = none)\n"
-           "  -n N,..       generation tests: N single-token decodes (default 128; 0 = none)\n"
-           "  -d, --depth N,..     run every test after N cached tokens (default 0; decoded once per test, untimed)\n"
-           "  -np, --parallel N,.. generation tests with N sequences decoding together, one token each per\n"
-           "                       decode call; tok/s is the aggregate (default 1; at most %d)\n"
-           "  -t N,..       threads (default: all %d cores)\n"
-           "  -r N          timed runs per test, after one warm-up run (default 3)\n"
-           "  --ubatch N    the most tokens per llamac_decode call in pp tests (default 512)\n"
-           "  --bw-mib N    size of the bandwidth probe buffer in MiB (default 1024; 0 = no probe)\n"
-           "  --json        one JSON object per test on stdout (fields: docs/PERFORMANCE.md)\n",
+           "  -p N,..               prompt-processing tests: N tokens (default 512; 0 = none)\n"
+           "  -n N,..               generation tests: N single-token decodes (default 128; 0 = none)\n"
+           "  -d, --depth N,..      run every test after N cached tokens (default 0; decoded once per test,\n"
+           "                        untimed)\n"
+           "  -np, --parallel N,..  generation tests with N sequences decoding together, one token each per\n"
+           "                        decode call; tok/s is the aggregate (default 1; at most %d)\n"
+           "  -t N,..               threads (default: all %d cores)\n"
+           "  -r N                  timed runs per test, after one warm-up run (default 3)\n"
+           "  --ubatch N            the most tokens per llamac_decode call in pp tests and depth prompts\n"
+           "                        (default 512)\n"
+           "  --bw-mib N            size of the bandwidth probe buffer in MiB (default 1024; 0 = no probe)\n"
+           "  --json                one JSON object per test on stdout (fields: docs/PERFORMANCE.md)\n",
            BENCH_MAX_PARALLEL, llamac_n_cores());
 }
 
