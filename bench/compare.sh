@@ -53,7 +53,9 @@ while [ $# -gt 0 ]; do
     *) break ;;
     esac
 done
-[ "$threads" -ge 1 ] && [ "$reps" -ge 1 ] && [ "$rounds" -ge 1 ] || die "-t, -r and --rounds must be at least 1"
+if [ "$threads" -lt 1 ] || [ "$reps" -lt 1 ] || [ "$rounds" -lt 1 ]; then
+    die "-t, -r and --rounds must be at least 1"
+fi
 [ "$tg" -ge 1 ] || die "-n must be at least 1"
 if [ $# -gt 0 ] && [ -d "$1" ]; then
     bin=$1
