@@ -132,9 +132,14 @@ def main():
         if "error" in row and not row["recs"]:
             print(f"| {shape} | {t} | | error: {row['error'][:120]} | | | | | | | | | | |")
             continue
-        pp = next((r for r in row["recs"] if r["n_prompt"] > 0), None)
-        tg = next((r for r in row["recs"] if r["n_gen"] > 0), None)
+        # the columns: pp and tg from an empty cache, one sequence (depth and parallel tests are left
+        # to bench/compare.sh's table)
+        plain = [r for r in row["recs"] if r.get("n_depth", 0) == 0 and r.get("n_parallel", 1) == 1]
+        pp = next((r for r in plain if r["n_prompt"] > 0), None)
+        tg = next((r for r in plain if r["n_gen"] > 0), None)
         any_r = pp or tg
+        if not any_r:
+            continue
         cells = [shape, t, f"{any_r['model_bytes'] / 2**30:.2f}"]
         if pp:
             ratio = pp["median_ts"] / ref[0] if ref else None

@@ -1,7 +1,8 @@
 /*
  * bench_mem.c — see bench_mem.h. The bandwidth probe: a read-only sum with several independent accumulators
- * (SSE2 on x86-64, which every x86-64 CPU has and which already saturates DRAM with 2 threads; plain 64-bit
- * adds elsewhere), so the loop is limited by memory, not by a dependency chain. The buffer is written once
+ * in the widest registers the CPU has (AVX-512, AVX2 or SSE2 on x86-64, chosen at run time; plain 64-bit adds
+ * elsewhere), so the loop is limited by memory, not by a dependency chain or by load width: a plain
+ * multi-threaded read loop over huge pages, the most the machine can read. The buffer is written once
  * before timing so every page is resident, and is much larger than the last-level cache (the caller's job).
  */
 #include "bench_mem.h"
@@ -17,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__)
-#include <emmintrin.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #endif
 
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -31,10 +32,25 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Sums n bytes (n % CHUNK == 0, p 64-byte aligned) as 64-bit integers. */
-static uint64_t read_sum(const char *p, size_t n)
+/* The read loops: each sums n bytes (n % CHUNK == 0, p 64-byte aligned) as 64-bit integers with several
+ * independent accumulators. Only the loads matter; the sum keeps them from being optimized away. */
+static uint64_t read_sum_scalar(const char *p, size_t n)
 {
-#if defined(__x86_64__)
+    const uint64_t *q = (const uint64_t *)p;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i < n / 8; i += 4) {
+        a += q[i];
+        b += q[i + 1];
+        c += q[i + 2];
+        d += q[i + 3];
+    }
+    return a + b + c + d;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_X86_PROBES 1
+static uint64_t read_sum_sse2(const char *p, size_t n)
+{
     __m128i a = _mm_setzero_si128(), b = a, c = a, d = a;
     for (size_t i = 0; i < n; i += CHUNK)
         for (size_t j = i; j < i + CHUNK; j += 64) {
@@ -47,26 +63,78 @@ static uint64_t read_sum(const char *p, size_t n)
     uint64_t r[2];
     _mm_storeu_si128((__m128i *)r, a);
     return r[0] + r[1];
-#else
-    const uint64_t *q = (const uint64_t *)p;
-    uint64_t a = 0, b = 0, c = 0, d = 0;
-    for (size_t i = 0; i < n / 8; i += 4) {
-        a += q[i];
-        b += q[i + 1];
-        c += q[i + 2];
-        d += q[i + 3];
+}
+
+__attribute__((target("avx2"))) static uint64_t read_sum_avx2(const char *p, size_t n)
+{
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i < n; i += CHUNK)
+        for (size_t j = i; j < i + CHUNK; j += 128) {
+            a = _mm256_add_epi64(a, _mm256_load_si256((const __m256i *)(p + j)));
+            b = _mm256_add_epi64(b, _mm256_load_si256((const __m256i *)(p + j + 32)));
+            c = _mm256_add_epi64(c, _mm256_load_si256((const __m256i *)(p + j + 64)));
+            d = _mm256_add_epi64(d, _mm256_load_si256((const __m256i *)(p + j + 96)));
+        }
+    a = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+    uint64_t r[4];
+    _mm256_storeu_si256((__m256i *)r, a);
+    return r[0] + r[1] + r[2] + r[3];
+}
+
+__attribute__((target("avx512f"))) static uint64_t read_sum_avx512(const char *p, size_t n)
+{
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (size_t i = 0; i < n; i += CHUNK) { /* CHUNK = 4 x 64 bytes */
+        a = _mm512_add_epi64(a, _mm512_load_si512((const void *)(p + i)));
+        b = _mm512_add_epi64(b, _mm512_load_si512((const void *)(p + i + 64)));
+        c = _mm512_add_epi64(c, _mm512_load_si512((const void *)(p + i + 128)));
+        d = _mm512_add_epi64(d, _mm512_load_si512((const void *)(p + i + 192)));
     }
-    return a + b + c + d;
+    a = _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d));
+    uint64_t r[8];
+    _mm512_storeu_si512((void *)r, a);
+    return r[0] + r[1] + r[2] + r[3] + r[4] + r[5] + r[6] + r[7];
+}
 #endif
+
+typedef uint64_t (*read_sum_fn)(const char *p, size_t n);
+
+/* The widest loop the CPU runs, narrowed by LLAMAC_KERNELS (avx2, scalar) like the library's kernel table. */
+static read_sum_fn pick_read_sum(const char **name)
+{
+    const char *force = getenv("LLAMAC_KERNELS");
+    int want_scalar = force && !strcmp(force, "scalar"), max_avx2 = force && !strcmp(force, "avx2");
+    if (want_scalar)
+        return *name = "scalar", read_sum_scalar;
+#ifdef HAVE_X86_PROBES
+    __builtin_cpu_init();
+    if (!max_avx2 && __builtin_cpu_supports("avx512f"))
+        return *name = "avx512", read_sum_avx512;
+    if (__builtin_cpu_supports("avx2"))
+        return *name = "avx2", read_sum_avx2;
+    return *name = "sse2", read_sum_sse2;
+#else
+    (void)max_avx2;
+    return *name = "scalar", read_sum_scalar;
+#endif
+}
+
+const char *bench_mem_isa(void)
+{
+    const char *name;
+    pick_read_sum(&name);
+    return name;
 }
 
 typedef struct probe {
     const char *buf;
     size_t slice;
+    read_sum_fn read_sum;
     int n_passes;
     pthread_barrier_t barrier;
     double pass_s[BENCH_BW_MAX_PASSES];
-    uint64_t sink[256]; /* per-thread sums, so the reads cannot be optimized away */
+    uint64_t sink[256]; /* per-thread sums of all passes: the reads cannot be optimized away, and the sums are
+                           checked against the known content (every read loop must sum exactly the same) */
 } probe;
 
 typedef struct probe_arg {
@@ -83,7 +151,7 @@ static void *probe_thread(void *varg)
     for (int pass = 0; pass < pr->n_passes; pass++) {
         pthread_barrier_wait(&pr->barrier);
         double t0 = now_s();
-        s += read_sum(p, pr->slice);
+        s += pr->read_sum(p, pr->slice);
         pthread_barrier_wait(&pr->barrier);
         if (a->id == 0)
             pr->pass_s[pass] = now_s() - t0;
@@ -150,6 +218,9 @@ static void run_probe(size_t bytes, int n_threads, int n_passes, probe_reply *r)
         reply_fail(r, "out of memory");
         goto done;
     }
+    const char *isa;
+    pr->read_sum = pick_read_sum(&isa);
+    snprintf(r->bw.isa, sizeof r->bw.isa, "%s", isa);
     pr->buf = buf;
     pr->slice = bytes / (size_t)n_threads;
     pr->n_passes = n_passes;
@@ -170,12 +241,21 @@ static void run_probe(size_t bytes, int n_threads, int n_passes, probe_reply *r)
     for (int i = 1; i < n_threads; i++)
         pthread_join(th[i], NULL);
     pthread_barrier_destroy(&pr->barrier);
+    /* every byte is 1, so each 64-bit word is 0x0101010101010101; sums wrap modulo 2^64 in every loop alike */
+    const uint64_t want = (uint64_t)n_passes * (uint64_t)(pr->slice / 8) * 0x0101010101010101ull;
+    for (int i = 0; i < n_threads; i++)
+        if (pr->sink[i] != want) {
+            reply_fail(r, "bandwidth probe: the %s read loop summed %llx where %llx was due", isa,
+                       (unsigned long long)pr->sink[i], (unsigned long long)want);
+            goto done;
+        }
 
     bench_bw *bw = &r->bw;
     double gbs[BENCH_BW_MAX_PASSES];
     bw->best_gbs = 0;
     for (int i = 0; i < n_passes; i++) {
         gbs[i] = pr->pass_s[i] > 0 ? (double)bytes / pr->pass_s[i] * 1e-9 : 0;
+        bw->pass_gbs[i] = gbs[i];
         if (gbs[i] > bw->best_gbs)
             bw->best_gbs = gbs[i];
     }
@@ -284,6 +364,11 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+double bench_now_s(void)
+{
+    return now_s();
 }
 
 double bench_median(double *v, int n)
