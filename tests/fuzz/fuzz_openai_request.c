@@ -5,7 +5,7 @@
  * render a response and a stream. Not part of `make test`; with clang and libFuzzer (Debian: clang):
  *
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc \
- *         tests/fuzz/fuzz_openai_request.c src/openai/\*.c src/chat/\*.c src/util/\*.c build/libllamac.a \
+ *         tests/fuzz/fuzz_openai_request.c src/openai/[a-z]*.c src/chat/[a-z]*.c src/util/[a-z]*.c build/libllamac.a \
  *         -ljansson -lm -lpthread -o /tmp/fuzz_openai_request
  *     /tmp/fuzz_openai_request -max_total_time=60 CORPUS_COPY   (start from tests/fuzz/corpus_openai)
  *
