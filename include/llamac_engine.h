@@ -137,7 +137,7 @@ llamac_job_params llamac_job_default_params(void);
 
 /* Runs in the caller's thread: checks the parameters, copies them, renders and tokenizes the conversation, and
  * checks that the prompt plus the answer fit: prompt tokens + max_tokens <= n_ctx (max_tokens -1: prompt + 1
- * <= n_ctx). Then queues the job and returns its handle in *out and the prompt's token count in *n_prompt_tokens
+ * <= n_ctx, and the answer is then limited to n_ctx - prompt tokens, finishing "length"). Then queues the job and returns its handle in *out and the prompt's token count in *n_prompt_tokens
  * (may be NULL). Errors (*out NULL, message in err): LLAMAC_E_CONTEXT_FULL ("the prompt has P tokens and
  * max_tokens is M: P + M = ... exceeds the context of N"), LLAMAC_E_BUSY when max_queue jobs already wait,
  * LLAMAC_E_INVALID_ARG (bad parameters, an empty or unrenderable conversation, a token id out of range, the

@@ -459,6 +459,10 @@ llamac_status llamac_engine_submit(llamac_engine *e, const llamac_job_params *pa
         e->stats.jobs_rejected_context++;
         pthread_mutex_unlock(&e->mu);
     }
+    /* Without a limit the answer may use what the prompt leaves of n_ctx, so prompt + answer never exceed it
+     * (the last sampled token counts as used, like every answer token). */
+    if (!st && job->gen.max_tokens < 0)
+        job->gen.max_tokens = (int)(e->params.n_ctx - job->n_prompt);
     if (!st)
         st = enqueue(e, job, &er);
     if (st) {
