@@ -11,7 +11,7 @@
   const STORE_KEY = 'llamac.chat.v1';
   const SETTINGS_KEY = 'llamac.settings.v1';
   const API_KEY_KEY = 'llamac.apiKey';
-  const DEFAULTS = { system: '', temperature: 0.6, top_p: 0.9, max_tokens: 1024 };
+  const DEFAULTS = { system: '', temperature: 0.6, top_p: 0.9, max_tokens: '' }; // '': the server's (up to the context)
   const UNTITLED = 'New chat';
 
   // ---------------------------------------------------------------------------------------------- storage
