@@ -11,7 +11,7 @@
   const STORE_KEY = 'llamac.chat.v1';
   const SETTINGS_KEY = 'llamac.settings.v1';
   const API_KEY_KEY = 'llamac.apiKey';
-  const DEFAULTS = { system: '', temperature: 0.6, top_p: 0.9, max_tokens: '' }; // '': the server's (up to the context)
+  const DEFAULTS = { system: '', temperature: 0.6, top_p: 0.9, max_tokens: '', tools: '' }; // '': the server's (up to the context)
   const UNTITLED = 'New chat';
 
   // ---------------------------------------------------------------------------------------------- storage
@@ -479,11 +479,24 @@
         messages.push({ role: m.role, content: m.content });
     }
     const body = { messages, stream: true, stream_options: { include_usage: true } };
+    const tools = parseTools(settings.tools);
+    if (Array.isArray(tools) && tools.length) body.tools = tools;
     const num = (v) => (v === '' || v === null || !isFinite(Number(v)) ? undefined : Number(v));
     if (num(settings.temperature) !== undefined) body.temperature = num(settings.temperature);
     if (num(settings.top_p) !== undefined) body.top_p = num(settings.top_p);
     if (num(settings.max_tokens) !== undefined) body.max_tokens = Math.round(num(settings.max_tokens));
     return body;
+  }
+
+  // The tools setting: '' -> null; else the parsed array, or an Error saying what is wrong.
+  function parseTools(text) {
+    if (!str(text).trim()) return null;
+    try {
+      const v = JSON.parse(text);
+      return Array.isArray(v) ? v : new Error('Tools must be a JSON array of tool definitions.');
+    } catch (e) {
+      return new Error('Tools are not valid JSON: ' + e.message);
+    }
   }
 
   // Reads "data: ..." events from the response body; calls onData(parsed JSON) for each, stops at [DONE].
@@ -737,14 +750,21 @@
       $('toggle-settings').setAttribute('aria-expanded', String(!s.hidden));
       if (!s.hidden) $('system').focus();
     });
-    const fields = { system: 'system', temperature: 'temperature', 'top-p': 'top_p', 'max-tokens': 'max_tokens' };
+    const fields = { system: 'system', temperature: 'temperature', 'top-p': 'top_p', 'max-tokens': 'max_tokens',
+                     tools: 'tools' };
+    const checkTools = () => {
+      const t = parseTools(settings.tools);
+      $('tools-error').textContent = t instanceof Error ? t.message + ' They are not sent until fixed.' : '';
+    };
     for (const [id, key] of Object.entries(fields)) {
       $(id).value = settings[key];
       $(id).addEventListener('change', () => {
-        settings[key] = id === 'system' ? $(id).value : $(id).value.trim();
+        settings[key] = id === 'system' || id === 'tools' ? $(id).value : $(id).value.trim();
         saveJSON(SETTINGS_KEY, settings);
+        checkTools();
       });
     }
+    checkTools();
     $('api-key').value = apiKey;
     $('api-key').addEventListener('change', () => {
       apiKey = $('api-key').value.trim();

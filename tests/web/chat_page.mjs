@@ -1,8 +1,9 @@
 // chat_page.mjs — drives the chat page in headless Chromium (playwright-core, system chromium) against running
 // `llamac serve` instances; started by tests/web/test_chat_page.py, which passes one JSON argument:
-//   {node_dir, chromium, shots, open: {url, pid, answer}, keyed: {url, key, words}}
+//   {node_dir, chromium, shots, open: {url, pid, overflow_words}, keyed: {url, key, words},
+//    tool: {url, name, arguments}}
 // `open` answers every question with the scripted markdown `answer` (containing <script> and <img onerror> text);
-// `keyed` needs an API key and talks forever (its answer repeats `words`). Prints one line per step; exits 1 at
+// `keyed` needs an API key and talks forever (its answer repeats `words`); `tool` answers with one tool call. Prints one line per step; exits 1 at
 // the first failed check (with a screenshot of the page as it was).
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -117,7 +118,6 @@ async function testOpenServer(browser) {
   await body.locator('.codeblock .copy').click();
   const clip = await page.evaluate(() => navigator.clipboard.readText());
   check(clip.trim() === 'int main(void) { return 0; }', `clipboard holds "${clip}"`);
-  await shot(page, 'desktop-light');
 
   log('regenerate the last answer');
   await lastAnswer(page).locator('.regenerate').click();
@@ -150,6 +150,8 @@ async function testOpenServer(browser) {
   check(await page.locator('#messages .msg').count() === 2, 'messages lost on reload');
   await items.filter({ hasText: 'Show me some markdown' }).locator('.open').click();
   check((await lastAnswer(page).locator('.body').innerText()).includes('int main(void)'), 'answer lost on reload');
+  await page.locator('#input').blur();
+  await shot(page, 'desktop-light');
 
   log('delete a conversation');
   await page.locator('#conversations li', { hasText: 'Renamed chat' }).locator('.delete').click();
@@ -189,7 +191,9 @@ async function testThemesAndPhone(browser, url) {
     await page.goto(url + '/');
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     check(bg === 'rgb(24, 24, 27)', `dark background is ${bg}`);
-    await shot(page, 'desktop-dark-empty');
+    await send(page, 'Show me some markdown');
+    await waitDone(page, 1);
+    await shot(page, 'desktop-dark');
     check(page.problems.length === 0, 'problems: ' + page.problems.join('; '));
     await context.close();
   }
@@ -213,6 +217,32 @@ async function testThemesAndPhone(browser, url) {
   await shot(page, 'phone-conversations');
   await page.keyboard.press('Escape');
   check(!(await page.locator('#sidebar').evaluate((e) => e.classList.contains('open'))), 'Escape did not close');
+  check(page.problems.length === 0, 'problems: ' + page.problems.join('; '));
+  await context.close();
+}
+
+async function testToolCall(browser) {
+  const { context, page } = await newPage(browser);
+  log('a tool call is shown as JSON');
+  await page.goto(cfg.tool.url + '/');
+  await page.locator('#toggle-settings').click();
+  await page.locator('#tools').fill('[not json');
+  await page.locator('#tools').blur();
+  check((await page.locator('#tools-error').innerText()).includes('not valid JSON'), 'bad tools JSON not reported');
+  await page.locator('#tools').fill(JSON.stringify(cfg.tool.tools));
+  await page.locator('#tools').blur();
+  check(await page.locator('#tools-error').innerText() === '', 'good tools JSON reported');
+  await page.locator('#toggle-settings').click();
+  await send(page, 'What is the weather in Paris?');
+  await waitDone(page, 1);
+  const json = await lastAnswer(page).locator('.toolcall pre code').innerText();
+  let calls = null;
+  try {
+    calls = JSON.parse(json);
+  } catch (e) { /* checked below */ }
+  check(Array.isArray(calls) && calls.length === 1 && calls[0].name === cfg.tool.name &&
+        JSON.stringify(calls[0].arguments) === JSON.stringify(cfg.tool.arguments), `tool call shown as ${json}`);
+  await shot(page, 'tool-call');
   check(page.problems.length === 0, 'problems: ' + page.problems.join('; '));
   await context.close();
 }
@@ -279,6 +309,7 @@ const browser = await chromium.launch({ executablePath: cfg.chromium, args: ['--
 let failed = false;
 try {
   await testKeyedServer(browser);
+  await testToolCall(browser);
   await testThemesAndPhone(browser, cfg.open.url);
   await testOpenServer(browser);
   console.log('chat page: all checks passed');

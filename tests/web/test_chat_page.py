@@ -4,7 +4,8 @@ tests/web/chat_page.mjs with playwright-core, installed into $LLAMAC_BUILD/web-n
 Two servers run on "chain" models (tests/py/chain_model.py: the greedy answer is scripted token by token):
   open   answers every question with a markdown text holding <script> and <img onerror> text (every token of it
          distinct, as a chain needs), context 256 so that a long message overflows it;
-  keyed  --api-key, answers "Hello world again" forever, so that Stop lands in the middle of an answer.
+  keyed  --api-key, answers "Hello world again" forever, so that Stop lands in the middle of an answer;
+  tool   answers with Llama 3.2's pythonic tool call [get_weather(city='Paris')] (shown as JSON).
 The browser script checks streaming, Stop (through /metrics), reload, switching, renaming, deleting, safe markdown,
 the 401 path, context full, server down, dark theme and a 390x844 phone; screenshots go to
 $LLAMAC_BUILD/web-screenshots/*.png.
@@ -35,6 +36,11 @@ int main(void) { return 0; }
 <script>window.pwned=true</SCRIPT> plus <img src=x onerror=alert(1)>"""
 TALK = [START, 9906, 1917, 1578, 9906]  # "Hello" " world" " again" "Hello" ...: never ends
 KEY = "web-test-key-0123"
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city",
+                                           "parameters": {"type": "object",
+                                                          "properties": {"city": {"type": "string"}},
+                                                          "required": ["city"]}}}]
+CALL = [58, 456, 70464, 44602, 1151, 60704, 52128]  # [get_weather(city='Paris')], Llama 3.2's pythonic call
 
 
 def markdown_model():
@@ -128,23 +134,27 @@ def test_chat_page_in_browser():
     shots = os.path.join(BUILD, "web-screenshots")
     shutil.rmtree(shots, ignore_errors=True)
     open_srv = Server("open", markdown_model(), "--ctx", "256")
-    keyed = None
+    keyed = tool = None
     try:
         keyed = Server("keyed", chain_model.chain_model_path("l31", TALK), "--ctx", "4096", "--api-key", KEY)
+        tool = Server("tool", chain_model.chain_model_path("l32", [START] + CALL + [EOT]), "--ctx", "512")
         cfg = {"node_dir": node_dir, "chromium": chromium, "shots": shots,
                "open": {"url": open_srv.url, "pid": open_srv.proc.pid, "overflow_words": 400},
-               "keyed": {"url": keyed.url, "key": KEY, "words": "Hello world again"}}
+               "keyed": {"url": keyed.url, "key": KEY, "words": "Hello world again"},
+               "tool": {"url": tool.url, "name": "get_weather", "arguments": {"city": "Paris"}, "tools": TOOLS}}
         r = subprocess.run(["node", os.path.join(HERE, "chat_page.mjs"), json.dumps(cfg)], capture_output=True,
                            text=True, errors="replace", timeout=480, cwd=SOURCE)
         print(r.stdout, end="")
         check(r.returncode == 0, f"browser test failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n"
                                  f"open server log:\n{open_srv.output()[-2000:]}\nkeyed server log:\n"
                                  f"{keyed.output()[-2000:]}")
-        for name in ("desktop-light", "desktop-dark-empty", "phone", "phone-conversations", "api-key", "stopped",
-                     "error-context", "error-server-down"):
+        for name in ("desktop-light", "desktop-dark", "phone", "phone-conversations", "api-key", "stopped",
+                     "tool-call", "error-context", "error-server-down"):
             check(os.path.getsize(os.path.join(shots, name + ".png")) > 1000, f"screenshot {name} missing")
     finally:
         open_srv.stop()
+        if tool:
+            tool.stop()
         if keyed:
             check(keyed.stop() == 0, f"keyed server exit status: {keyed.output()[-2000:]}")
 
