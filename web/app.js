@@ -616,7 +616,9 @@
     if (tFirst !== null) {
       const tokens = usage && Number.isInteger(usage.completion_tokens) ? usage.completion_tokens : chunks;
       const secs = (tEnd - tFirst) / 1000;
-      msg.stats = { ttft_ms: tFirst - t0, tokens, tps: tokens > 1 && secs > 0 ? (tokens - 1) / secs : null };
+      // a rate only when the text came token by token (a tool call arrives whole: no meaningful rate)
+      const tps = chunks > 1 && tokens > 1 && secs > 0 ? (tokens - 1) / secs : null;
+      msg.stats = { ttft_ms: tFirst - t0, tokens, tps };
     }
     if (finish === 'length' && !msg.note) msg.note = 'Cut off: the max tokens setting or the context size was reached';
     if (error && !msg.content && !msg.tool_calls) conv.messages.pop();

@@ -86,6 +86,27 @@ async function testOpenServer(browser) {
   check((await page.title()).includes('llamac'), 'page title');
   check(await page.locator('#input').evaluate((e) => e === document.activeElement), 'message box not focused');
 
+  log('keyboard: Shift+Enter is a new line; every control has a name; Tab reaches the controls');
+  await page.locator('#input').press('a');
+  await page.locator('#input').press('Shift+Enter');
+  await page.locator('#input').press('b');
+  check((await page.locator('#input').inputValue()) === 'a\nb', 'Shift+Enter did not make a new line');
+  check(await page.locator('#messages .msg').count() === 0, 'Shift+Enter sent the message');
+  await page.locator('#input').fill('');
+  const unnamed = await page.evaluate(() => [...document.querySelectorAll('button, input, textarea')]
+    .filter((e) => !e.closest('[hidden]'))
+    .filter((e) => !(e.getAttribute('aria-label') || e.textContent.trim() || (e.labels && e.labels.length)))
+    .map((e) => e.outerHTML.slice(0, 80)));
+  check(unnamed.length === 0, 'controls without a name: ' + unnamed.join(', '));
+  const reached = new Set();
+  await page.locator('#new-chat').focus();
+  for (let i = 0; i < 12; i++) {
+    reached.add(await page.evaluate(() => document.activeElement.id || document.activeElement.className));
+    await page.keyboard.press('Tab');
+  }
+  for (const id of ['new-chat', 'toggle-settings', 'input', 'send'])
+    check(reached.has(id), `Tab never reaches #${id} (reached: ${[...reached].join(', ')})`);
+
   log('type a message, Enter, the answer streams in and finishes');
   await send(page, 'Show me some markdown');
   await page.locator('#messages .msg.user').first().waitFor();
@@ -154,7 +175,9 @@ async function testOpenServer(browser) {
   await shot(page, 'desktop-light');
 
   log('delete a conversation');
-  await page.locator('#conversations li', { hasText: 'Renamed chat' }).locator('.delete').click();
+  const doomed = page.locator('#conversations li', { hasText: 'Renamed chat' });
+  await doomed.hover(); // Rename / Delete of another entry show on hover (and on keyboard focus)
+  await doomed.locator('.delete').click();
   check(await items.count() === 1, 'delete did not remove the conversation');
 
   log('context full: a clear message');
