@@ -113,6 +113,9 @@ def test_page_served():
             check(False, "a matching If-None-Match was answered 200")
         except urllib.error.HTTPError as e:
             check(e.code == 304, f"If-None-Match -> {e.code}")
+        rq = urllib.request.Request(srv.url + "/", method="HEAD", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(rq, timeout=10) as r:
+            check(r.status == 200 and r.read() == b"" and r.headers["ETag"] == etag, f"HEAD /: {r.headers}")
         with urllib.request.urlopen(srv.url + "/app.js", timeout=10) as r:
             body = r.read()
             check(r.headers["Content-Encoding"] is None and b"AbortController" in body, "GET /app.js identity")
