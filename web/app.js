@@ -549,14 +549,14 @@
     conv.messages.push(msg);
     conv.updated = Date.now();
     persist();
+    const controller = new AbortController();
+    busy = { controller, conv, msg }; // before rendering: no Regenerate button on the answer being written
     renderAll();
     const box = $('messages').lastElementChild;
     const body = box.querySelector('.body');
     box.classList.add('streaming');
     box.dataset.state = 'streaming';
     body.setAttribute('aria-busy', 'true');
-    const controller = new AbortController();
-    busy = { controller, conv, msg };
     setBusy(true);
 
     const t0 = performance.now();

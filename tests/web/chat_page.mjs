@@ -302,6 +302,7 @@ async function testKeyedServer(browser) {
   }, len1, { timeout: WAIT });
   check(await page.locator('#stop').isVisible() && await page.locator('#send').isHidden(), 'Stop not offered');
   check(await answer.locator('.body').getAttribute('aria-busy') === 'true', 'streaming answer not aria-busy');
+  check(await answer.locator('.regenerate').count() === 0, 'Regenerate offered on the answer being written');
   check((await answer.locator('.body').textContent()).includes(cfg.keyed.words), 'long answer text');
 
   log('Stop: the request is aborted and the server counts a cancellation');
