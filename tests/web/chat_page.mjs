@@ -233,6 +233,12 @@ async function testThemesAndPhone(browser, url) {
   const box = await page.locator('#input').boundingBox();
   check(box && box.y + box.height <= 844 && box.width > 200, 'message box off screen or too narrow');
   await shot(page, 'phone');
+  await page.locator('#toggle-settings').click();
+  check(await page.locator('#system').isVisible(), 'settings do not open on a phone');
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 390, `settings make the page ${wide}px wide`);
+  await shot(page, 'phone-settings');
+  await page.locator('#toggle-settings').click();
   await page.locator('#open-sidebar').click();
   await page.locator('#sidebar.open').waitFor();
   await page.waitForTimeout(300); // the drawer's slide-in, for the screenshot only
