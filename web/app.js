@@ -11,7 +11,8 @@
   const STORE_KEY = 'llamac.chat.v1';
   const SETTINGS_KEY = 'llamac.settings.v1';
   const API_KEY_KEY = 'llamac.apiKey';
-  const DEFAULTS = { system: '', temperature: 0.6, top_p: 0.9, max_tokens: '', tools: '' }; // '': the server's (up to the context)
+  // max_tokens '': not sent, the server's limit (the rest of the context)
+  const DEFAULTS = { system: '', temperature: 0.6, top_p: 0.9, max_tokens: '', tools: '' };
   const UNTITLED = 'New chat';
 
   // ---------------------------------------------------------------------------------------------- storage
@@ -90,7 +91,8 @@
       if ((m = FENCE.exec(line))) {
         const close = m[1];
         const code = [];
-        for (i++; i < lines.length && !(lines[i].trim().startsWith(close) && lines[i].trim().replace(/[`~]/g, '') === ''); i++)
+        const closes = (l) => l.trim().startsWith(close) && l.trim().replace(/[`~]/g, '') === '';
+        for (i++; i < lines.length && !closes(lines[i]); i++)
           code.push(lines[i]);
         i++; // the closing fence (absent while the block is still streaming in)
         parent.append(codeBlock(m[2], code.join('\n')));
@@ -155,7 +157,16 @@
     return i;
   }
 
-  const INLINE = /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__|\*(?=[^\s*])([\s\S]*?[^\s*])\*|(?<![\w])_(?=[^\s_])([\s\S]*?[^\s_])_(?![\w])|~~(?=\S)([\s\S]*?\S)~~|\[([^\]\n]+)\]\(([^()\s]+)\)/g;
+  // One alternative per inline element; the capture groups say which matched (see inline()).
+  const INLINE = new RegExp([
+    /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/.source,      // 1, 2: code span
+    /\*\*(?=\S)([\s\S]*?\S)\*\*/.source,             // 3: strong
+    /__(?=\S)([\s\S]*?\S)__/.source,                 // 4: strong
+    /\*(?=[^\s*])([\s\S]*?[^\s*])\*/.source,          // 5: emphasis
+    /(?<![\w])_(?=[^\s_])([\s\S]*?[^\s_])_(?![\w])/.source, // 6: emphasis (not inside snake_case words)
+    /~~(?=\S)([\s\S]*?\S)~~/.source,                 // 7: strike-through
+    /\[([^\]\n]+)\]\(([^()\s]+)\)/.source,             // 8, 9: link
+  ].join('|'), 'g');
 
   function appendText(parent, s) {
     const parts = s.split('\n');

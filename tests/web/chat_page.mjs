@@ -3,8 +3,8 @@
 //   {node_dir, chromium, shots, open: {url, pid, overflow_words}, keyed: {url, key, words},
 //    tool: {url, name, arguments}}
 // `open` answers every question with the scripted markdown `answer` (containing <script> and <img onerror> text);
-// `keyed` needs an API key and talks forever (its answer repeats `words`); `tool` answers with one tool call. Prints one line per step; exits 1 at
-// the first failed check (with a screenshot of the page as it was).
+// `keyed` needs an API key and talks forever (its answer repeats `words`); `tool` answers with one tool call.
+// Prints one line per step; exits 1 at the first failed check (with a screenshot of the page as it was).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -125,7 +125,8 @@ async function testOpenServer(browser) {
   check(await body.locator('em').innerText() === 'emphasis', 'em');
   check(await body.locator('p code').innerText() === 'inline code', 'inline code');
   check(await body.locator('ul > li').count() === 2, 'list items');
-  check((await body.locator('.codeblock pre code').innerText()).trim() === 'int main(void) { return 0; }', 'code block');
+  const code = (await body.locator('.codeblock pre code').innerText()).trim();
+  check(code === 'int main(void) { return 0; }', `code block: ${code}`);
 
   log('the <script> and <img onerror> of the answer are text; nothing ran');
   check(text.includes('<script>window.pwned=true</SCRIPT>'), 'script text not shown literally');

@@ -151,8 +151,8 @@ def test_chat_page_in_browser():
         check(r.returncode == 0, f"browser test failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n"
                                  f"open server log:\n{open_srv.output()[-2000:]}\nkeyed server log:\n"
                                  f"{keyed.output()[-2000:]}")
-        for name in ("desktop-light", "desktop-dark", "phone", "phone-settings", "phone-conversations", "api-key", "stopped",
-                     "tool-call", "error-context", "error-server-down"):
+        for name in ("desktop-light", "desktop-dark", "phone", "phone-settings", "phone-conversations", "api-key",
+                     "stopped", "tool-call", "error-context", "error-server-down"):
             check(os.path.getsize(os.path.join(shots, name + ".png")) > 1000, f"screenshot {name} missing")
     finally:
         open_srv.stop()
