@@ -21,7 +21,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "py"))
-from llamac_testlib import BUILD, LLAMAC, SHARED, SOURCE, check, main, scratch_dir  # noqa: E402
+from llamac_testlib import BUILD, LLAMAC, SANITIZER_MARKS, SHARED, SOURCE, check, main, scratch_dir  # noqa: E402
 import chain_model  # noqa: E402
 
 EOT = 128009
@@ -86,6 +86,7 @@ class Server:
             return f.read()
 
     def stop(self):
+        """Stops the server (SIGTERM) and returns its exit status; fails on a sanitizer report in its output."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -94,6 +95,9 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        out = self.output()
+        for mark in SANITIZER_MARKS:
+            check(mark not in out, f"sanitizer report from llamac serve:\n{out[-4000:]}")
         return self.proc.returncode
 
 
