@@ -101,6 +101,20 @@ class Server:
         return self.proc.returncode
 
 
+def stop_all(servers, must_exit_0=()):
+    """Stops every server, even when one of them fails a check; then reports the first failure."""
+    failures = []
+    for srv in servers:
+        if srv is None:
+            continue
+        try:
+            rc = srv.stop()
+            check(rc == 0 or srv not in must_exit_0, f"llamac serve exit status {rc}: {srv.output()[-2000:]}")
+        except AssertionError as e:
+            failures.append(str(e))
+    check(not failures, "\n".join(failures))
+
+
 def test_page_served():
     """GET / answers the page with caching and compression headers; an unchanged page costs a 304."""
     srv = Server("headers", chain_model.chain_model_path("l31", TALK))
@@ -129,7 +143,7 @@ def test_page_served():
         except urllib.error.HTTPError as e:
             check(e.code == 404, f"/nope.html -> {e.code}")
     finally:
-        srv.stop()
+        stop_all([srv], must_exit_0=[srv])
 
 
 def test_chat_page_in_browser():
@@ -159,11 +173,7 @@ def test_chat_page_in_browser():
                      "stopped", "tool-call", "error-context", "error-server-down"):
             check(os.path.getsize(os.path.join(shots, name + ".png")) > 1000, f"screenshot {name} missing")
     finally:
-        open_srv.stop()
-        if tool:
-            tool.stop()
-        if keyed:
-            check(keyed.stop() == 0, f"keyed server exit status: {keyed.output()[-2000:]}")
+        stop_all([open_srv, tool, keyed], must_exit_0=[keyed])  # the open one was killed on purpose
 
 
 if __name__ == "__main__":
