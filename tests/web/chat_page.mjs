@@ -262,8 +262,18 @@ async function testToolCall(browser) {
   await page.locator('#tools').fill(JSON.stringify(cfg.tool.tools));
   await page.locator('#tools').blur();
   check(await page.locator('#tools-error').innerText() === '', 'good tools JSON reported');
+  await page.locator('#system').fill('Be brief.');
+  await page.locator('#temperature').fill('0.3');
+  await page.locator('#max-tokens').fill('64');
+  await page.locator('#max-tokens').blur();
   await page.locator('#toggle-settings').click();
+  const sent = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
   await send(page, 'What is the weather in Paris?');
+  const body = JSON.parse((await sent).postData());
+  check(body.stream === true && body.messages[0].role === 'system' && body.messages[0].content === 'Be brief.',
+        'system prompt not sent: ' + JSON.stringify(body.messages));
+  check(body.temperature === 0.3 && body.top_p === 0.9 && body.max_tokens === 64, 'sampling settings not sent');
+  check(Array.isArray(body.tools) && body.tools[0].function.name === cfg.tool.name, 'tools not sent');
   await waitDone(page, 1);
   const json = await lastAnswer(page).locator('.toolcall pre code').innerText();
   let calls = null;
@@ -296,7 +306,9 @@ async function testKeyedServer(browser) {
 
   log('a long answer grows while streaming');
   const before = await metric(url, 'llamac_cancellations_total', key);
+  const sent = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
   await send(page, 'Talk to me');
+  check((await sent).headers()['authorization'] === 'Bearer ' + key, 'the key is not sent as a Bearer token');
   const answer = lastAnswer(page);
   await page.waitForFunction(() => {
     const a = document.querySelector('#messages .msg.assistant[data-state="streaming"] .body');
