@@ -283,6 +283,10 @@ async function testToolCall(browser) {
   check(Array.isArray(calls) && calls.length === 1 && calls[0].name === cfg.tool.name &&
         JSON.stringify(calls[0].arguments) === JSON.stringify(cfg.tool.arguments), `tool call shown as ${json}`);
   await shot(page, 'tool-call');
+  await send(page, 'Thanks, and tomorrow?'); // the call goes back to the server in the history
+  await waitDone(page, 2);
+  check(await page.locator('#error').isHidden(), 'a follow-up after a tool call failed: ' +
+        await page.locator('#error-text').innerText());
   check(page.problems.length === 0, 'problems: ' + page.problems.join('; '));
   await context.close();
 }
