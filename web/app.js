@@ -460,7 +460,7 @@
                'Enter the right key:' : 'This server needs an API key (HTTP 401). Enter it to continue:' };
     if (e.code === 'context_length_exceeded' || /context/i.test(msg))
       return { kind: 'context', message: 'The conversation no longer fits in the model’s context' +
-               (msg ? ' (' + msg + ')' : '') + '. Start a new chat, or delete it and ask again in a shorter one.' };
+               (msg ? ' (' + msg + ')' : '') + '. Shorten it, or start a new chat.' };
     return { kind: 'server', message: 'The server answered' + (status ? ' HTTP ' + status : '') + ': ' +
              (msg || 'an error without a message') + '.' };
   }
@@ -634,13 +634,21 @@
     if (finish === 'length' && !msg.note) msg.note = 'Cut off: the max tokens setting or the context size was reached';
     if (error && !msg.content && !msg.tool_calls) conv.messages.pop();
     else if (error) msg.note = 'Interrupted';
+    const last = conv.messages[conv.messages.length - 1];
+    if (error && error.kind === 'context' && last && last.role === 'user' && !$('input').value) {
+      // asking again cannot help: the unanswered message goes back into the box, to shorten or take elsewhere
+      conv.messages.pop();
+      $('input').value = last.content;
+      autosize();
+      error = Object.assign({}, error, { message: error.message + ' Your message is back in the box.' });
+    }
     conv.updated = Date.now();
     persist();
     setBusy(false);
     if (state.current === conv.id) renderConversation();
     renderList();
     if (error) {
-      showError(error, () => {
+      showError(error, error.kind === 'context' ? null : () => {
         if (conv.messages.length && conv.messages[conv.messages.length - 1].role === 'assistant')
           conv.messages.pop();
         state.current = conv.id;

@@ -187,8 +187,12 @@ async function testOpenServer(browser) {
   const kind = await page.locator('#error').getAttribute('data-kind');
   const etext = await page.locator('#error-text').innerText();
   check(kind === 'context', `context overflow shown as "${kind}": ${etext}`);
+  check(await page.locator('#error-retry').isHidden(), 'Retry offered for a message that cannot fit');
+  check((await page.locator('#input').inputValue()).startsWith('word word'), 'the long message is not back in the box');
+  check(await page.locator('#messages .msg').count() === 2, 'the unanswered long message stayed in the conversation');
   await shot(page, 'error-context');
   await page.locator('#error-close').click();
+  await page.locator('#input').fill('');
 
   log('server down: a clear message');
   process.kill(cfg.open.pid, 'SIGTERM');
