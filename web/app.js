@@ -480,10 +480,12 @@
   }
 
   // ---------------------------------------------------------------------------------------------- streaming
-  function requestBody(conv) {
+  // The request for the answer `pending` (already at the end of the conversation, so left out).
+  function requestBody(conv, pending) {
     const messages = [];
     if (settings.system.trim()) messages.push({ role: 'system', content: settings.system });
     for (const m of conv.messages) {
+      if (m === pending) continue;
       if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length)
         messages.push({ role: 'assistant', content: m.content || null, tool_calls: m.tool_calls });
       else
@@ -586,7 +588,7 @@
         res = await fetch('/v1/chat/completions', {
           method: 'POST', signal: controller.signal,
           headers: Object.assign({ 'Content-Type': 'application/json' }, authHeaders()),
-          body: JSON.stringify(requestBody(conv)),
+          body: JSON.stringify(requestBody(conv, msg)),
         });
       } catch (e) {
         throw e.name === 'AbortError' ? e : networkError(e);

@@ -276,6 +276,8 @@ async function testToolCall(browser) {
   const body = JSON.parse((await sent).postData());
   check(body.stream === true && body.messages[0].role === 'system' && body.messages[0].content === 'Be brief.',
         'system prompt not sent: ' + JSON.stringify(body.messages));
+  const roles = body.messages.map((m) => m.role).join(',');
+  check(roles === 'system,user', `roles sent: ${roles} (want system,user)`);
   check(body.temperature === 0.3 && body.top_p === 0.9 && body.max_tokens === 64, 'sampling settings not sent');
   check(Array.isArray(body.tools) && body.tools[0].function.name === cfg.tool.name, 'tools not sent');
   await waitDone(page, 1);
@@ -287,7 +289,12 @@ async function testToolCall(browser) {
   check(Array.isArray(calls) && calls.length === 1 && calls[0].name === cfg.tool.name &&
         JSON.stringify(calls[0].arguments) === JSON.stringify(cfg.tool.arguments), `tool call shown as ${json}`);
   await shot(page, 'tool-call');
+  const sent2 = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
   await send(page, 'Thanks, and tomorrow?'); // the call goes back to the server in the history
+  const body2 = JSON.parse((await sent2).postData());
+  const roles2 = body2.messages.map((m) => m.role).join(',');
+  check(roles2 === 'system,user,assistant,user', `roles sent: ${roles2}`);
+  check(body2.messages[2].tool_calls[0].function.name === cfg.tool.name, 'the tool call is not in the history');
   await waitDone(page, 2);
   check(await page.locator('#error').isHidden(), 'a follow-up after a tool call failed: ' +
         await page.locator('#error-text').innerText());
