@@ -485,7 +485,8 @@
     const messages = [];
     if (settings.system.trim()) messages.push({ role: 'system', content: settings.system });
     for (const m of conv.messages) {
-      if (m === pending) continue;
+      if (m === pending || (m.role === 'assistant' && !m.content && !(m.tool_calls && m.tool_calls.length)))
+        continue; // a stopped answer with nothing in it
       if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length)
         messages.push({ role: 'assistant', content: m.content || null, tool_calls: m.tool_calls });
       else
@@ -634,6 +635,7 @@
       msg.stats = { ttft_ms: tFirst - t0, tokens, tps };
     }
     if (finish === 'length' && !msg.note) msg.note = 'Cut off: the max tokens setting or the context size was reached';
+    else if (!finish && !error && !msg.note) msg.note = 'Incomplete: the server closed the stream before the end';
     if (error && !msg.content && !msg.tool_calls) conv.messages.pop();
     else if (error) msg.note = 'Interrupted';
     const last = conv.messages[conv.messages.length - 1];

@@ -118,6 +118,7 @@ async function testOpenServer(browser) {
     check(text.includes(part), `answer lacks "${part}": ${text}`);
   const stats = await lastAnswer(page).locator('.stats').innerText();
   check(/TTFT \d+ ms/.test(stats) && /tok\/s/.test(stats), `stats line: "${stats}"`);
+  check(await lastAnswer(page).locator('.note').count() === 0, 'a complete answer carries a note');
 
   log('markdown rendered as elements: heading, strong, em, code, list, code block');
   check(await body.locator('h3').innerText() === 'Safety check:', 'heading');
