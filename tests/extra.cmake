@@ -10,3 +10,17 @@ add_test(NAME node_tok_differential
          COMMAND ${LLAMAC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/node/test_tok_differential.py)
 set_tests_properties(node_tok_differential PROPERTIES ENVIRONMENT "${LLAMAC_TEST_ENV};PYTHONDONTWRITEBYTECODE=1"
                      FIXTURES_REQUIRED tok_node LABELS "node" TIMEOUT 1800)
+
+# ---- the web chat page (web/, embedded by cmake/web.cmake) ----
+# c_web_static: the HTTP-library-free answers of tools/llamac/web_static.c over the generated file table.
+target_sources(test_web_static PRIVATE ${CMAKE_SOURCE_DIR}/tools/llamac/web_static.c)
+target_link_libraries(test_web_static PRIVATE llamac_web_assets)
+# web_setup installs the pinned playwright-core (tests/web/package.json) into $LLAMAC_BUILD/web-node and checks that
+# Debian's chromium is there; web_chat_page drives the page in headless chromium against `llamac serve` (two tiny
+# chain models) and leaves screenshots in $LLAMAC_BUILD/web-screenshots (tests/web/test_chat_page.py).
+add_test(NAME web_setup COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/web/setup.sh)
+set_tests_properties(web_setup PROPERTIES ENVIRONMENT "${LLAMAC_TEST_ENV}" FIXTURES_SETUP web_node
+                     LABELS "web" TIMEOUT 600)
+add_test(NAME web_chat_page COMMAND ${LLAMAC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/web/test_chat_page.py)
+set_tests_properties(web_chat_page PROPERTIES ENVIRONMENT "${LLAMAC_TEST_ENV};PYTHONDONTWRITEBYTECODE=1"
+                     FIXTURES_REQUIRED web_node LABELS "web" TIMEOUT 900 RUN_SERIAL ON)
