@@ -396,5 +396,6 @@ int llamac_n_cores(void);
 #include "llamac_chat.h"      /* Llama 3.x chat formats and tool calls */
 #include "llamac_quantize.h"  /* converting models to other weight types (llamac quantize) */
 #include "llamac_session.h"   /* generation sessions: a conversation on one sequence, batched stepping */
+#include "llamac_file.h"      /* reading inputs and writing outputs safely (regular files, atomic replace) */
 
 #endif /* LLAMAC_H */
