@@ -490,11 +490,31 @@ llamac_status lc_gguf_open(const char *path, lc_gguf **out, lc_err *e)
     return LLAMAC_OK;
 }
 
+llamac_status lc_gguf_open_memory(const void *data, size_t size, lc_gguf **out, lc_err *e)
+{
+    *out = NULL;
+    if (!data || size == 0)
+        return lc_fail(e, LLAMAC_E_FORMAT, "empty input, not a GGUF file");
+    lc_gguf *g = calloc(1, sizeof *g);
+    if (!g)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    g->map = data;
+    g->size = size;
+    g->borrowed = 1;
+    llamac_status st = parse(g, e);
+    if (st) {
+        lc_gguf_close(g);
+        return st;
+    }
+    *out = g;
+    return LLAMAC_OK;
+}
+
 void lc_gguf_close(lc_gguf *g)
 {
     if (!g)
         return;
-    if (g->map)
+    if (g->map && !g->borrowed)
         munmap((void *)g->map, (size_t)g->size);
     arena_free(g->arena);
     free(g);
