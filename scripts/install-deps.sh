@@ -15,8 +15,9 @@ DEMO_PKGS="build-essential cmake pkg-config libjansson-dev libedit-dev"
 # Tests only: libpcre2-dev is the oracle of the pre-tokenizer test; python3-torch / python3-numpy run the
 # float64 reference model; python3-regex / python3-jinja2 cross-check the bundled model's tokenizer and chat
 # template; nodejs / npm run the independent reference tokenizer (added below when `node` / `npm` are missing,
-# since many machines carry a newer Node.js from elsewhere).
-TEST_PKGS="libpcre2-dev python3 python3-torch python3-numpy python3-regex python3-jinja2"
+# since many machines carry a newer Node.js from elsewhere); clang brings libFuzzer for the fuzz targets
+# (make fuzz, make fuzz-ci).
+TEST_PKGS="libpcre2-dev python3 python3-torch python3-numpy python3-regex python3-jinja2 clang"
 
 list=0
 if [ "${1:-}" = "--list" ]; then
