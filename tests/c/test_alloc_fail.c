@@ -122,10 +122,13 @@ static llamac_status op_tokenizer(char *err, size_t n)
     return st;
 }
 
+static int g_model_copy; /* op_model: the private-copy load instead of the mapped one */
+
 static llamac_status op_model(char *err, size_t n)
 {
     llamac_model_params mp = llamac_model_default_params();
-    mp.use_mmap = 1;
+    mp.use_mmap = !g_model_copy;
+    mp.background = 0;
     mp.n_threads = 1;
     llamac_model *m = NULL;
     llamac_status st = llamac_model_load(g_model, &mp, &m, err, n);
@@ -231,7 +234,9 @@ int main(void)
     snprintf(g_out, sizeof g_out, "%s/alloc-fail-%ld.gguf", build ? build : "/tmp", (long)getpid());
 
     inject("tokenizer load", op_tokenizer);
-    inject("model load", op_model);
+    inject("model load (mapped)", op_model);
+    g_model_copy = 1;
+    inject("model load (private copy)", op_model);
     llamac_model_params mp = llamac_model_default_params();
     mp.use_mmap = 1;
     char err[600];
