@@ -132,7 +132,7 @@ llamac_status lc_output_check(const char *path, const char *what, lc_err *e)
     size_t n = strlen(path);
     struct stat sb;
     if (path[n - 1] == '/')
-        return lc_fail(e, LLAMAC_E_IO, "%s '%s' names a directory, not a file", what, path);
+        return lc_fail(e, LLAMAC_E_INVALID_ARG, "%s '%s' names a directory, not a file", what, path);
     if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
         return lc_fail(e, LLAMAC_E_IO, "%s '%s' exists and is %s, not a regular file: refusing to replace it", what,
                        path, kind_of(sb.st_mode));

@@ -32,8 +32,9 @@ llamac_status lc_open_regular(const char *path, const char *what, int *fd, lc_er
 llamac_status lc_read_regular(const char *path, const char *what, size_t max_bytes, char **out, size_t *len,
                               lc_err *e);
 
-/* Refuses an output path that cannot be written as a regular file: empty, ending in '/', or naming an
- * existing non-regular file (a symlink, even to a regular file, is refused: renaming would replace it). */
+/* Refuses an output path that cannot be written as a regular file: empty or ending in '/' (LLAMAC_E_INVALID_ARG),
+ * or naming an existing non-regular file (LLAMAC_E_IO; a symlink, even to a regular file, is refused: renaming
+ * would replace it). */
 llamac_status lc_output_check(const char *path, const char *what, lc_err *e);
 
 /* An output file being written (see the top of this file). f is a buffered stream on the temporary file. */
