@@ -191,8 +191,11 @@ llamac_status lc_outfile_open(lc_outfile *o, const char *path, const char *what,
     }
     int fd = -1, err = 0;
 #ifdef O_TMPFILE
-    fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-    err = errno;
+    /* naming it at the end goes through /proc (linkat with AT_EMPTY_PATH needs a capability) */
+    if (access("/proc/self/fd", X_OK) == 0) {
+        fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+        err = errno;
+    }
 #endif
     /* no O_TMPFILE here (kernel or filesystem): a named temporary, removed on every failure */
     if (fd < 0 && (err == 0 || err == EOPNOTSUPP || err == EISDIR || err == EINVAL)) {
