@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 600 s each, every tests/fuzz/fuzz_*.c
 #
 # The build goes to $FUZZ_BUILD (default build-fuzz). Each target starts from its seeds in
-# tests/fuzz/corpus/<target>/ plus what earlier runs found (kept in $FUZZ_BUILD/corpus/<target>/, never written
+# tests/fuzz/corpus/<target>/ (or corpus/<target without the fuzz_ prefix>/) plus what earlier runs found (kept in $FUZZ_BUILD/corpus/<target>/, never written
 # back to the repository); its log is $FUZZ_BUILD/fuzz-logs/<target>.log and a crashing input is saved as
 # $FUZZ_BUILD/fuzz-logs/<target>-crash-*. Prints executions per target; exits 1 if any target found something.
 set -eu
@@ -28,6 +28,7 @@ for t in $targets; do
     mkdir -p "$corpus"
     log="$B/fuzz-logs/$t.log"
     seeds=""
+    [ -d "tests/fuzz/corpus/${t#fuzz_}" ] && seeds="tests/fuzz/corpus/${t#fuzz_}"
     [ -d "tests/fuzz/corpus/$t" ] && seeds="tests/fuzz/corpus/$t"
     # detect_leaks: every allocation of an input is freed; -rss_limit_mb bounds memory per input
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
