@@ -19,7 +19,12 @@ fi
 cmake -S . -B "$B" -DCMAKE_C_COMPILER=clang -DLLAMAC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$B" --target fuzz -j"${JOBS:-2}" >/dev/null
 targets="$*"
-[ -z "$targets" ] && targets=$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+if [ -z "$targets" ]; then
+    for f in tests/fuzz/fuzz_*.c; do
+        n=${f##*/}
+        targets="$targets ${n%.c}"
+    done
+fi
 mkdir -p "$B/fuzz-logs"
 failed=""
 printf '%-20s %12s %10s  %s\n' target executions exec/s result
@@ -30,10 +35,11 @@ for t in $targets; do
     seeds=""
     [ -d "tests/fuzz/corpus/${t#fuzz_}" ] && seeds="tests/fuzz/corpus/${t#fuzz_}"
     [ -d "tests/fuzz/corpus/$t" ] && seeds="tests/fuzz/corpus/$t"
+    if [ -n "$seeds" ]; then set -- "$corpus" "$seeds"; else set -- "$corpus"; fi
     # detect_leaks: every allocation of an input is freed; -rss_limit_mb bounds memory per input
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         "$B/tests/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
-        -artifact_prefix="$B/fuzz-logs/$t-" "$corpus" $seeds >"$log" 2>&1; then
+        -artifact_prefix="$B/fuzz-logs/$t-" "$@" >"$log" 2>&1; then
         result=ok
     else
         result="FOUND SOMETHING (see $log)"
