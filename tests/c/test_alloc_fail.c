@@ -2,7 +2,7 @@
  * test_alloc_fail.c — allocation-failure injection (issue 14): for every N, the N-th allocation of an operation
  * fails, and the operation must return a status with a message (or succeed without needing it), free everything
  * it took, and not crash. Operations: tokenizer load, model load, context creation, chat rendering + prompt
- * tokens, quantization (all on the bundled tiny model).
+ * tokens, a session turn (create, prefill, 4 tokens), quantization (all on the bundled tiny model).
  *
  * This executable is linked with -Wl,--wrap over malloc, calloc, realloc, free, strdup and strndup (the
  * "link: wrap-alloc" line below asks tests/CMakeLists.txt for that), so every allocation of the library — and of
@@ -181,6 +181,30 @@ static llamac_status op_chat(char *err, size_t n)
     return st;
 }
 
+static llamac_context *g_ctx; /* for the session operation */
+
+static llamac_status op_session(char *err, size_t n)
+{
+    llamac_session *s = NULL;
+    llamac_session_params sp = llamac_session_default_params();
+    sp.format = LLAMAC_CHAT_LLAMA3_1;
+    sp.date = "26 Jul 2024";
+    llamac_status st = llamac_session_create(g_ctx, &sp, &s, err, n);
+    if (st)
+        return st;
+    llamac_gen_params gp = llamac_gen_default_params();
+    gp.max_tokens = 4;
+    gp.sampling.temperature = 0;
+    st = llamac_chat_add_message(llamac_session_chat(s), "user", "In the beginning");
+    if (st)
+        snprintf(err, n, "%s", llamac_chat_error(llamac_session_chat(s)));
+    if (!st && ((st = llamac_session_begin(s, &gp)) || (st = llamac_session_run(s, NULL, NULL))))
+        snprintf(err, n, "%s", llamac_session_error(s));
+    llamac_session_free(s);
+    llamac_seq_truncate(g_ctx, 0, 0);
+    return st;
+}
+
 static llamac_status op_quantize(char *err, size_t n)
 {
     llamac_quantize_params qp = llamac_quantize_default_params();
@@ -243,6 +267,14 @@ int main(void)
     if (llamac_model_load(g_model, &mp, &g_loaded, err, sizeof err) == LLAMAC_OK) {
         inject("context creation", op_context);
         inject("chat rendering", op_chat);
+        llamac_context_params cp = llamac_context_default_params();
+        cp.n_ctx = 128;
+        cp.n_threads = 1;
+        if (llamac_context_create(g_loaded, &cp, &g_ctx, err, sizeof err) == LLAMAC_OK)
+            inject("session (create, prefill, 4 tokens)", op_session);
+        else
+            CHECK(0, "context: %s", err);
+        llamac_context_free(g_ctx);
         llamac_model_free(g_loaded);
     } else {
         CHECK(0, "cannot load %s: %s", g_model, err);
