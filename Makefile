@@ -1,13 +1,17 @@
 # Thin front for CMake. The two commands the README promises:
 #   make demo   — install the missing build packages, build, and chat with the bundled tiny model
 #   make test   — install the missing build and test packages, build with warnings as errors, run the whole suite
-# DEPS picks the package set of scripts/install-deps.sh: demo (build only) unless the goal is test or asan.
+#   make asan   — the whole suite again under AddressSanitizer + UBSan, leak checking on
+#   make fuzz   — every libFuzzer target of tests/fuzz for FUZZ_SECONDS each (default 600; clang, ASan + UBSan)
+#   make fuzz-ci — the same for 60 s each (what .ci/run does)
+# DEPS picks the package set of scripts/install-deps.sh: demo (build only) unless the goal is test, asan or fuzz.
 BUILD ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 DEPS ?= demo
+FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build demo test asan bench clean
+.PHONY: all deps build demo test asan fuzz fuzz-ci bench clean
 
 all: build
 
@@ -26,7 +30,15 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 asan:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DLLAMAC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DLLAMAC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+fuzz: DEPS = test
+fuzz: deps
+	JOBS=$(JOBS) ./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=60
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -398,6 +398,7 @@ int llamac_n_cores(void);
 #include "llamac_chat.h"      /* Llama 3.x chat formats and tool calls */
 #include "llamac_quantize.h"  /* converting models to other weight types (llamac quantize) */
 #include "llamac_session.h"   /* generation sessions: a conversation on one sequence, batched stepping */
+#include "llamac_file.h"      /* reading inputs and writing outputs safely (regular files, atomic replace) */
 #include "llamac_eval.h"      /* perplexity and KL divergence (llamac perplexity) */
 #include "llamac_engine.h"    /* the continuous-batching engine: many jobs on one context, one thread */
 

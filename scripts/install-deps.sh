@@ -17,8 +17,8 @@ DEMO_PKGS="build-essential cmake pkg-config libjansson-dev libedit-dev libmicroh
 # float64 reference model; python3-regex / python3-jinja2 cross-check the bundled model's tokenizer and chat
 # template; nodejs / npm run the independent reference tokenizer (added below when `node` / `npm` are missing,
 # since many machines carry a newer Node.js from elsewhere); chromium (headless) runs the web chat page's browser
-# tests.
-TEST_PKGS="libpcre2-dev python3 python3-torch python3-numpy python3-regex python3-jinja2 chromium"
+# tests; clang brings libFuzzer for the fuzz targets (make fuzz, make fuzz-ci).
+TEST_PKGS="libpcre2-dev python3 python3-torch python3-numpy python3-regex python3-jinja2 chromium clang"
 
 list=0
 if [ "${1:-}" = "--list" ]; then

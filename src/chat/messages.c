@@ -380,6 +380,41 @@ static llamac_status parse_message(const json_t *jm, lc_chat_msg *m, const char 
     return LLAMAC_OK;
 }
 
+/* Tool definitions are rendered into the prompt as indented JSON (4 spaces per level), so deep nesting costs
+ * quadratic text: both are bounded before anything is rendered. */
+#define TOOLS_MAX_DEPTH 64
+#define TOOLS_MAX_TEXT ((size_t)1 << 20) /* about 250k tokens, more than any Llama 3 context */
+
+/* Adds an upper bound of v's rendered size to *total; 1 when past TOOLS_MAX_TEXT (stops early), -1 when nested
+ * deeper than TOOLS_MAX_DEPTH. */
+static int tools_weight(const json_t *v, int level, size_t *total)
+{
+    if (level > TOOLS_MAX_DEPTH)
+        return -1;
+    *total += 4 * (size_t)level + 2;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            *total += strlen(k) + 4;
+            int r = tools_weight(x, level + 1, total);
+            if (r)
+                return r;
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int r = tools_weight(json_array_get(v, i), level + 1, total);
+            if (r)
+                return r;
+        }
+    } else if (json_is_string(v)) {
+        *total += json_string_length(v) + 2;
+    } else {
+        *total += 24;
+    }
+    return *total > TOOLS_MAX_TEXT;
+}
+
 static llamac_status parse_tools(const json_t *tools, json_t **out, lc_err *e)
 {
     *out = NULL;
@@ -387,6 +422,13 @@ static llamac_status parse_tools(const json_t *tools, json_t **out, lc_err *e)
         return LLAMAC_OK;
     if (!json_is_array(tools))
         return lc_fail(e, LLAMAC_E_FORMAT, "\"tools\" must be an array, not %s", json_type_name(tools));
+    size_t weight = 0;
+    int w = tools_weight(tools, 0, &weight);
+    if (w < 0)
+        return lc_fail(e, LLAMAC_E_FORMAT, "the tool definitions are nested more than %d levels deep", TOOLS_MAX_DEPTH);
+    if (w > 0)
+        return lc_fail(e, LLAMAC_E_FORMAT, "the tool definitions would take more than %zu bytes of prompt text",
+                       TOOLS_MAX_TEXT);
     for (size_t i = 0; i < json_array_size(tools); i++) {
         const json_t *t = json_array_get(tools, i), *fn = t;
         if (!json_is_object(t))

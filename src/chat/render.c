@@ -357,6 +357,8 @@ llamac_status lc_chat_render_ex(llamac_chat *chat, const llamac_chat_params *par
         r.owner = chat->n_msgs;
         header(&r, "assistant");
     }
+    if (st == LLAMAC_OK && p->oom) /* a failed append: the segments may point past the text */
+        st = lc_fail(&chat->err, LLAMAC_E_NOMEM, "out of memory while rendering");
     if (st == LLAMAC_OK) { /* the display text */
         for (int i = 0; i < p->n_segs; i++)
             lc_buf_put(&p->joined, p->text.p + p->segs[i].off, p->segs[i].len);

@@ -75,6 +75,8 @@ llamac_status lc_chat_prompt_tokens_owned(const llamac_chat_prompt *prompt, cons
         i = j;
     }
     if (st) {
+        if (!e.msg[0]) /* a failed push of a special token's id */
+            lc_fail(&e, st, "tokenizing the chat prompt failed (%s)", llamac_status_str(st));
         out->n = n0;
         if (owners)
             owners->n = n0;

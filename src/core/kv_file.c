@@ -2,8 +2,8 @@
  * kv_file.c — llamac_seq_save / llamac_seq_load: one sequence's token ids and K/V to and from a snapshot file
  * (format: kv_snapshot.h).
  *
- * Saving writes a temporary file in the destination's directory, syncs it and renames it over the destination,
- * so a reader never sees a partial snapshot; on any failure the temporary file is removed. Loading validates
+ * Saving writes a temporary file in the destination's directory, syncs it and renames it over the destination
+ * (util/file.h), so a reader never sees a partial snapshot; on any failure nothing is left behind. Loading validates
  * the header and every token id against the model, the context and the file's length before it takes blocks;
  * it reads K/V straight into fresh blocks and replaces the sequence only when everything was read. Loaded
  * blocks are tainted (kv_cache.h): their content comes from outside, so they are never offered to the prefix
@@ -19,6 +19,7 @@
 
 #include "core/context.h"
 #include "core/kv_snapshot.h"
+#include "util/file.h"
 
 static lc_kv_snapshot_shape context_shape(const llamac_context *c)
 {
@@ -99,34 +100,20 @@ llamac_status llamac_seq_save(llamac_context *c, int seq, const char *path)
     if (seq < 0 || seq >= c->params.n_seq_max || !path || !*path)
         return lc_fail(&c->err, LLAMAC_E_INVALID_ARG, "llamac_seq_save: sequence %d / path not valid", seq);
     const int n = c->kv.seq[seq].len;
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp)
-        return lc_fail(&c->err, LLAMAC_E_NOMEM, "out of memory");
-    snprintf(tmp, len + 16, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        llamac_status st = lc_fail(&c->err, LLAMAC_E_IO, "cannot create a temporary file next to %s: %s", path,
-                                   strerror(errno));
-        free(tmp);
+    lc_outfile of;
+    llamac_status st = lc_outfile_open(&of, path, "KV snapshot", &c->err);
+    if (st)
         return st;
-    }
     const lc_kv_snapshot_shape shape = context_shape(c);
     uint8_t hdr[LC_KV_SNAPSHOT_HEADER];
     lc_kv_snapshot_encode_header(hdr, &shape, (uint32_t)n);
-    int bad = write_all(fd, hdr, sizeof hdr) || write_body(c, seq, fd, n) || fsync(fd) != 0;
-    int saved_errno = errno;
-    if (close(fd) != 0 && !bad)
-        bad = 1, saved_errno = errno;
-    if (!bad && rename(tmp, path) != 0)
-        bad = 1, saved_errno = errno;
-    llamac_status st = LLAMAC_OK;
-    if (bad) {
-        unlink(tmp);
-        st = lc_fail(&c->err, LLAMAC_E_IO, "cannot write KV snapshot %s: %s", path, strerror(saved_errno));
+    int fd = fileno(of.f); /* nothing goes through the stream's buffer */
+    if (write_all(fd, hdr, sizeof hdr) || write_body(c, seq, fd, n)) {
+        st = lc_fail(&c->err, LLAMAC_E_IO, "cannot write KV snapshot %s: %s", path, strerror(errno));
+        lc_outfile_abort(&of);
+        return st;
     }
-    free(tmp);
-    return st;
+    return lc_outfile_commit(&of, &c->err);
 }
 
 /* reads the K/V data of a validated snapshot into blocks[0..n_blk) */
@@ -208,10 +195,11 @@ llamac_status llamac_seq_load(llamac_context *c, int seq, const char *path)
         return LLAMAC_E_INVALID_ARG;
     if (seq < 0 || seq >= c->params.n_seq_max || !path)
         return lc_fail(&c->err, LLAMAC_E_INVALID_ARG, "llamac_seq_load: sequence %d / path not valid", seq);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lc_fail(&c->err, LLAMAC_E_IO, "cannot open KV snapshot %s: %s", path, strerror(errno));
-    llamac_status st = load_fd(c, seq, fd, path);
+    int fd;
+    llamac_status st = lc_open_regular(path, "KV snapshot", &fd, &c->err);
+    if (st)
+        return st;
+    st = load_fd(c, seq, fd, path);
     close(fd);
     return st;
 }

@@ -7,6 +7,7 @@
  */
 #include "gguf/gguf.h"
 #include "gguf/ggml_types.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -448,13 +449,15 @@ static llamac_status parse(lc_gguf *g, lc_err *e)
 llamac_status lc_gguf_open(const char *path, lc_gguf **out, lc_err *e)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lc_fail(e, LLAMAC_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    int fd;
+    llamac_status st = lc_open_regular(path, "GGUF file", &fd, e);
+    if (st)
+        return st;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
+        int err = errno;
         close(fd);
-        return lc_fail(e, LLAMAC_E_IO, "'%s' is not a regular file", path);
+        return lc_fail(e, LLAMAC_E_IO, "cannot stat '%s': %s", path, strerror(err));
     }
     lc_gguf *g = calloc(1, sizeof *g);
     if (!g) {
@@ -475,7 +478,7 @@ llamac_status lc_gguf_open(const char *path, lc_gguf **out, lc_err *e)
         return lc_fail(e, LLAMAC_E_IO, "cannot map '%s': %s", path, strerror(mmap_errno));
     }
     g->map = m;
-    llamac_status st = parse(g, e);
+    st = parse(g, e);
     if (st) {
         char inner[sizeof e->msg];
         snprintf(inner, sizeof inner, "%s", e->msg);
@@ -487,11 +490,31 @@ llamac_status lc_gguf_open(const char *path, lc_gguf **out, lc_err *e)
     return LLAMAC_OK;
 }
 
+llamac_status lc_gguf_open_memory(const void *data, size_t size, lc_gguf **out, lc_err *e)
+{
+    *out = NULL;
+    if (!data || size == 0)
+        return lc_fail(e, LLAMAC_E_FORMAT, "empty input, not a GGUF file");
+    lc_gguf *g = calloc(1, sizeof *g);
+    if (!g)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    g->map = data;
+    g->size = size;
+    g->borrowed = 1;
+    llamac_status st = parse(g, e);
+    if (st) {
+        lc_gguf_close(g);
+        return st;
+    }
+    *out = g;
+    return LLAMAC_OK;
+}
+
 void lc_gguf_close(lc_gguf *g)
 {
     if (!g)
         return;
-    if (g->map)
+    if (g->map && !g->borrowed)
         munmap((void *)g->map, (size_t)g->size);
     arena_free(g->arena);
     free(g);

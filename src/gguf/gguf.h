@@ -88,9 +88,13 @@ struct llamac_gguf {
     int64_t n_tensors;
     lc_gguf_tensor *tensors;
     void *arena; /* owned allocations (lc_gguf_value items) */
+    int borrowed; /* map is the caller's memory (lc_gguf_open_memory), not a mapping to unmap */
 };
 
 llamac_status lc_gguf_open(const char *path, lc_gguf **out, lc_err *e);
+/* Parses a GGUF image in memory (for fuzzing and tests): data must outlive the returned handle, which points into
+ * it. Same validation and messages as lc_gguf_open. */
+llamac_status lc_gguf_open_memory(const void *data, size_t size, lc_gguf **out, lc_err *e);
 void lc_gguf_close(lc_gguf *g);
 
 const lc_gguf_value *lc_gguf_get(const lc_gguf *g, const char *key);

@@ -10,16 +10,14 @@
 
 #include "gguf/ggml_types.h"
 #include "util/buf.h"
+#include "util/file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define GGUF_MAGIC 0x46554747u
 #define GGUF_VERSION 3
@@ -112,8 +110,9 @@ typedef struct tensor_entry {
 } tensor_entry;
 
 struct lc_gguf_writer {
-    char *path, *tmp;
-    FILE *f;
+    lc_outfile out; /* the temporary file (util/file.h) */
+    const char *path; /* = out.path, for messages */
+    FILE *f;          /* = out.f */
     int failed, started;
     kv_entry *kv;
     int64_t n_kv;
@@ -158,56 +157,21 @@ static char *dup_str(const char *s)
     return p;
 }
 
-static _Atomic unsigned g_tmp_counter;
-
 llamac_status lc_gguf_writer_open(const char *path, lc_gguf_writer **out, lc_err *e)
 {
     *out = NULL;
     if (!path || !*path)
         return lc_fail(e, LLAMAC_E_INVALID_ARG, "no output path given");
     lc_gguf_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = dup_str(path))) {
+    if (!w)
+        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
+    llamac_status st = lc_outfile_open(&w->out, path, "output file", e);
+    if (st) {
         free(w);
-        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
-    }
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (!*base) {
-        lc_gguf_writer_abort(w);
-        return lc_fail(e, LLAMAC_E_INVALID_ARG, "output path '%s' names a directory, not a file", path);
-    }
-    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0; /* including the slash */
-    size_t cap = strlen(path) + 64;
-    if (!(w->tmp = malloc(cap))) {
-        lc_gguf_writer_abort(w);
-        return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
-    }
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        unsigned k = atomic_fetch_add(&g_tmp_counter, 1);
-        snprintf(w->tmp, cap, "%.*s.%s.tmp-%ld-%u", (int)dir_len, path, base, (long)getpid(), k);
-        fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        int err = errno;
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%.*s", dir_len ? (int)dir_len : 1, dir_len ? path : ".");
-        llamac_status st = lc_fail(e, LLAMAC_E_IO, "cannot create the output file '%s' in '%s': %s", path, dir,
-                                   strerror(err));
-        free(w->tmp);
-        w->tmp = NULL; /* nothing to remove */
-        lc_gguf_writer_abort(w);
         return st;
     }
-    w->f = fdopen(fd, "wb");
-    if (!w->f) {
-        close(fd);
-        lc_gguf_writer_abort(w);
-        return lc_fail(e, LLAMAC_E_IO, "cannot open a stream on '%s'", path);
-    }
-    setvbuf(w->f, NULL, _IOFBF, 1 << 20);
+    w->path = w->out.path;
+    w->f = w->out.f;
     w->alignment = DEFAULT_ALIGNMENT;
     *out = w;
     return LLAMAC_OK;
@@ -217,10 +181,7 @@ void lc_gguf_writer_abort(lc_gguf_writer *w)
 {
     if (!w)
         return;
-    if (w->f)
-        fclose(w->f);
-    if (w->tmp)
-        unlink(w->tmp);
+    lc_outfile_abort(&w->out);
     for (int64_t i = 0; i < w->n_kv; i++) {
         free(w->kv[i].key);
         free(w->kv[i].val);
@@ -229,14 +190,12 @@ void lc_gguf_writer_abort(lc_gguf_writer *w)
         free(w->t[i].name);
     free(w->kv);
     free(w->t);
-    free(w->tmp);
-    free(w->path);
     free(w);
 }
 
 const char *lc_gguf_writer_temp_path(const lc_gguf_writer *w)
 {
-    return w->tmp;
+    return w->out.tmp;
 }
 
 static kv_entry *find_kv(lc_gguf_writer *w, const char *key)
@@ -490,26 +449,8 @@ llamac_status lc_gguf_writer_finish(lc_gguf_writer *w, lc_err *e)
         st = lc_fail(e, LLAMAC_E_INTERNAL, "%s: tensor '%s' and later ones were not fully written", w->path,
                      w->t[w->cur].name);
     if (!st) {
-        FILE *f = w->f;
         w->f = NULL;
-        int ok = fflush(f) == 0;
-        int err = errno;
-        if (ok && fsync(fileno(f)) != 0) {
-            ok = 0;
-            err = errno;
-        }
-        if (fclose(f) != 0 && ok) {
-            ok = 0;
-            err = errno;
-        }
-        if (!ok)
-            st = lc_fail(e, LLAMAC_E_IO, "cannot write '%s': %s", w->path, strerror(err));
-        else if (rename(w->tmp, w->path) != 0)
-            st = lc_fail(e, LLAMAC_E_IO, "cannot move the finished file to '%s': %s", w->path, strerror(errno));
-        else {
-            free(w->tmp); /* renamed: nothing left to remove */
-            w->tmp = NULL;
-        }
+        st = lc_outfile_commit(&w->out, e); /* fsyncs and renames; frees the outfile either way */
     }
     lc_gguf_writer_abort(w);
     return st;

@@ -10,9 +10,10 @@
  *     lc_gguf_writer_write(w, bytes, n, e);                  // tensor data, in info order, in any chunking
  *     lc_gguf_writer_finish(w, e);                           // checks, fsyncs, renames onto out.gguf; frees w
  *
- * Invariants: nothing ever exists under the final name until finish() succeeds (the data goes to a hidden
- * temporary file in the destination directory, renamed atomically at the end), and on any error — or on
- * lc_gguf_writer_abort — the temporary file is removed. Tensor offsets are multiples of the alignment, which
+ * Invariants: nothing ever exists under the final name until finish() succeeds (the data goes to an unnamed
+ * temporary file in the destination directory, renamed atomically at the end: util/file.h), and on any error —
+ * or on lc_gguf_writer_abort — the temporary file is removed. An existing output that is not a regular file is
+ * refused by open(). Tensor offsets are multiples of the alignment, which
  * is the u32 "general.alignment" value if the metadata has one (a power of two), else 32. Each tensor's data
  * is padded with zeros to the alignment. After an error every call fails; only abort() remains useful.
  * Metadata values are deep-copied (encoded) when added, so a source file may be closed afterwards.
@@ -31,7 +32,8 @@ llamac_status lc_gguf_writer_open(const char *path, lc_gguf_writer **out, lc_err
 /* Removes the temporary file and frees w (NULL: no-op). */
 void lc_gguf_writer_abort(lc_gguf_writer *w);
 
-/* The temporary file's path (valid until finish/abort), for messages and tests. */
+/* The temporary file's path (valid until finish/abort), for messages and tests; NULL while the file is an
+ * unnamed O_TMPFILE (util/file.h), which is the usual case. */
 const char *lc_gguf_writer_temp_path(const lc_gguf_writer *w);
 
 /* ---- metadata (before begin_data) ---- */

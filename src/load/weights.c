@@ -32,6 +32,7 @@
 
 #include "kernels/pack.h"
 #include "kernels/quant.h"
+#include "util/file.h"
 #include "util/threadpool.h"
 
 #define TASK_BYTES ((size_t)4 << 20)
@@ -365,8 +366,10 @@ static llamac_status prepare(lc_weights *ws, int n_threads, lc_err *e)
     ws->fd = malloc((size_t)ws->src->n_files * sizeof *ws->fd);
     if (!ws->fd)
         return lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");
-    for (int f = 0; f < ws->src->n_files; f++) /* a file that cannot be opened is read from its mapping */
-        ws->fd[f] = open(ws->src->files[f].path, O_RDONLY | O_CLOEXEC);
+    for (int f = 0; f < ws->src->n_files; f++) { /* a file that cannot be opened is read from its mapping */
+        lc_err ignored;
+        lc_open_regular(ws->src->files[f].path, NULL, &ws->fd[f], &ignored);
+    }
     ws->bounce = calloc((size_t)ws->n_threads, sizeof(char *));
     if (!ws->bounce)
         return lc_fail(e, LLAMAC_E_NOMEM, "out of memory while loading the weights");

@@ -20,6 +20,7 @@
 
 #include "gguf/gguf.h"
 #include "gguf/gguf_write.h"
+#include "util/file.h"
 #include "kernels/quant.h"
 #include "quantize/quant_mix.h"
 #include "util/buf.h"
@@ -327,6 +328,8 @@ llamac_status llamac_quantize(const char *in_path, const char *out_path, const l
         st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "llamac_quantize: input and output paths are required");
     else if (lc_ftype_default_type(p.ftype) < 0)
         st = lc_fail(&e, LLAMAC_E_INVALID_ARG, "unknown or unsupported file type %d", p.ftype);
+    else
+        st = lc_output_check(out_path, "output file", &e); /* before any work (the writer checks again) */
     run r = {.p = &p};
     lc_gguf *g = NULL;
     if (!st)

@@ -32,7 +32,7 @@ typedef struct lc_uclass_table {
     const uint8_t (*block)[256];
 } lc_uclass_table;
 
-/* The process-wide table (built on first use; never NULL unless memory ran out at that moment). */
+/* The process-wide table (built on first use, in static storage; never NULL). */
 const lc_uclass_table *lc_uclass_get(void);
 
 static inline int lc_uclass_of(const lc_uclass_table *t, uint32_t cp)

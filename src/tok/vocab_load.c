@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tok/tok.h"
+#include "util/file.h"
 
 static void prefix_path(lc_err *e, const char *path)
 {
@@ -39,13 +40,15 @@ static int looks_like_tiktoken(const uint8_t *s, size_t n)
 
 static llamac_status load_file(const char *path, lc_vocab **out, lc_err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lc_fail(e, LLAMAC_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    llamac_status fst = lc_open_regular(path, "vocabulary file", &fd, e);
+    if (fst)
+        return fst;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
+        int err = errno;
         close(fd);
-        return lc_fail(e, LLAMAC_E_IO, "%s: not a regular file", path);
+        return lc_fail(e, LLAMAC_E_IO, "%s: cannot stat: %s", path, strerror(err));
     }
     size_t size = (size_t)sb.st_size;
     uint8_t head[8] = {0};

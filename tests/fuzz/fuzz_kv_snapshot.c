@@ -1,11 +1,7 @@
 /*
  * fuzz_kv_snapshot.c — libFuzzer target for the KV snapshot parser (src/core/kv_snapshot.c): any input must be
- * accepted or refused with a status, never crash, read out of bounds or overflow. Not part of `make test`;
- * with clang and libFuzzer (Debian: clang):
- *
- *     clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc \
- *         tests/fuzz/fuzz_kv_snapshot.c src/core/kv_snapshot.c src/util/err.c -o /tmp/fuzz_kv_snapshot
- *     /tmp/fuzz_kv_snapshot -max_total_time=60 [CORPUS_DIR]
+ * accepted or refused with a status, never crash, read out of bounds or overflow. Built and run by `make fuzz`
+ * (`scripts/fuzz.sh 60 fuzz_kv_snapshot` for this one; docs/QUALITY.md).
  *
  * The expected shape is a small model's (2 layers, 2 KV heads of 8, 64 tokens, n_ctx 64), so well-formed
  * snapshots are short enough for the fuzzer to build; both KV types are tried on every input.

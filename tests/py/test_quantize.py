@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import signal
+import stat
 import subprocess
 
 import numpy as np
@@ -369,10 +370,45 @@ def test_interrupt_leaves_no_file():
     check(rc == 1 and "interrupted" in err, f"SIGINT: exit {rc}, stderr {err!r}")
     check(not os.path.exists(out), "an interrupted run left the output file")
     no_leftovers(d, "SIGINT")
-    # even SIGKILL (no cleanup possible) never leaves a partial file under the output name
+    # SIGTERM and SIGHUP (issue 14: a hang-up left the temporary file) are clean cancels too
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        d, out, rc, _, _, err = interrupt(sig)
+        check(rc == 1 and "interrupted" in err, f"signal {sig}: exit {rc}, stderr {err!r}")
+        check(not os.path.exists(out), f"signal {sig} left the output file")
+        no_leftovers(d, f"signal {sig}")
+    # even SIGKILL (no cleanup possible) never leaves a partial file under the output name, nor a temporary
+    # file where the filesystem has O_TMPFILE (the output has no name until it is complete)
     d, out, rc, _, _, _ = interrupt(signal.SIGKILL)
     check(rc == -signal.SIGKILL, f"SIGKILL: exit {rc}")
     check(not os.path.exists(out), "a killed run left a file under the output name")
+    no_leftovers(d, "SIGKILL")
+
+
+def test_output_that_is_not_a_regular_file():
+    """An existing output that is a directory, symlink, FIFO or device is refused before any conversion
+    (issue 14: a directory was refused only after the whole conversion, a symlink was replaced)."""
+    d = os.path.join(work_dir(), "notreg")
+    os.makedirs(d, exist_ok=True)
+    src = model_a()
+    target = os.path.join(d, "target.gguf")
+    with open(target, "wb") as fh:
+        fh.write(b"keep me")
+    link = os.path.join(d, "link.gguf")
+    if not os.path.lexists(link):
+        os.symlink(target, link)
+    fifo = os.path.join(d, "fifo.gguf")
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    adir = os.path.join(d, "dir.gguf")
+    os.makedirs(adir, exist_ok=True)
+    for bad, kind in ((adir, "directory"), (link, "symbolic link"), (fifo, "FIFO"), ("/dev/null", "device")):
+        r = quantize(src, bad, "Q4_K_M", "-v", ok=False)
+        check(kind in r.stderr and "not a regular file" in r.stderr, f"{bad}: message {r.stderr!r}")
+        check("token_embd" not in r.stdout, f"{bad}: refused only after converting: {r.stdout[:300]!r}")
+    check(os.path.islink(link) and open(target, "rb").read() == b"keep me", "the symlink or its target changed")
+    check(stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.path.isdir(adir), "the FIFO or directory was replaced")
+    check(stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null was replaced")
+    no_leftovers(d, "refused outputs")
 
 
 if __name__ == "__main__":

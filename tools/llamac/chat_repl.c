@@ -33,6 +33,10 @@ typedef struct repl {
     const char *system;
     char *system_own; /* /system replaced it */
     const char *tools;
+    /* for the exit status of a non-interactive run: 1 when every message failed, or a /system, /load or /save
+     * command failed */
+    int n_messages, n_failed, cmd_failed;
+    int turn_ok; /* the current message was answered (set by answer()) */
 } repl;
 
 static void print_text(void *user, const char *text, size_t len)
@@ -133,16 +137,28 @@ static int slash_command(repl *r, char *line)
         if (!reset(r))
             printf("Conversation reset.\n");
     } else if (!strcmp(cmd, "/system")) {
-        free(r->system_own);
+        char *prev = r->system_own;
+        const char *prev_system = r->system;
         r->system_own = strdup(args);
         r->system = r->system_own;
-        if (!reset(r))
+        if (!r->system_own || reset(r)) { /* refused (not valid UTF-8, out of memory): keep the previous one */
+            if (!r->system_own)
+                fprintf(stderr, "llamac: out of memory\n");
+            free(r->system_own);
+            r->system_own = prev;
+            r->system = prev_system;
+            reset(r);
+            r->cmd_failed = 1;
+            fprintf(stderr, "llamac: the system prompt was not changed; the conversation was reset\n");
+        } else {
+            free(prev);
             printf(*args ? "System prompt set; conversation reset.\n" : "System prompt removed; conversation reset.\n");
+        }
     } else if (!strcmp(cmd, "/save")) {
         if (!*args)
             printf("usage: /save FILE\n");
         else if (chat_session_save(&r->s, args))
-            fprintf(stderr, "llamac: %s\n", r->s.err);
+            fprintf(stderr, "llamac: %s\n", r->s.err), r->cmd_failed = 1;
         else
             printf("Saved %d messages to %s.\n", llamac_chat_n_messages(r->s.chat), args);
     } else if (!strcmp(cmd, "/load")) {
@@ -150,7 +166,7 @@ static int slash_command(repl *r, char *line)
         if (!*args)
             printf("usage: /load FILE\n");
         else if (chat_session_load(&r->s, args))
-            fprintf(stderr, "llamac: %s\n", r->s.err);
+            fprintf(stderr, "llamac: %s\n", r->s.err), r->cmd_failed = 1;
         else
             printf("Loaded %d messages from %s (%lld tokens in the context).\n", llamac_chat_n_messages(r->s.chat),
                    args, (long long)llamac_session_used(r->s.sess));
@@ -277,6 +293,8 @@ static void answer(repl *r)
             drop_last(r);
             return;
         }
+        if (round == 0 && end != CHAT_END_ERROR)
+            r->turn_ok = 1;
         char *calls = chat_session_tool_calls(&r->s);
         if (end == CHAT_END_INTERRUPT)
             printf("\n[interrupted]");
@@ -410,14 +428,24 @@ static int repl_loop(repl *r)
                 break;
             continue;
         }
+        r->n_messages++;
+        r->turn_ok = 0;
         if (chat_session_add(&r->s, "user", text))
             fprintf(stderr, "llamac: %s\n", r->s.err);
         else
             answer(r);
+        r->n_failed += !r->turn_ok;
         free(text);
     }
-    if (r->tty)
+    if (r->tty) {
         printf("\n");
+        return 0;
+    }
+    /* piped: a script learns from the status that nothing worked (each failure was reported on stderr) */
+    if (r->n_messages > 0 && r->n_failed == r->n_messages)
+        return cli_error("every message failed (%d)", r->n_messages);
+    if (r->cmd_failed)
+        return cli_error("a /system, /load or /save command failed");
     return 0;
 }
 

@@ -264,35 +264,33 @@ int chat_session_save(chat_session *s, const char *path)
     char *text = NULL;
     if (llamac_chat_dump_json(s->chat, &text))
         return fail(s, "out of memory");
-    json_t *doc = json_loads(text, 0, NULL);
+    json_t *doc = json_loads(text, 0, NULL); /* re-dumped indented, for people reading the file */
     free(text);
-    size_t tl = strlen(path) + 32;
-    char *tmp = malloc(tl);
-    if (!doc || !tmp) {
-        json_decref(doc);
-        free(tmp);
-        return fail(s, "out of memory");
-    }
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-    int rc = json_dump_file(doc, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0 ? 0 : 1;
-    if (rc) {
-        unlink(tmp);
-        fail(s, "cannot write '%s'", path);
-    }
-    free(tmp);
+    text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
     json_decref(doc);
-    return rc;
+    if (!text)
+        return fail(s, "out of memory");
+    char err[600];
+    llamac_output *out = NULL;
+    llamac_status st = llamac_output_open(path, &out, err, sizeof err);
+    if (!st && fputs(text, llamac_output_stream(out)) < 0) {
+        llamac_output_abort(out);
+        st = LLAMAC_E_IO;
+        snprintf(err, sizeof err, "cannot write '%s'", path);
+    } else if (!st) {
+        st = llamac_output_commit(out, err, sizeof err);
+    }
+    free(text);
+    return st ? fail(s, "%s", err) : 0;
 }
 
 int chat_session_load(chat_session *s, const char *path)
 {
-    json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
-    if (!doc)
-        return fail(s, "%s: %s (line %d)", path, je.text, je.line);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    llamac_status st = text ? llamac_chat_load_json(s->chat, text, strlen(text)) : LLAMAC_E_NOMEM;
+    char *text = NULL, err[600];
+    size_t len = 0;
+    if (llamac_read_file(path, CLI_FILE_MAX, &text, &len, err, sizeof err))
+        return fail(s, "%s", err);
+    llamac_status st = llamac_chat_load_json(s->chat, text, len);
     free(text);
     if (st)
         return fail(s, "%s: %s", path, llamac_chat_error(s->chat));

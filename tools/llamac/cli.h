@@ -23,11 +23,23 @@ int cmd_run(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
+/* The largest text or JSON file the program reads (--system-file, --tools, --chat, /load). */
+#define CLI_FILE_MAX ((size_t)512 << 20)
+
 /* Prints "llamac: <message>" to stderr; returns 1 (the exit code for errors). */
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
 int cli_error(const char *fmt, ...);
+
+/* Reads a whole input file ("-": standard input) of at most CLI_FILE_MAX bytes, NUL-terminated (caller frees);
+ * only regular files are opened (llamac_read_file). Returns NULL after reporting "<what>: <problem>". */
+char *cli_read_input(const char *what, const char *path, size_t *len);
+
+/* Thread counts (-t) above 4 per online core, or above CLI_MAX_THREADS, only cost memory and time: they are
+ * clamped with a warning on stderr (llama.cpp users expect a large -t to run). Returns the count to use. */
+#define CLI_MAX_THREADS 512
+int cli_clamp_threads(const char *opt, int n);
 
 /* Option parsing: cli_arg returns the value of option argv[*i] (advancing *i), or NULL after reporting
  * a missing value. cli_int / cli_float parse strictly (whole string, range-checked) and report errors. */

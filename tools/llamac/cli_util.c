@@ -21,6 +21,56 @@ int cli_error(const char *fmt, ...)
     return 1;
 }
 
+char *cli_read_input(const char *what, const char *path, size_t *len)
+{
+    char err[600];
+    char *buf = NULL;
+    size_t n = 0;
+    if (strcmp(path, "-")) {
+        if (llamac_read_file(path, CLI_FILE_MAX, &buf, &n, err, sizeof err)) {
+            cli_error("cannot read %s file: %s", what, err);
+            return NULL;
+        }
+    } else { /* stdin, at most CLI_FILE_MAX bytes */
+        size_t cap = 1 << 16;
+        buf = malloc(cap + 1);
+        size_t got;
+        while (buf && (got = fread(buf + n, 1, cap - n, stdin)) > 0) {
+            n += got;
+            if (n == cap) {
+                char *nb = cap <= CLI_FILE_MAX ? realloc(buf, cap * 2 + 1) : NULL;
+                if (!nb) {
+                    cli_error("%s: standard input is larger than %zu bytes or memory ran out", what, CLI_FILE_MAX);
+                    free(buf);
+                    return NULL;
+                }
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        if (!buf || ferror(stdin)) {
+            cli_error("%s: cannot read standard input", what);
+            free(buf);
+            return NULL;
+        }
+        buf[n] = 0;
+    }
+    if (len)
+        *len = n;
+    return buf;
+}
+
+int cli_clamp_threads(const char *opt, int n)
+{
+    const int cores = llamac_n_cores() > 0 ? llamac_n_cores() : 1;
+    const int limit = 4 * cores < CLI_MAX_THREADS ? 4 * cores : CLI_MAX_THREADS;
+    if (n <= limit)
+        return n;
+    fprintf(stderr, "llamac: warning: %s %d is more than 4 threads per online core (%d cores): using %d\n", opt, n,
+            cores, limit);
+    return limit;
+}
+
 const char *cli_arg(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
@@ -131,6 +181,7 @@ int cli_common_opt(cli_common *c, int argc, char **argv, int *i)
     if (!strcmp(o, "-t") || !strcmp(o, "--threads")) {
         if (!(v = cli_arg(argc, argv, i)) || !cli_int(o, v, 1, 1024, &c->n_threads))
             return -1;
+        c->n_threads = cli_clamp_threads(o, c->n_threads);
         return 1;
     }
     if (!strcmp(o, "--ctx") || !strcmp(o, "-c")) {

@@ -87,6 +87,8 @@ static int parse_opts(bench_opts *o, int argc, char **argv)
         int ok = 1;
         if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             ok = (v = cli_arg(argc, argv, &i)) && (o->n_t = parse_list(a, v, 1, 1024, o->t)) > 0;
+            for (int k = 0; ok && k < o->n_t; k++)
+                o->t[k] = cli_clamp_threads(a, o->t[k]);
         } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
             return cli_error("bench: %s is not used; each test's context holds exactly its own tokens", a);
         } else {

@@ -34,37 +34,6 @@ static void usage(const char *cmd)
     printf("Sampling defaults: Meta's (temp 0.6, top-p 0.9).\n");
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 == cap) {
-            char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    return buf;
-}
-
 /* Parses the options shared by chat and run; positional arguments are returned through *prompt (run only). */
 static int parse(const char *cmd, int argc, char **argv, chat_repl_opts *o, const char **prompt, int *json_out)
 {
@@ -93,15 +62,15 @@ static int parse(const char *cmd, int argc, char **argv, chat_repl_opts *o, cons
             if (!(v = cli_arg(argc, argv, &i)))
                 return 1;
             free(o->system_buf);
-            if (!(o->system_buf = read_file(v)))
-                return cli_error("cannot read --system-file '%s'", v);
+            if (!(o->system_buf = cli_read_input("--system-file", v, NULL)))
+                return 1;
             o->system = o->system_buf;
         } else if (!strcmp(a, "--tools")) {
             if (!(v = cli_arg(argc, argv, &i)))
                 return 1;
             free(o->tools_buf);
-            if (!(o->tools_buf = read_file(v)))
-                return cli_error("cannot read --tools file '%s'", v);
+            if (!(o->tools_buf = cli_read_input("--tools", v, NULL)))
+                return 1;
         } else if (!strcmp(a, "--tool-exec")) {
             if (!(o->tool_exec = cli_arg(argc, argv, &i)))
                 return 1;

@@ -13,41 +13,6 @@
 
 #include "cli.h"
 
-#define MAX_MESSAGES_FILE (512u << 20)
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = cap < MAX_MESSAGES_FILE ? realloc(buf, cap * 2) : NULL;
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    if (f != stdin)
-        fclose(f);
-    *len = n;
-    return buf;
-}
-
 void cli_chat_opts_init(cli_chat_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -122,9 +87,9 @@ int cli_tokenize_chat(const llamac_tokenizer *tok, const llamac_gguf *gguf, cons
     }
 
     size_t len = 0;
-    char *json = read_all(o->messages_path, &len);
+    char *json = cli_read_input("--chat", o->messages_path, &len);
     if (!json)
-        return cli_error("--chat: cannot read '%s'", o->messages_path);
+        return 1;
     llamac_chat *chat = NULL;
     llamac_chat_prompt *prompt = NULL;
     int rc = 0;
@@ -167,15 +132,10 @@ int cli_tokenize_chat_file(const llamac_tokenizer *tok, const char *vocab_path, 
                            llamac_tokens *out)
 {
     llamac_gguf *g = NULL;
-    char magic[4] = {0};
-    FILE *f = fopen(vocab_path, "rb");
-    if (f) {
-        size_t got = fread(magic, 1, 4, f);
-        fclose(f);
-        char err[600];
-        if (got == 4 && !memcmp(magic, "GGUF", 4) && llamac_gguf_open(vocab_path, &g, err, sizeof err) != LLAMAC_OK)
-            return cli_error("%s", err);
-    }
+    char err[600];
+    /* the vocabulary file was loaded already (a regular file): a GGUF one also carries the chat template */
+    if (llamac_gguf_open(vocab_path, &g, err, sizeof err) != LLAMAC_OK)
+        g = NULL;
     int rc = cli_tokenize_chat(tok, g, o, out);
     llamac_gguf_close(g);
     return rc;

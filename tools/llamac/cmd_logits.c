@@ -1,13 +1,13 @@
 /*
  * cmd_logits.c — `llamac logits -m FILE --tokens IDS -o OUT [--ubatch N] [-t N] [--ctx N]`: runs the tokens
  * as one sequence, --ubatch tokens per forward call, and writes float32 little-endian logits for every
- * position, row-major [n_tokens x n_vocab]. The file is written under a temporary name and renamed at the end,
- * so a failed run never leaves a partial OUT.
+ * position, row-major [n_tokens x n_vocab]. The file is written with llamac_output_* (an unnamed temporary
+ * renamed at the end), so a failed run never leaves a partial OUT; an OUT that exists and is not a regular file
+ * (symlink, FIFO, device, directory) is refused before the model is loaded.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -61,6 +61,9 @@ int cmd_logits(int argc, char **argv)
         return cli_error("logits: --tokens is required");
     if (!out_path)
         return cli_error("logits: -o OUT is required");
+    char err[600];
+    if (llamac_output_check(out_path, err, sizeof err))
+        return cli_error("logits: %s", err);
     int32_t *toks;
     int n = cli_token_list(tokens_s, &toks);
     if (n < 0)
@@ -74,9 +77,7 @@ int cmd_logits(int argc, char **argv)
     llamac_model_get_info(m, &info);
     int rc = 1;
     llamac_context *ctx = NULL;
-    FILE *f = NULL;
-    char *tmp = NULL;
-    char err[600];
+    llamac_output *out = NULL;
     llamac_context_params cp = llamac_context_default_params();
     cp.n_ctx = cli_ctx_size(&co, m);
     cp.n_threads = co.n_threads;
@@ -91,43 +92,27 @@ int cmd_logits(int argc, char **argv)
         cli_error("logits: %d tokens do not fit in the context of %d (use --ctx)", n, llamac_context_n_ctx(ctx));
         goto done;
     }
-    size_t tl = strlen(out_path) + 32;
-    tmp = malloc(tl);
-    if (!tmp) {
-        cli_error("out of memory");
+    if (llamac_output_open(out_path, &out, err, sizeof err)) {
+        cli_error("logits: %s", err);
         goto done;
     }
-    snprintf(tmp, tl, "%s.tmp.%ld", out_path, (long)getpid());
-    f = fopen(tmp, "wb");
-    if (!f) {
-        cli_error("cannot create '%s'", tmp);
-        goto done;
-    }
-    logits_out lo = {f, info.n_vocab, 0};
+    logits_out lo = {llamac_output_stream(out), info.n_vocab, 0};
     if (llamac_decode_tokens(ctx, 0, toks, n, 1, write_row, &lo) != LLAMAC_OK) {
         if (lo.write_failed)
-            cli_error("write to '%s' failed", tmp);
+            cli_error("write to '%s' failed", out_path);
         else
             cli_error("%s", llamac_context_error(ctx));
         goto done;
     }
-    if (fclose(f) != 0) {
-        f = NULL;
-        cli_error("write to '%s' failed", tmp);
-        goto done;
-    }
-    f = NULL;
-    if (rename(tmp, out_path) != 0) {
-        cli_error("cannot rename '%s' to '%s'", tmp, out_path);
+    llamac_status cst = llamac_output_commit(out, err, sizeof err);
+    out = NULL;
+    if (cst) {
+        cli_error("logits: %s", err);
         goto done;
     }
     rc = 0;
 done:
-    if (f)
-        fclose(f);
-    if (rc && tmp)
-        unlink(tmp);
-    free(tmp);
+    llamac_output_abort(out);
     free(toks);
     llamac_context_free(ctx);
     llamac_model_free(m);

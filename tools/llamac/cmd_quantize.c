@@ -1,8 +1,9 @@
 /*
  * cmd_quantize.c — `llamac quantize IN.gguf OUT.gguf TYPE [--threads N] [-v]`: converts a model to another
  * weight type with llamac_quantize (the library does the work). This file only parses options, draws the
- * progress bar on stderr when it is a terminal, prints warnings and the summary, and turns Ctrl-C into a
- * clean cancel (the library then removes its temporary file, so OUT is never left half written).
+ * progress bar on stderr when it is a terminal, prints warnings and the summary, and turns Ctrl-C, SIGTERM and
+ * SIGHUP into a clean cancel. OUT is never left half written and no temporary file is left behind, even on
+ * SIGKILL: the library writes an unnamed O_TMPFILE and names it only when complete (include/llamac_file.h).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -97,6 +98,7 @@ int cmd_quantize(int argc, char **argv)
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_arg(argc, argv, &i)) || !cli_int(a, v, 1, 1024, &n_threads))
                 return 1;
+            n_threads = cli_clamp_threads(a, n_threads);
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             verbose = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -126,12 +128,13 @@ int cmd_quantize(int argc, char **argv)
     qp.warn = on_warn;
     qp.user = &u;
 
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
 
     llamac_quantize_stats st;
     char err[600];
@@ -139,6 +142,7 @@ int cmd_quantize(int argc, char **argv)
     clear_bar(&u);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     if (rc == LLAMAC_E_CANCELLED)
         return cli_error("quantize: interrupted; '%s' was not written", pos[1]);
     if (rc)

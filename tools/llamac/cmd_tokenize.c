@@ -18,32 +18,6 @@
 
 #include "cli.h"
 
-static char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) {
-            if (ferror(f)) {
-                free(buf);
-                return NULL;
-            }
-            break;
-        }
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb)
-            free(buf);
-        buf = nb;
-        cap *= 2;
-    }
-    if (buf)
-        buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 static llamac_tokenizer *load_vocab(const char *path)
 {
     llamac_tokenizer *tok = NULL;
@@ -165,10 +139,10 @@ int cmd_tokenize(int argc, char **argv)
         return rc;
     }
     size_t len;
-    char *in = read_all(stdin, &len);
+    char *in = cli_read_input("tokenize", "-", &len);
     if (!in) {
         llamac_tokenizer_free(tok);
-        return cli_error("tokenize: cannot read stdin");
+        return 1;
     }
     int rc = 0;
     llamac_tokens ids = {0};
@@ -235,9 +209,9 @@ int cmd_detokenize(int argc, char **argv)
     if (!path)
         return cli_error("detokenize: give a vocabulary with -m MODEL.gguf or --vocab FILE");
     size_t len;
-    char *in = read_all(stdin, &len);
+    char *in = cli_read_input("detokenize", "-", &len);
     if (!in)
-        return cli_error("detokenize: cannot read stdin");
+        return 1;
     json_error_t jerr;
     json_t *j = json_loadb(in, len, 0, &jerr);
     free(in);
