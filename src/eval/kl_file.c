@@ -201,17 +201,12 @@ llamac_status lc_kl_reader_open_stream(lc_kl_reader *r, FILE *f, uint64_t size, 
 llamac_status lc_kl_reader_open(lc_kl_reader *r, const char *path, lc_err *e)
 {
     memset(r, 0, sizeof *r);
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return lc_fail(e, LLAMAC_E_IO, "cannot open %s: %s", path, strerror(errno));
+    int fd = -1;
+    llamac_status st = lc_open_regular(path, "log-probability file", &fd, e);
+    if (st)
+        return st;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return lc_fail(e, LLAMAC_E_IO, "%s is not a regular file", path);
-    }
-    int fl = fcntl(fd, F_GETFL);
-    FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "rb");
+    FILE *f = fstat(fd, &sb) == 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         close(fd);
         return lc_fail(e, LLAMAC_E_IO, "cannot read %s: %s", path, strerror(errno));
@@ -237,12 +232,7 @@ llamac_status lc_kl_reader_next(lc_kl_reader *r, lc_lp_record *rec, uint16_t *co
 
 void lc_kl_writer_abort(lc_kl_writer *w)
 {
-    if (w->f) {
-        fclose(w->f);
-        unlink(w->tmp);
-    }
-    free(w->dest);
-    free(w->tmp);
+    lc_outfile_abort(&w->out);
     free(w->buf);
     memset(w, 0, sizeof *w);
 }
@@ -254,47 +244,25 @@ llamac_status lc_kl_writer_open(lc_kl_writer *w, const char *path, const lc_kl_h
     w->h = *h;
     if (!h->file_bytes)
         return lc_fail(e, LLAMAC_E_INVALID_ARG, "log-probability file: sizes out of range");
-    /* the destination: an existing symlink is followed (the file it names is replaced, not the link); anything
-     * but a regular file is refused rather than replaced */
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (!S_ISREG(sb.st_mode))
-            return lc_fail(e, LLAMAC_E_IO, "%s exists and is not a regular file: not replacing it", path);
-        if (!(w->dest = realpath(path, NULL)))
-            return lc_fail(e, LLAMAC_E_IO, "cannot resolve %s: %s", path, strerror(errno));
-    } else {
-        w->dest = strdup(path);
-    }
-    size_t n = w->dest ? strlen(w->dest) + 32 : 0;
-    w->tmp = n ? malloc(n) : NULL;
-    w->buf = malloc(h->record_bytes > 4 * 4096 ? h->record_bytes : 4 * 4096);
-    if (!w->dest || !w->tmp || !w->buf) {
-        lc_kl_writer_abort(w);
+    if (!(w->buf = malloc(h->record_bytes > 4 * 4096 ? h->record_bytes : 4 * 4096)))
         return lc_fail(e, LLAMAC_E_NOMEM, "out of memory");
-    }
-    snprintf(w->tmp, n, "%s.tmp.%ld", w->dest, (long)getpid());
-    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 || !(w->f = fdopen(fd, "wb"))) {
-        int err = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(w->tmp);
-        }
-        llamac_status st = lc_fail(e, LLAMAC_E_IO, "cannot create %s: %s", w->tmp, strerror(err));
+    /* an existing target that is not a regular file (symlink, FIFO, device, directory) is refused, not replaced */
+    llamac_status st = lc_outfile_open(&w->out, path, "log-probability file", e);
+    if (st) {
         lc_kl_writer_abort(w);
         return st;
     }
     uint8_t hdr[LC_KL_HEADER_BYTES];
     lc_kl_header_pack(h, hdr);
-    int bad = fwrite(hdr, 1, sizeof hdr, w->f) != sizeof hdr;
+    int bad = fwrite(hdr, 1, sizeof hdr, w->out.f) != sizeof hdr;
     for (uint64_t i = 0; i < h->n_tokens && !bad; i += 4096) {
         size_t k = h->n_tokens - i < 4096 ? (size_t)(h->n_tokens - i) : 4096;
         for (size_t j = 0; j < k; j++)
             put_u32(w->buf + 4 * j, (uint32_t)tokens[i + j]);
-        bad = fwrite(w->buf, 4, k, w->f) != k;
+        bad = fwrite(w->buf, 4, k, w->out.f) != k;
     }
     if (bad) {
-        llamac_status st = lc_fail(e, LLAMAC_E_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+        st = lc_fail(e, LLAMAC_E_IO, "cannot write %s: %s", w->out.path, strerror(errno));
         lc_kl_writer_abort(w);
         return st;
     }
@@ -306,8 +274,8 @@ llamac_status lc_kl_writer_add(lc_kl_writer *w, const lc_lp_record *rec, const u
     if (w->n_written >= (uint64_t)w->h.n_scored * w->h.n_windows)
         return lc_fail(e, LLAMAC_E_INTERNAL, "log-probability file: more records than the header says");
     pack_record(rec, codes, w->h.n_vocab, w->buf);
-    if (fwrite(w->buf, 1, w->h.record_bytes, w->f) != w->h.record_bytes)
-        return lc_fail(e, LLAMAC_E_IO, "cannot write %s: %s", w->tmp, strerror(errno));
+    if (fwrite(w->buf, 1, w->h.record_bytes, w->out.f) != w->h.record_bytes)
+        return lc_fail(e, LLAMAC_E_IO, "cannot write %s: %s", w->out.path, strerror(errno));
     w->n_written++;
     return LLAMAC_OK;
 }
@@ -318,18 +286,8 @@ llamac_status lc_kl_writer_finish(lc_kl_writer *w, lc_err *e)
     if (w->n_written != (uint64_t)w->h.n_scored * w->h.n_windows)
         st = lc_fail(e, LLAMAC_E_INTERNAL, "log-probability file: %llu records written, the header says %llu",
                      (unsigned long long)w->n_written, (unsigned long long)w->h.n_scored * w->h.n_windows);
-    else if (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)
-        st = lc_fail(e, LLAMAC_E_IO, "cannot write %s: %s", w->tmp, strerror(errno));
-    if (st) {
-        lc_kl_writer_abort(w);
-        return st;
-    }
-    int closed = fclose(w->f);
-    w->f = NULL;
-    if (closed != 0 || rename(w->tmp, w->dest) != 0) {
-        st = lc_fail(e, LLAMAC_E_IO, "cannot write %s: %s", w->dest, strerror(errno));
-        unlink(w->tmp);
-    }
+    else
+        st = lc_outfile_commit(&w->out, e); /* flushed, synced, renamed; w->out is released either way */
     lc_kl_writer_abort(w);
     return st;
 }

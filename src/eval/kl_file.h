@@ -26,6 +26,7 @@
 
 #include "eval/logprob.h"
 #include "util/err.h"
+#include "util/file.h"
 
 #define LC_KL_MAGIC "LLAMACLP"
 #define LC_KL_VERSION 1u
@@ -67,8 +68,7 @@ llamac_status lc_kl_reader_next(lc_kl_reader *r, lc_lp_record *rec, uint16_t *co
 void lc_kl_reader_close(lc_kl_reader *r);
 
 typedef struct lc_kl_writer {
-    FILE *f;
-    char *dest, *tmp;  /* owned */
+    lc_outfile out;    /* the file being written (util/file.h: temporary, renamed into place when complete) */
     lc_kl_header h;
     uint8_t *buf;      /* one record, owned */
     uint64_t n_written;

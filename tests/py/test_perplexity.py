@@ -220,16 +220,16 @@ def test_kl_base_destination():
     refused(["-f", text, "--ctx", "4096", "--kl-base", out], "needs at least")
     left = [n for n in os.listdir(SCRATCH) if n.startswith("never.kllp")]
     check(not left, f"files left behind: {left}")
-    # a symlink to a file: the file is replaced, the link stays
+    # a symlink, even to a regular file, is refused (renaming would replace the link); both stay as they were
     target = scratch("target.kllp")
     with open(target, "wb") as f:
         f.write(b"old")
     link = scratch("link.kllp")
     os.symlink(target, link)
-    ppl_json("-f", text, "--ctx", CTX, "--chunks", "2", "--kl-base", link)
-    check(os.path.islink(link) and stat.S_ISREG(os.stat(target).st_mode), "the symlink was replaced")
+    refused(["-f", text, "--ctx", CTX, "--kl-base", link], "symbolic link")
+    check(os.path.islink(link), "the symlink was replaced")
     with open(target, "rb") as f:
-        check(f.read(8) == b"LLAMACLP", "the link's target was not written")
+        check(f.read() == b"old", "the link's target was written")
 
 
 def test_short_text_refused():

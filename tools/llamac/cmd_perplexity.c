@@ -16,7 +16,6 @@
 
 #include "cli.h"
 
-#define MAX_TEXT_BYTES (1ull << 30)
 
 static volatile sig_atomic_t g_interrupted;
 
@@ -40,43 +39,6 @@ static const char *k_usage =
     "  --kl FILE         compare with FILE: KLD, PPL ratio, Δp and top-token agreement (-f not needed)\n"
     "  --json            print every figure as JSON on stdout instead of the text report\n"
     "  --kv f32|f16, --mmap|--no-mmap\n";
-
-/* reads a regular file (a FIFO or device is refused without blocking) */
-static char *read_text(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat sb;
-    char *buf = NULL;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        cli_error("'%s' is not a regular file", path);
-    else if ((uint64_t)sb.st_size > MAX_TEXT_BYTES)
-        cli_error("'%s' is larger than %llu bytes", path, (unsigned long long)MAX_TEXT_BYTES);
-    else if (!(buf = malloc((size_t)sb.st_size + 1)))
-        cli_error("out of memory");
-    size_t n = 0;
-    while (buf && n < (size_t)sb.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)sb.st_size - n);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r <= 0) {
-            cli_error("cannot read '%s': %s", path, r < 0 ? strerror(errno) : "the file shrank");
-            free(buf);
-            buf = NULL;
-        } else {
-            n += (size_t)r;
-        }
-    }
-    close(fd);
-    if (buf) {
-        buf[n] = 0;
-        *len = n;
-    }
-    return buf;
-}
 
 typedef struct report {
     int json;
@@ -242,7 +204,7 @@ static int tokenize_text(const ppl_opts *o, const llamac_model *m, llamac_tokens
     if (!tok)
         return cli_error("perplexity: %s has no vocabulary to tokenize the text with", o->co.model);
     size_t len = 0;
-    char *text = read_text(o->text_path, &len);
+    char *text = cli_read_input("text", o->text_path, &len);
     if (!text)
         return 1;
     llamac_tokenizer_info ti;
