@@ -13,26 +13,20 @@
 
 char *serve_auth_read_key_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_error("--api-key-file %s: cannot open it", path);
+    size_t len = 0;
+    char *text = cli_read_input("--api-key-file", path, &len); /* regular files only: a FIFO never blocks */
+    if (!text)
         return NULL;
-    }
-    char line[1024];
-    char *got = fgets(line, sizeof line, f);
-    fclose(f);
-    if (!got) {
-        cli_error("--api-key-file %s: the file is empty", path);
-        return NULL;
-    }
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
-        line[--n] = 0;
+    size_t n = strcspn(text, "\n"); /* the first line */
+    while (n && (text[n - 1] == '\r' || text[n - 1] == ' ' || text[n - 1] == '\t'))
+        n--;
+    text[n] = 0;
     if (!n) {
         cli_error("--api-key-file %s: the first line is empty", path);
+        free(text);
         return NULL;
     }
-    return strdup(line);
+    return text;
 }
 
 int serve_auth_ok(const char *key, const char *authorization)
