@@ -1,0 +1,545 @@
+"""test_serve_http.py — `llamac serve` end to end over raw HTTP (http.client and bare sockets), against the spec of
+issue 12 and OpenAI's HTTP API.
+
+Models (serve_util.py): a "talk" chain model whose greedy answer is always "Hello world againHello ..." (never a
+stop token), the same with 32 layers (a prefill slow enough to be caught in the middle), and a "tool" model that
+answers every chat with the Llama 3.2 tool call [get_weather(city='Paris')].
+
+Checked: health and models; chat answers, usage (prompt tokens equal `llamac tokenize --chat` of the same
+messages), max_tokens / max_completion_tokens -> finish_reason length, stop strings, n, logprobs; the streaming
+format (one id, the role first, finish_reason, the usage chunk, [DONE]); tool calls (whole and streamed) and the
+follow-up with the tool result; /v1/completions with a string and a token array; tokenize/detokenize; errors in
+OpenAI's shape: malformed JSON, wrong types (the field named), oversize bodies (413), 401 (key and key file), 404,
+405, context overflow (400 context_length_exceeded), a full queue (503 + Retry-After); a slow client (others
+served, the slow one cut); a client that disconnects during a long prefill (cancelled, sequence freed, nothing
+generated, "client-gone" logged); one log line per request. Every wait is a bounded poll, never a sleep.
+"""
+import atexit
+import json
+import os
+import socket
+import subprocess
+import threading
+
+from llamac_testlib import LLAMAC, check, main, run_llamac, scratch_dir
+from serve_util import (CALL, TOOLS, Server, check_error, parse_raw_response, raw_request,
+                        talk_model, tool_model, wait_for)
+
+_servers = {}
+
+
+def shared(name):
+    """One server per configuration for the whole module (started on first use)."""
+    if name not in _servers:
+        if name == "talk":
+            srv = Server(talk_model(), "--ctx", 256, "--parallel", 4)
+        elif name == "tool":
+            srv = Server(tool_model(), "--ctx", 512, "--parallel", 2)
+        elif name == "slow":  # one slot, one queue place, a prefill of seconds
+            srv = Server(talk_model(32), "--ctx", 8192, "--parallel", 1, "--max-queue", 1, "--timeout", 600)
+        else:
+            raise KeyError(name)
+        _servers[name] = srv.__enter__()
+    return _servers[name]
+
+
+@atexit.register
+def _stop_all():
+    for srv in _servers.values():
+        srv._kill()
+
+
+USER = [{"role": "user", "content": "Say something."}]
+
+
+def chat_prompt_ids(model, messages, tools=None):
+    """The prompt ids `llamac tokenize --chat` renders for these messages (today's date, like the server)."""
+    path = os.path.join(scratch_dir(), "msgs.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"messages": messages, **({"tools": tools} if tools else {})}, f)
+    return json.loads(run_llamac(["tokenize", "-m", model, "--chat", path], expect_ok=True).stdout)
+
+
+def talk(n):
+    """The first n tokens of the talk model's answer, as text."""
+    pieces = ["Hello", " world", " again"]
+    return "".join(pieces[i % 3] for i in range(n))
+
+
+# ---------------------------------------------------------------- basics
+
+def test_health_and_models():
+    srv = shared("talk")
+    st, _, body = srv.get_json("/health")
+    check(st == 200 and body.get("status") == "ok", f"/health: {st} {body}")
+    st, _, body = srv.get_json("/v1/models")
+    check(st == 200, f"/v1/models: {st} {body}")
+    check(body.get("object") == "list" and isinstance(body.get("data"), list) and len(body["data"]) == 1,
+          f"/v1/models shape: {body}")
+    m = body["data"][0]
+    check(isinstance(m.get("id"), str) and m["id"] and m.get("object") == "model", f"model entry: {m}")
+
+
+def test_chat_answer_usage_and_length():
+    srv = shared("talk")
+    body = srv.chat(USER, max_tokens=7, temperature=0)
+    check(body.get("object") == "chat.completion" and isinstance(body.get("id"), str) and body["id"],
+          f"object/id: {body}")
+    check(isinstance(body.get("created"), int) and isinstance(body.get("model"), str), f"created/model: {body}")
+    ch = body["choices"]
+    check(len(ch) == 1 and ch[0]["index"] == 0, f"choices: {ch}")
+    msg = ch[0]["message"]
+    check(msg["role"] == "assistant" and msg["content"] == talk(7), f"message: {msg}")
+    check(ch[0]["finish_reason"] == "length", f"finish_reason {ch[0]['finish_reason']!r}, want length")
+    u = body["usage"]
+    want_prompt = len(chat_prompt_ids(srv.model, USER))
+    check(u["prompt_tokens"] == want_prompt, f"prompt_tokens {u['prompt_tokens']}, `llamac tokenize --chat` "
+                                             f"gives {want_prompt}")
+    check(u["completion_tokens"] == 7 and u["total_tokens"] == want_prompt + 7, f"usage: {u}")
+    # max_completion_tokens is the newer name of the same limit
+    body = srv.chat(USER, max_completion_tokens=4, temperature=0)
+    check(body["choices"][0]["message"]["content"] == talk(4) and body["choices"][0]["finish_reason"] == "length",
+          f"max_completion_tokens 4: {body['choices']}")
+
+
+def test_chat_content_parts_and_system():
+    srv = shared("talk")
+    plain = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say something."}]
+    parts = [{"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+             {"role": "user", "content": [{"type": "text", "text": "Say "}, {"type": "text", "text": "something."}]}]
+    a = srv.chat(plain, max_tokens=3)
+    b = srv.chat(parts, max_tokens=3)
+    check(a["usage"]["prompt_tokens"] == len(chat_prompt_ids(srv.model, plain)), f"system prompt tokens: {a}")
+    check(a["choices"][0]["message"]["content"] == b["choices"][0]["message"]["content"] == talk(3),
+          f"text parts: {a['choices']} vs {b['choices']}")
+    check(a["usage"]["prompt_tokens"] == b["usage"]["prompt_tokens"], f"parts vs string: {a['usage']} {b['usage']}")
+
+
+def test_stop_strings():
+    srv = shared("talk")
+    body = srv.chat(USER, max_tokens=50, stop=" again")
+    c = body["choices"][0]
+    check(c["message"]["content"] == "Hello world" and c["finish_reason"] == "stop", f"stop ' again': {c}")
+    body = srv.chat(USER, max_tokens=50, stop=["zzz", "againHello w"])
+    c = body["choices"][0]
+    check(c["message"]["content"] == "Hello world " and c["finish_reason"] == "stop",
+          f"stop list ['zzz', 'againHello w'] (a stop string across tokens): {c}")
+
+
+def test_n_and_logprobs():
+    srv = shared("talk")
+    body = srv.chat(USER, max_tokens=5, n=2, logprobs=True, top_logprobs=3)
+    ch = sorted(body["choices"], key=lambda c: c["index"])
+    check([c["index"] for c in ch] == [0, 1], f"n=2 choice indexes: {[c['index'] for c in ch]}")
+    for c in ch:
+        check(c["message"]["content"] == talk(5) and c["finish_reason"] == "length", f"choice: {c}")
+        lp = c.get("logprobs") or {}
+        content = lp.get("content")
+        check(isinstance(content, list) and len(content) == 5, f"logprobs.content: {lp}")
+        check("".join(t["token"] for t in content) == talk(5), f"logprob tokens: {[t['token'] for t in content]}")
+        for t in content:
+            check(isinstance(t["logprob"], (int, float)) and -0.01 <= t["logprob"] <= 0, f"logprob {t}")
+            check(isinstance(t.get("bytes"), list) and bytes(t["bytes"]).decode() == t["token"], f"bytes {t}")
+            tops = t.get("top_logprobs")
+            check(isinstance(tops, list) and len(tops) == 3, f"top_logprobs (want 3): {t}")
+            check(tops[0]["token"] == t["token"] and all(tops[i]["logprob"] >= tops[i + 1]["logprob"]
+                                                         for i in range(2)), f"top_logprobs order: {tops}")
+    check(body["usage"]["completion_tokens"] == 10, f"n=2 x 5 tokens: usage {body['usage']}")
+
+
+# ---------------------------------------------------------------- streaming
+
+def _check_stream_shape(chunks, include_usage):
+    check(chunks and chunks[-1] == "[DONE]", f"stream does not end with [DONE]: {chunks[-3:]}")
+    chunks = chunks[:-1]
+    for c in chunks:
+        check(isinstance(c, dict) and "error" not in c, f"error or junk in stream: {c}")
+        check(c.get("object") == "chat.completion.chunk", f"chunk object: {c}")
+    ids = {c["id"] for c in chunks}
+    check(len(ids) == 1, f"chunks carry {len(ids)} ids: {ids}")
+    with_choices = [c for c in chunks if c["choices"]]
+    check(with_choices[0]["choices"][0]["delta"].get("role") == "assistant", f"first delta: {with_choices[0]}")
+    finals = [c for c in with_choices if c["choices"][0].get("finish_reason")]
+    check(len(finals) == 1 and finals[0] is with_choices[-1], f"finish_reason chunks: {finals}")
+    usage_chunks = [c for c in chunks if c.get("usage")]
+    if include_usage:
+        check(len(usage_chunks) == 1 and usage_chunks[0] is chunks[-1] and chunks[-1]["choices"] == [],
+              f"usage chunk (last, choices []): {chunks[-2:]}")
+    else:
+        check(not usage_chunks, f"usage without include_usage: {usage_chunks}")
+    return with_choices, finals[0]["choices"][0]["finish_reason"], (usage_chunks[0]["usage"] if usage_chunks
+                                                                      else None)
+
+
+def test_stream_format():
+    srv = shared("talk")
+    req = dict(messages=USER, max_tokens=6, stream=True, stream_options={"include_usage": True})
+    chunks = srv.stream("/v1/chat/completions", req)
+    with_choices, finish, usage = _check_stream_shape(chunks, True)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in with_choices)
+    check(text == talk(6) and finish == "length", f"streamed text {text!r} finish {finish!r}")
+    want = srv.chat(USER, max_tokens=6)
+    check(usage == want["usage"], f"stream usage {usage} vs non-stream {want['usage']}")
+    chunks = srv.stream("/v1/chat/completions", dict(messages=USER, max_tokens=40, stop="again", stream=True))
+    with_choices, finish, _ = _check_stream_shape(chunks, False)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in with_choices)
+    check(text == "Hello world " and finish == "stop", f"streamed stop: {text!r} {finish!r}")
+
+
+def test_tool_call_and_follow_up():
+    srv = shared("tool")
+    body = srv.chat([{"role": "user", "content": "Weather in Paris?"}], tools=TOOLS, max_tokens=40)
+    c = body["choices"][0]
+    check(c["finish_reason"] == "tool_calls", f"finish_reason: {c}")
+    calls = c["message"].get("tool_calls")
+    check(isinstance(calls, list) and len(calls) == 1, f"tool_calls: {c['message']}")
+    call = calls[0]
+    check(call.get("type") == "function" and isinstance(call.get("id"), str) and call["id"], f"call: {call}")
+    check(call["function"]["name"] == "get_weather", f"call name: {call}")
+    check(json.loads(call["function"]["arguments"]) == {"city": "Paris"}, f"call arguments: {call}")
+    check(c["message"].get("content") in (None, ""), f"content beside the call: {c['message']}")
+    # the follow-up carries the call and its result; the prompt is exactly the library's rendering of them
+    msgs = [{"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": calls},
+            {"role": "tool", "tool_call_id": call["id"], "content": '{"temperature": 21}'}]
+    body2 = srv.chat(msgs, tools=TOOLS, max_tokens=40)
+    want = len(chat_prompt_ids(srv.model, msgs, TOOLS))
+    check(body2["usage"]["prompt_tokens"] == want, f"follow-up prompt_tokens {body2['usage']}, want {want}")
+    check(body2["usage"]["prompt_tokens"] > body["usage"]["prompt_tokens"] + len(CALL), "follow-up prompt shorter")
+    # tool_choice none: no tools offered, the same scripted text comes back as content
+    body3 = srv.chat([{"role": "user", "content": "Weather?"}], tools=TOOLS, tool_choice="none", max_tokens=40)
+    c3 = body3["choices"][0]
+    check(not c3["message"].get("tool_calls") and c3["finish_reason"] == "stop", f"tool_choice none: {c3}")
+
+
+def test_tool_call_streamed():
+    srv = shared("tool")
+    chunks = srv.stream("/v1/chat/completions", dict(messages=[{"role": "user", "content": "Weather?"}],
+                                                     tools=TOOLS, max_tokens=40, stream=True))
+    with_choices, finish, _ = _check_stream_shape(chunks, False)
+    check(finish == "tool_calls", f"streamed finish_reason {finish!r}")
+    deltas = [d for c in with_choices for d in (c["choices"][0]["delta"].get("tool_calls") or [])]
+    check(deltas, f"no tool_calls deltas: {with_choices}")
+    first = deltas[0]
+    check(first.get("index") == 0 and isinstance(first.get("id"), str) and first.get("type") == "function" and
+          first["function"].get("name") == "get_weather", f"first tool call delta: {first}")
+    check(all(d.get("index") == 0 for d in deltas), f"delta indexes: {deltas}")
+    args = "".join(d["function"].get("arguments") or "" for d in deltas)
+    check(json.loads(args) == {"city": "Paris"}, f"streamed arguments {args!r}")
+
+
+# ---------------------------------------------------------------- completions, tokenize
+
+def test_completions_string_and_tokens():
+    srv = shared("talk")
+    st, _, a = srv.post_json("/v1/completions", {"prompt": "Hello", "max_tokens": 4, "temperature": 0})
+    check(st == 200, f"completions string: {st} {a}")
+    check(a.get("object") == "text_completion", f"object: {a}")
+    c = a["choices"][0]
+    check(c["text"] == " world againHello world" and c["finish_reason"] == "length", f"completion: {c}")
+    st, _, b = srv.post_json("/v1/completions", {"prompt": [128000, 9906], "max_tokens": 4})
+    check(st == 200, f"completions tokens: {st} {b}")
+    check(b["choices"][0]["text"] == c["text"], f"token prompt: {b['choices'][0]} vs {c}")
+    check(b["usage"]["prompt_tokens"] == 2 and b["usage"]["completion_tokens"] == 4, f"usage {b['usage']}")
+    st, _, b = srv.post_json("/v1/completions", {"prompt": "Hello", "max_tokens": 30, "stop": ["Hello"]})
+    check(st == 200 and b["choices"][0]["text"] == " world again" and b["choices"][0]["finish_reason"] == "stop",
+          f"completions stop: {b}")
+    chunks = srv.stream("/v1/completions", {"prompt": "Hello", "max_tokens": 4, "stream": True})
+    check(chunks[-1] == "[DONE]", f"completions stream end: {chunks[-2:]}")
+    text = "".join(ch["choices"][0].get("text") or "" for ch in chunks[:-1] if ch.get("choices"))
+    check(text == c["text"], f"streamed completion {text!r}")
+
+
+def test_tokenize_detokenize():
+    srv = shared("talk")
+    text = "Hello world, héllo wörld! 日本語 <|eot_id|>"
+    st, _, body = srv.post_json("/tokenize", {"content": text})
+    check(st == 200 and isinstance(body.get("tokens"), list), f"/tokenize: {st} {body}")
+    toks = body["tokens"]
+    if toks and toks[0] == 128000:
+        toks = toks[1:]
+    ref = json.loads(subprocess.run([LLAMAC, "tokenize", "-m", srv.model], input=text.encode(),
+                                    capture_output=True, timeout=60, check=True).stdout)
+    check(toks == ref, f"/tokenize {toks} vs llamac tokenize {ref}")
+    check(128009 not in toks, "special-token text in content became a special token")
+    st, _, body = srv.post_json("/detokenize", {"tokens": toks})
+    check(st == 200 and body.get("content") == text, f"/detokenize: {st} {body}")
+    st, _, body = srv.post_json("/tokenize", {"content": 5})
+    check_error(st, body, 400, field="content", what="/tokenize content 5")
+    st, _, body = srv.post_json("/detokenize", {"tokens": [1, -3]})
+    check_error(st, body, 400, field="tokens", what="/detokenize negative id")
+    st, _, body = srv.post_json("/detokenize", {"tokens": [999999999]})
+    check_error(st, body, 400, field="tokens", what="/detokenize id out of range")
+
+
+# ---------------------------------------------------------------- errors
+
+def test_malformed_json():
+    srv = shared("talk")
+    for bad in (b"{", b"{\"messages\": [}", b"not json", b"", b"[]", b"null", b"{\"messages\": \"\xff\xfe\"}",
+                b"{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]} trailing"):
+        st, _, data = srv.request("POST", "/v1/chat/completions", bad)
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = data
+        check_error(st, body, 400, want_type="invalid_request_error", what=f"body {bad[:40]!r}")
+    check(srv.get_json("/health")[0] == 200, "server not healthy after malformed bodies")
+
+
+def test_wrong_types_name_the_field():
+    srv = shared("talk")
+    cases = [
+        ({"messages": "hi"}, "messages"),
+        ({}, "messages"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "wizard", "content": "x"}]}, "role"),
+        ({"messages": [{"role": "user", "content": 5}]}, "content"),
+        ({"messages": USER, "max_tokens": "ten"}, "max_tokens"),
+        ({"messages": USER, "max_tokens": -1}, "max_tokens"),
+        ({"messages": USER, "temperature": "hot"}, "temperature"),
+        ({"messages": USER, "temperature": -1}, "temperature"),
+        ({"messages": USER, "top_p": 2}, "top_p"),
+        ({"messages": USER, "n": 0}, "n"),
+        ({"messages": USER, "stream": "yes"}, "stream"),
+        ({"messages": USER, "stop": 5}, "stop"),
+        ({"messages": USER, "seed": "x"}, "seed"),
+        ({"messages": USER, "tools": "x"}, "tools"),
+        ({"messages": USER, "tool_choice": {"type": "function", "function": {"name": "nope"}}, "tools": TOOLS},
+         "tool_choice"),
+        ({"messages": USER, "top_logprobs": 3}, "logprobs"),
+        ({"messages": USER, "frequency_penalty": "x"}, "frequency_penalty"),
+    ]
+    for req, field in cases:
+        st, _, body = srv.post_json("/v1/chat/completions", req)
+        check_error(st, body, 400, want_type="invalid_request_error", field=field, what=f"request {req}")
+    st, _, body = srv.post_json("/v1/completions", {"prompt": {"a": 1}})
+    check_error(st, body, 400, field="prompt", what="completions prompt object")
+    st, _, body = srv.post_json("/v1/completions", {"prompt": [1, "x"]})
+    check_error(st, body, 400, field="prompt", what="completions prompt mixed array")
+
+
+def test_oversize_body_413():
+    srv = shared("talk")
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {1 << 30}\r\n\r\n").encode()
+    out = raw_request(srv.port, head + b"{\"messages\": \"" + b"a" * (1 << 20))
+    st, _, body = parse_raw_response(out)
+    check_error(st, json.loads(body), 413, what="Content-Length 1 GiB")
+    # a body really sent, larger than any sane limit (64 MB): answered 413, not read into memory and parsed
+    out = raw_request(srv.port, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\n\r\n" +
+                      b" " * (64 << 20))
+    st, _, body = parse_raw_response(out)
+    check_error(st, json.loads(body), 413, what="64 MB body")
+    check(srv.get_json("/health")[0] == 200, "server not healthy after oversize bodies")
+
+
+def test_not_found_and_method():
+    srv = shared("talk")
+    for path in ("/v1/nothing", "/", "/v2/chat/completions", "/v1/chat/completions/x"):
+        st, _, body = srv.get_json(path)
+        check_error(st, body, 404, what=f"GET {path}")
+        st, _, data = srv.request("POST", path, {"messages": USER})
+        check_error(st, json.loads(data), 404, what=f"POST {path}")
+    for method, path in (("GET", "/v1/chat/completions"), ("DELETE", "/v1/completions"), ("PUT", "/tokenize")):
+        st, hdr, data = srv.request(method, path)
+        check_error(st, json.loads(data), 405, what=f"{method} {path}")
+
+
+def test_api_key():
+    key = "sk-test-0123456789"
+    d = scratch_dir()
+    key_file = os.path.join(d, "key")
+    with open(key_file, "w", encoding="utf-8") as f:
+        f.write(key + "\n")
+    for args in (["--api-key", key], ["--api-key-file", key_file]):
+        with Server(talk_model(), "--ctx", 128, *args, api_key=key) as srv:
+            for bad in ("", "sk-test-012345678", "sk-test-0123456789x", "x" * 5000):
+                hdr = {"Authorization": f"Bearer {bad}"} if bad else {}
+                st, _, data = srv.request("POST", "/v1/chat/completions", {"messages": USER, "max_tokens": 1},
+                                          headers=hdr, key="" if not bad else bad)
+                check_error(st, json.loads(data), 401, what=f"{args[0]}: key {bad[:20]!r}")
+            st, _, data = srv.request("GET", "/v1/models", key="wrong")
+            check(st == 401, f"/v1/models with a wrong key: {st}")
+            body = srv.chat(USER, max_tokens=2)
+            check(body["choices"][0]["message"]["content"] == talk(2), f"with the key: {body}")
+
+
+def test_context_overflow():
+    srv = shared("talk")  # --ctx 256
+    n_prompt = len(chat_prompt_ids(srv.model, USER))
+    st, _, body = srv.post_json("/v1/chat/completions", {"messages": USER, "max_tokens": 256 - n_prompt + 1})
+    check_error(st, body, 400, want_code="context_length_exceeded", what="prompt + max_tokens = ctx + 1")
+    body = srv.chat(USER, max_tokens=256 - n_prompt)
+    check(body["usage"]["completion_tokens"] == 256 - n_prompt, f"prompt + max_tokens = ctx: {body['usage']}")
+    long_user = [{"role": "user", "content": "word " * 400}]
+    st, _, body = srv.post_json("/v1/chat/completions", {"messages": long_user})
+    check_error(st, body, 400, want_code="context_length_exceeded", what="prompt longer than --ctx")
+    st, _, body = srv.post_json("/v1/completions", {"prompt": [9906] * 257, "max_tokens": 1})
+    check_error(st, body, 400, want_code="context_length_exceeded", what="token prompt longer than --ctx")
+    # without max_tokens the answer may use the rest of the context, and says it was cut
+    body = srv.chat(USER)
+    c = body["choices"][0]
+    check(c["finish_reason"] == "length" and body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+          == 256, f"answer to the end of the context: {c['finish_reason']} {body['usage']}")
+
+
+# ---------------------------------------------------------------- hostile clients
+
+def test_slow_client_and_idle_connections():
+    with Server(talk_model(), "--ctx", 128, "--parallel", 2, "--timeout", 3) as srv:
+        idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=60) for _ in range(64)]
+        slow = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+        done = threading.Event()
+        sent = []
+
+        def drip():  # headers byte by byte while the others are served
+            for b in b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n":
+                if done.is_set():
+                    return
+                try:
+                    slow.send(bytes([b]))
+                except OSError:
+                    return
+                sent.append(b)
+                done.wait(0.02)
+        t = threading.Thread(target=drip)
+        t.start()
+        try:
+            for _ in range(3):
+                body = srv.chat(USER, max_tokens=3)
+                check(body["choices"][0]["message"]["content"] == talk(3), f"served beside a slow client: {body}")
+                check(srv.get_json("/health")[0] == 200, "health beside a slow client")
+        finally:
+            done.set()
+            t.join()
+        check(sent, "the slow client sent nothing")
+        # the slow client now stalls mid-headers: the server must cut it (a bound far above --timeout 3)
+        slow.settimeout(60)
+        try:
+            rest = slow.recv(65536)
+            while rest and not rest.endswith(b"}") and b"\r\n\r\n" not in rest:
+                rest += slow.recv(65536)
+        except socket.timeout:
+            raise AssertionError("a client stalled mid-headers was not cut within 60 s (--timeout 3)")
+        except ConnectionResetError:
+            rest = b""
+        check(rest == b"" or rest.startswith(b"HTTP/1.1 408") or rest.startswith(b"HTTP/1.1 400"),
+              f"stalled client got {rest[:200]!r}")
+        slow.close()
+        for s in idle:
+            s.close()
+        check(srv.get_json("/health")[0] == 200, "server not healthy after slow and idle clients")
+
+
+def _raw_completion(port, obj):
+    """Sends a /v1/completions request on a raw socket without reading the answer; -> the socket."""
+    body = json.dumps(obj).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=600)
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return s
+
+
+def _recv_all(s):
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+        if b"\r\n\r\n" in out:
+            head, _, body = out.partition(b"\r\n\r\n")
+            if b"content-length:" in head.lower():
+                n = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                if len(body) >= n:
+                    return out
+
+
+LONG_PROMPT = [128000] + [9906] * 6000  # "Hello" x 6000: seconds of prefill on the 32-layer model
+
+
+def test_disconnect_during_prefill():
+    srv = shared("slow")
+    srv.wait_idle()
+    m = srv.metrics()
+    c0 = srv.metric("llamac_cancellations_total", samples=m)
+    g0 = srv.metric("llamac_generated_tokens_total", samples=m)
+    s = _raw_completion(srv.port, {"prompt": LONG_PROMPT, "max_tokens": 2000, "stream": True})
+    srv.wait_metric("llamac_busy_sequences", 1, limit_s=60)
+    s.close()  # gone in the middle of the prefill
+    srv.wait_metric("llamac_cancellations_total", c0 + 1, limit_s=60, op=">=")
+    srv.wait_metric("llamac_busy_sequences", 0, limit_s=60)
+    g1 = srv.metric("llamac_generated_tokens_total")
+    check(g1 - g0 < 8, f"{g1 - g0} tokens generated for a client gone during the prefill")
+    wait_for(lambda: "client-gone" in srv.log(), 30, "'client-gone' in the server log")
+    # the slot is free: a short request is answered
+    st, _, body = srv.post_json("/v1/completions", {"prompt": "Hello", "max_tokens": 2})
+    check(st == 200 and body["choices"][0]["text"] == " world again", f"after the cancellation: {st} {body}")
+
+
+def test_queue_full_503():
+    srv = shared("slow")  # --parallel 1 --max-queue 1
+    srv.wait_idle()
+    running = _raw_completion(srv.port, {"prompt": LONG_PROMPT, "max_tokens": 2000})
+    queued = None
+    try:
+        srv.wait_metric("llamac_busy_sequences", 1, limit_s=60)
+        queued = _raw_completion(srv.port, {"prompt": "Hello", "max_tokens": 3})
+        srv.wait_metric("llamac_queue_depth", 1, limit_s=60)
+        r503 = srv.metric("llamac_requests_total", {"status": "503"})
+        st, hdr, data = srv.request("POST", "/v1/completions", {"prompt": "Hello", "max_tokens": 3})
+        check_error(st, json.loads(data), 503, what="third request with one running and one queued")
+        ra = hdr.get("retry-after", "")
+        check(ra.isdigit(), f"Retry-After {ra!r} (want whole seconds)")
+        srv.wait_metric("llamac_requests_total", r503 + 1, labels={"status": "503"}, op=">=", limit_s=30)
+        running.close()  # frees the slot: the queued request runs
+        running = None
+        st, _, body = parse_raw_response(_recv_all(queued))
+        check(st == 200 and json.loads(body)["choices"][0]["text"] == " world againHello",
+              f"queued request: {st} {body[:300]!r}")
+    finally:
+        for s in (running, queued):
+            if s is not None:
+                s.close()
+    srv.wait_idle()
+
+
+def test_log_line_per_request():
+    with Server(talk_model(), "--ctx", 128) as srv:
+        srv.chat(USER, max_tokens=2)
+        srv.get_json("/v1/nothing")
+        srv.post_json("/v1/chat/completions", {"messages": 1})
+
+        def lines():
+            return [ln for ln in srv.log().splitlines() if "/v1/" in ln]
+        got = wait_for(lambda: len(lines()) >= 3 and lines(), 30, "three request log lines")
+        check(any("POST" in ln and "/v1/chat/completions" in ln and "200" in ln for ln in got), f"log: {got}")
+        check(any("/v1/nothing" in ln and "404" in ln for ln in got), f"404 not logged: {got}")
+    with Server(talk_model(), "--ctx", 128, "--log-format", "json") as srv:
+        srv.chat(USER, max_tokens=2)
+
+        def json_lines():
+            out = []
+            for ln in srv.log().splitlines():
+                try:
+                    o = json.loads(ln)
+                except ValueError:
+                    continue
+                if isinstance(o, dict) and "/v1/chat/completions" in json.dumps(o):
+                    out.append(o)
+            return out
+        got = wait_for(json_lines, 30, "a JSON log line for the request")
+        check(any(200 in o.values() or "200" in o.values() for o in got), f"JSON log line without status: {got}")
+
+
+def test_zz_servers_survived():
+    """Last: every shared server is still alive (no crash from anything above) and shuts down cleanly."""
+    for name in list(_servers):
+        srv = _servers.pop(name)
+        check(srv.alive(), f"the {name} server died: {srv.log()[-2000:]}")
+        srv.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    main(globals())
