@@ -10,3 +10,19 @@ add_test(NAME node_tok_differential
          COMMAND ${LLAMAC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/node/test_tok_differential.py)
 set_tests_properties(node_tok_differential PROPERTIES ENVIRONMENT "${LLAMAC_TEST_ENV};PYTHONDONTWRITEBYTECODE=1"
                      FIXTURES_REQUIRED tok_node LABELS "node" TIMEOUT 1800)
+
+# ---- llamac serve: the official OpenAI client, raw HTTP, concurrency, soak ----
+# node_openai_setup installs the pinned `openai` npm client (tests/node/openai/package.json) into
+# $LLAMAC_BUILD/openai-node; node_openai_client runs it against live servers (tests/node/openai/test_openai.mjs).
+add_test(NAME node_openai_setup COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/node/openai/setup.sh)
+set_tests_properties(node_openai_setup PROPERTIES ENVIRONMENT "${LLAMAC_TEST_ENV}" FIXTURES_SETUP openai_node
+                     LABELS "node;serve" TIMEOUT 600)
+add_test(NAME node_openai_client
+         COMMAND ${LLAMAC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/node/openai/test_openai_client.py)
+set_tests_properties(node_openai_client PROPERTIES ENVIRONMENT "${LLAMAC_TEST_ENV};PYTHONDONTWRITEBYTECODE=1"
+                     FIXTURES_REQUIRED openai_node LABELS "node;serve" TIMEOUT 900)
+# the tests/py/test_serve_*.py files are registered by the py glob (py_serve_*); here they get the serve label
+# and their own time limits (the soak runs LLAMAC_SOAK_SECONDS, 60 by default, plus start-up and checks)
+set_tests_properties(py_serve_http PROPERTIES LABELS "py;serve" TIMEOUT 900)
+set_tests_properties(py_serve_concurrency PROPERTIES LABELS "py;serve" TIMEOUT 600)
+set_tests_properties(py_serve_soak PROPERTIES LABELS "py;serve" TIMEOUT 900)
