@@ -30,8 +30,8 @@ def test_openai_node_client():
             Server(tool_model(), "--ctx", 512, "--parallel", 2) as tool:
         env = dict(os.environ, TALK_URL=talk.base_url, TOOL_URL=tool.base_url, API_KEY=KEY)
         try:
-            r = subprocess.run(["node", script] + os.environ.get("LLAMAC_OPENAI_ONLY", "").split(), cwd=NODE_DIR, env=env, capture_output=True,
-                               text=True, timeout=900)
+            r = subprocess.run(["node", script] + os.environ.get("LLAMAC_OPENAI_ONLY", "").split(),
+                               cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired:
             raise AssertionError("test_openai.mjs did not finish in 900 s")
         print(r.stdout, end="")
