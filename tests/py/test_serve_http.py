@@ -336,7 +336,7 @@ def test_oversize_body_413():
 
 def test_not_found_and_method():
     srv = shared("talk")
-    for path in ("/v1/nothing", "/", "/v2/chat/completions", "/v1/chat/completions/x"):
+    for path in ("/v1/nothing", "/v2/chat/completions", "/v1/chat/completions/x", "/metrics/x"):
         st, _, body = srv.get_json(path)
         check_error(st, body, 404, what=f"GET {path}")
         st, _, data = srv.request("POST", path, {"messages": USER})
