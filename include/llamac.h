@@ -55,8 +55,10 @@ typedef enum llamac_status {
     LLAMAC_E_TOKENIZER,    /* the vocabulary is missing or invalid */
     LLAMAC_E_CANCELLED,    /* stopped by a callback */
     LLAMAC_E_INTERNAL,     /* a bug: please report it */
-    LLAMAC_E_KV_FULL       /* the context's KV memory (kv_size) has no free block left; sequences must release
+    LLAMAC_E_KV_FULL,      /* the context's KV memory (kv_size) has no free block left; sequences must release
                               positions first. Unlike LLAMAC_E_CONTEXT_FULL this is about all sequences together */
+    LLAMAC_E_BUSY,         /* a queue is full (llamac_engine_submit): try again later */
+    LLAMAC_E_TIMEOUT       /* a job ran past its time limit (llamac_engine_params.timeout_s) */
 } llamac_status;
 
 /* A short static description of a status code ("invalid argument", ...). Never NULL. */
@@ -396,5 +398,6 @@ int llamac_n_cores(void);
 #include "llamac_chat.h"      /* Llama 3.x chat formats and tool calls */
 #include "llamac_quantize.h"  /* converting models to other weight types (llamac quantize) */
 #include "llamac_session.h"   /* generation sessions: a conversation on one sequence, batched stepping */
+#include "llamac_engine.h"    /* the continuous-batching engine: many jobs on one context, one thread */
 
 #endif /* LLAMAC_H */

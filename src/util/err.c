@@ -41,6 +41,8 @@ const char *llamac_status_str(llamac_status status)
     case LLAMAC_E_CANCELLED: return "cancelled";
     case LLAMAC_E_INTERNAL: return "internal error";
     case LLAMAC_E_KV_FULL: return "KV cache memory full";
+    case LLAMAC_E_BUSY: return "busy (queue full)";
+    case LLAMAC_E_TIMEOUT: return "timed out";
     }
     return "unknown status";
 }

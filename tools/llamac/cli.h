@@ -20,6 +20,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "llamac: <message>" to stderr; returns 1 (the exit code for errors). */
 #if defined(__GNUC__)

@@ -18,6 +18,7 @@ static const command g_commands[] = {
     {"logits", cmd_logits, "write the logits of every position of a token sequence (float32 LE)"},
     {"chat", cmd_chat, "talk with a model in the terminal (Llama 3 chat format, streaming, tools)"},
     {"run", cmd_run, "answer one prompt in the chat format (or chat without a prompt), Ollama-style"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server that answers many clients at once"},
     {"generate", cmd_generate, "generate a continuation of a prompt"},
     {"tokenize", cmd_tokenize, "print the token ids of stdin (JSON array)"},
     {"detokenize", cmd_detokenize, "decode a JSON array of token ids from stdin"},

@@ -1,0 +1,434 @@
+/*
+ * serve_http.c — the HTTP side of `llamac serve`, on libmicrohttpd: the listening socket, the daemon (one
+ * thread per connection, bounded by SERVE_MAX_CONNECTIONS, idle connections closed after SERVE_IDLE_TIMEOUT_S),
+ * the access handler (routing, authentication, bounded request bodies), replies, and the end of each request
+ * (its log line and metrics).
+ *
+ * A request's life: MHD calls the access handler first with only the headers (we route, check the key and the
+ * Content-Length, and answer at once when the request is refused), then once per piece of the body (appended,
+ * at most SERVE_MAX_BODY bytes), then once with nothing (the handler runs). MHD's completion callback ends it:
+ * that is where the request is logged and its state freed, whatever way it ended.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "serve.h"
+
+typedef enum route {
+    ROUTE_NONE = 0,
+    ROUTE_HEALTH,
+    ROUTE_METRICS,
+    ROUTE_MODELS,
+    ROUTE_CHAT,
+    ROUTE_COMPLETIONS,
+    ROUTE_TOKENIZE,
+    ROUTE_DETOKENIZE,
+} route;
+
+typedef struct route_def {
+    const char *path;
+    const char *method;
+    route r;
+    int needs_key;
+    int has_body;
+} route_def;
+
+static const route_def g_routes[] = {
+    {"/health", "GET", ROUTE_HEALTH, 0, 0},
+    {"/metrics", "GET", ROUTE_METRICS, 0, 0},
+    {"/v1/models", "GET", ROUTE_MODELS, 1, 0},
+    {"/v1/chat/completions", "POST", ROUTE_CHAT, 1, 1},
+    {"/v1/completions", "POST", ROUTE_COMPLETIONS, 1, 1},
+    {"/tokenize", "POST", ROUTE_TOKENIZE, 1, 1},
+    {"/detokenize", "POST", ROUTE_DETOKENIZE, 1, 1},
+};
+
+struct serve_request {
+    serve_server *srv;
+    struct MHD_Connection *conn;
+    char method[16];
+    char path[160];
+    const route_def *route;
+    char *body; /* the upload, NUL-terminated */
+    size_t body_len, body_cap;
+    int too_big;
+    int answered;           /* a response was queued */
+    int status;
+    double t0_ms;
+    int64_t prompt_tokens, generated_tokens;
+    double ttft_ms;
+    int client_gone;
+    serve_stream *stream;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+serve_server *serve_request_server(serve_request *rq) { return rq->srv; }
+struct MHD_Connection *serve_request_connection(serve_request *rq) { return rq->conn; }
+
+const char *serve_request_body(serve_request *rq, size_t *len)
+{
+    *len = rq->body_len;
+    return rq->body ? rq->body : "";
+}
+
+void serve_request_note_tokens(serve_request *rq, int64_t prompt_tokens, int64_t generated_tokens)
+{
+    rq->prompt_tokens = prompt_tokens;
+    rq->generated_tokens = generated_tokens;
+}
+
+void serve_request_note_ttft(serve_request *rq, double ttft_ms) { rq->ttft_ms = ttft_ms; }
+
+void serve_request_mark_gone(serve_request *rq) { rq->client_gone = 1; }
+
+void serve_request_set_status(serve_request *rq, int status)
+{
+    rq->status = status;
+    rq->answered = 1;
+}
+
+void serve_request_set_stream(serve_request *rq, serve_stream *ss) { rq->stream = ss; }
+
+void serve_request_generating(serve_request *rq, int on)
+{
+    MHD_set_connection_option(rq->conn, MHD_CONNECTION_OPTION_TIMEOUT, on ? 0u : (unsigned)SERVE_IDLE_TIMEOUT_S);
+}
+
+void serve_new_id(serve_server *s, const char *prefix, char *out, size_t size)
+{
+    uint64_t n = atomic_fetch_add(&s->next_id, 1);
+    /* unique within the server (the counter) and across restarts (the start time) */
+    snprintf(out, size, "%s%08llx%016llx", prefix, (unsigned long long)(s->started & 0xffffffff),
+             (unsigned long long)n);
+}
+
+int serve_client_gone(serve_request *rq)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return 0;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+        return 1;
+    char c;
+    ssize_t n = recv(p.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    /* EOF, or a reset; bytes waiting (a pipelined request) mean the client is still there */
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Replies
+ * ------------------------------------------------------------------------------------------------------- */
+int serve_reply_text(serve_request *rq, int status, const char *content_type, char *body)
+{
+    if (!body) {
+        status = 500;
+        content_type = "application/json";
+        body = strdup("{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,"
+                      "\"code\":null}}");
+        if (!body)
+            return MHD_NO;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (status == 503)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 405 && rq->route) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->route->method);
+    }
+    int ret = MHD_queue_response(rq->conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    rq->status = status;
+    rq->answered = 1;
+    return ret;
+}
+
+int serve_reply_json(serve_request *rq, int status, char *body)
+{
+    return serve_reply_text(rq, status, "application/json", body);
+}
+
+int serve_reply_error(serve_request *rq, const llamac_oai_error *e)
+{
+    return serve_reply_json(rq, e->status, llamac_oai_error_json(e));
+}
+
+int serve_reply_fail(serve_request *rq, int status, const char *type, const char *code, const char *fmt, ...)
+{
+    llamac_oai_error e;
+    llamac_oai_fail(&e, status, type, code, NULL, "%s", "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    return serve_reply_error(rq, &e);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * The access handler
+ * ------------------------------------------------------------------------------------------------------- */
+/* The route of (path, method): *r the definition (or NULL); returns 0, 404 or 405. */
+static int find_route(const char *path, const char *method, const route_def **r)
+{
+    *r = NULL;
+    for (size_t i = 0; i < sizeof g_routes / sizeof g_routes[0]; i++) {
+        if (strcmp(path, g_routes[i].path))
+            continue;
+        *r = &g_routes[i];
+        return strcmp(method, g_routes[i].method) ? 405 : 0;
+    }
+    return 404;
+}
+
+/* The first call: route, check the key and the announced body size. Returns 1 when the request was answered. */
+static int on_headers(serve_request *rq, const char *url, const char *method)
+{
+    int code = find_route(url, method, &rq->route);
+    if (code == 405)
+        return serve_reply_fail(rq, 405, "invalid_request_error", NULL, "%s %s: method not allowed (use %s)",
+                                method, url, rq->route->method),
+               1;
+    if (code == 404) {
+        if (strncmp(url, "/v1/", 4) && (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
+            serve_static(rq, method, url);
+            rq->answered = 1;
+            return 1;
+        }
+        serve_reply_fail(rq, 404, "not_found_error", NULL, "%s %s: no such endpoint", method, url);
+        return 1;
+    }
+    if (rq->route->needs_key && rq->srv->opt.api_key &&
+        !serve_auth_ok(rq->srv->opt.api_key,
+                       MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+        serve_reply_fail(rq, 401, "authentication_error", "invalid_api_key",
+                         "missing or invalid API key (send \"Authorization: Bearer KEY\")");
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && rq->route->has_body && strtoull(cl, NULL, 10) > SERVE_MAX_BODY) {
+        serve_reply_fail(rq, 413, "invalid_request_error", "request_too_large",
+                         "the request body is %s bytes; at most %u are accepted", cl, SERVE_MAX_BODY);
+        return 1;
+    }
+    return 0;
+}
+
+/* Appends a piece of the body; 0 when the connection should be dropped (far beyond the limit). */
+static int on_upload(serve_request *rq, const char *data, size_t n)
+{
+    if (rq->too_big || rq->body_len + n > SERVE_MAX_BODY) {
+        rq->too_big = 1;
+        rq->body_len += n; /* counted, not kept */
+        return rq->body_len <= 2 * (size_t)SERVE_MAX_BODY;
+    }
+    if (rq->body_len + n + 1 > rq->body_cap) {
+        size_t cap = rq->body_cap ? rq->body_cap : 4096;
+        while (cap < rq->body_len + n + 1)
+            cap *= 2;
+        char *p = realloc(rq->body, cap);
+        if (!p)
+            return 0;
+        rq->body = p;
+        rq->body_cap = cap;
+    }
+    memcpy(rq->body + rq->body_len, data, n);
+    rq->body_len += n;
+    rq->body[rq->body_len] = 0;
+    return 1;
+}
+
+static int dispatch(serve_request *rq)
+{
+    switch (rq->route->r) {
+    case ROUTE_HEALTH:
+        return serve_health(rq);
+    case ROUTE_METRICS:
+        return serve_metrics_route(rq);
+    case ROUTE_MODELS:
+        return serve_models(rq);
+    case ROUTE_CHAT:
+        return serve_completion(rq, LLAMAC_OAI_CHAT);
+    case ROUTE_COMPLETIONS:
+        return serve_completion(rq, LLAMAC_OAI_COMPLETION);
+    case ROUTE_TOKENIZE:
+        return serve_tokenize(rq);
+    case ROUTE_DETOKENIZE:
+        return serve_detokenize(rq);
+    default:
+        return serve_reply_fail(rq, 500, "server_error", NULL, "no handler");
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    serve_request *rq = *con_cls;
+    if (!rq) {
+        if (!(rq = calloc(1, sizeof *rq)))
+            return MHD_NO;
+        *con_cls = rq;
+        rq->srv = cls;
+        rq->conn = conn;
+        rq->t0_ms = now_ms();
+        rq->ttft_ms = -1;
+        snprintf(rq->method, sizeof rq->method, "%s", method);
+        snprintf(rq->path, sizeof rq->path, "%s", url);
+        if (on_headers(rq, url, method))
+            return MHD_YES;
+        if (!rq->route->has_body)
+            return dispatch(rq) == MHD_YES ? MHD_YES : MHD_NO;
+        return MHD_YES;
+    }
+    if (rq->answered) { /* refused at the headers: the body is discarded */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        int ok = on_upload(rq, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return ok ? MHD_YES : MHD_NO;
+    }
+    if (rq->too_big)
+        return serve_reply_fail(rq, 413, "invalid_request_error", "request_too_large",
+                                "the request body is larger than %u bytes", SERVE_MAX_BODY) == MHD_YES
+                   ? MHD_YES
+                   : MHD_NO;
+    return dispatch(rq) == MHD_YES ? MHD_YES : MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    serve_request *rq = *con_cls;
+    serve_server *s = cls;
+    if (!rq)
+        return;
+    *con_cls = NULL;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->stream)
+        rq->client_gone = 1;
+    serve_stream_free(rq->stream); /* cancels its jobs if still running */
+    int status = rq->answered ? rq->status : 499;
+    serve_metrics_request(&s->metrics, status);
+    serve_log_entry e = {rq->method,           rq->path, status, rq->prompt_tokens, rq->generated_tokens,
+                         rq->ttft_ms,          now_ms() - rq->t0_ms, rq->client_gone};
+    serve_log_request(s->opt.log_json, &e);
+    free(rq->body);
+    free(rq);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * The daemon
+ * ------------------------------------------------------------------------------------------------------- */
+static int listen_socket(const char *host, int port, char *err, size_t err_size, int *ipv6)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    int rc = getaddrinfo(host, ports, &hints, &res);
+    if (rc) {
+        snprintf(err, err_size, "--host %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1, saved = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (!bind(fd, a->ai_addr, a->ai_addrlen) && !listen(fd, 128)) {
+            *ipv6 = a->ai_family == AF_INET6;
+            break;
+        }
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(err, err_size, "cannot listen on %s:%d: %s", host, port, strerror(saved));
+    return fd;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fputs("llamac serve: http: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+int serve_http_start(serve_server *s, char *err, size_t err_size)
+{
+    int ipv6 = 0;
+    int fd = listen_socket(s->opt.host, s->opt.port, err, err_size, &ipv6);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!getsockname(fd, (struct sockaddr *)&ss, &sl))
+        s->opt.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_TIMEOUT_S,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    s->listen_fd = fd;
+    if (!s->daemon) {
+        close(fd);
+        s->listen_fd = -1;
+        snprintf(err, err_size, "cannot start the HTTP daemon on %s:%d", s->opt.host, s->opt.port);
+        return -1;
+    }
+    return 0;
+}
+
+void serve_http_quiesce(serve_server *s)
+{
+    if (s->daemon)
+        MHD_quiesce_daemon(s->daemon);
+}
+
+void serve_http_stop(serve_server *s)
+{
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    s->listen_fd = -1;
+}
