@@ -245,7 +245,8 @@ class Server:
         """Streams a request to the end; -> list of the parsed chunks (JSON objects), "[DONE]" as the string."""
         c, r = self.open_stream(path, obj, timeout)
         try:
-            check(r.status == 200, f"stream {path}: {r.status} {r.read()[:500]!r}")
+            if r.status != 200:
+                raise TestFailure(f"stream {path}: {r.status} {r.read()[:500]!r}")
             ctype = r.getheader("Content-Type", "")
             check(ctype.startswith("text/event-stream"), f"stream {path}: Content-Type {ctype!r}")
             out = []
