@@ -487,12 +487,20 @@ LONG_PROMPT = [128000] + [9906] * 6000  # "Hello" x 6000: seconds of prefill on 
 
 
 def test_disconnect_during_prefill():
+    _disconnect_during_prefill(True)
+
+
+def test_disconnect_during_prefill_not_streamed():
+    _disconnect_during_prefill(False)
+
+
+def _disconnect_during_prefill(stream):
     srv = shared("slow")
     srv.wait_idle()
     m = srv.metrics()
     c0 = srv.metric("llamac_cancellations_total", samples=m)
     g0 = srv.metric("llamac_generated_tokens_total", samples=m)
-    s = _raw_completion(srv.port, {"prompt": LONG_PROMPT, "max_tokens": 2000, "stream": True})
+    s = _raw_completion(srv.port, {"prompt": LONG_PROMPT, "max_tokens": 2000, "stream": stream})
     srv.wait_metric("llamac_busy_sequences", 1, limit_s=60)
     s.close()  # gone in the middle of the prefill
     srv.wait_metric("llamac_cancellations_total", c0 + 1, limit_s=60, op=">=")
