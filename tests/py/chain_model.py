@@ -28,8 +28,8 @@ def build(variant, transitions, n_layer=1):
     base = chat_models.build(variant)  # vocabulary, template and metadata of a chat test model
     w = gw.GGUFWriter()
     for key, vtype, enc in base.kv:
-        if key.startswith("llama.block_count") or key.startswith("llama.embedding_length") or key.startswith("llama.feed_forward_length") or \
-                key.startswith("llama.attention.head_count"):
+        if key.startswith(("llama.block_count", "llama.embedding_length", "llama.feed_forward_length",
+                           "llama.attention.head_count")):
             continue
         w.kv.append((key, vtype, enc))
     w.add("llama.block_count", n_layer, gw.UINT32)

@@ -4,7 +4,8 @@ LLAMAC_SOAK_SECONDS (60 by default in CI; longer by hand: LLAMAC_SOAK_SECONDS=18
 12 client threads (seeded, so a run can be repeated) pick at random: chat answers (checked word for word against
 the talk model's script), streams read to [DONE], streams dropped after a few chunks, requests dropped before the
 answer, /v1/completions with token arrays, malformed and ill-typed bodies, oversize bodies, headers cut in the
-middle, and /metrics, /health, /v1/models. --parallel 4 --max-queue 10: the queue fills at times (dropped requests linger until noticed).
+middle, and /metrics, /health, /v1/models. --parallel 4 --max-queue 10: the queue fills at times (dropped
+requests hold their place until the server notices).
 
 Checked: the server stays up; every request that was not dropped on purpose got 200 with the right answer or a
 clean OpenAI-shaped error (400, 413, 503 with Retry-After); at the end nothing is busy or queued, a request is
