@@ -10,13 +10,15 @@ messages), max_tokens / max_completion_tokens -> finish_reason length, stop stri
 format (one id, the role first, finish_reason, the usage chunk, [DONE]); tool calls (whole and streamed) and the
 follow-up with the tool result; /v1/completions with a string and a token array; tokenize/detokenize; errors in
 OpenAI's shape: malformed JSON, wrong types (the field named), oversize bodies (413), 401 (key and key file), 404,
-405, context overflow (400 context_length_exceeded), a full queue (503 + Retry-After); a slow client (others
-served, the slow one cut); a client that disconnects during a long prefill (cancelled, sequence freed, nothing
-generated, "client-gone" logged); one log line per request. Every wait is a bounded poll, never a sleep.
+405, context overflow (400 context_length_exceeded), a full queue (503 + Retry-After), --timeout (an error, or a
+`data: {"error"}` event once streaming); a slow client (others served, the slow one cut); a client that
+disconnects during a long prefill (cancelled, sequence freed, nothing generated, "client-gone" logged); the
+/metrics families and what one request adds to them; one log line per request. Every wait is a bounded poll.
 """
 import atexit
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -24,7 +26,7 @@ import threading
 import time
 
 from llamac_testlib import LLAMAC, check, main, run_llamac, scratch_dir
-from serve_util import (CALL, TOOLS, Server, check_error, parse_raw_response, raw_request,
+from serve_util import (CALL, SSE, TOOLS, Server, check_error, parse_raw_response, raw_request,
                         talk_model, tool_model, wait_for)
 
 _servers = {}
@@ -502,6 +504,7 @@ def _disconnect_during_prefill(stream):
     g0 = srv.metric("llamac_generated_tokens_total", samples=m)
     s = _raw_completion(srv.port, {"prompt": LONG_PROMPT, "max_tokens": 2000, "stream": stream})
     srv.wait_metric("llamac_busy_sequences", 1, limit_s=60)
+    srv.wait_metric("llamac_kv_positions_used", 0, limit_s=60, op=">")  # the prefill is filling the KV
     s.close()  # gone in the middle of the prefill
     srv.wait_metric("llamac_cancellations_total", c0 + 1, limit_s=60, op=">=")
     srv.wait_metric("llamac_busy_sequences", 0, limit_s=60)
@@ -538,6 +541,85 @@ def test_queue_full_503():
             if s is not None:
                 s.close()
     srv.wait_idle()
+
+
+def test_request_timeout():
+    """--timeout 2: a request that would take far longer ends with a clean error — before the headers as an OpenAI
+    error, after them (a stream already running) as a `data: {"error": ...}` event; the sequence is freed."""
+    with Server(talk_model(32), "--ctx", 8192, "--parallel", 2, "--timeout", 2) as srv:
+        st, hdr, data = srv.request("POST", "/v1/completions", {"prompt": LONG_PROMPT, "max_tokens": 2000},
+                                    timeout=300)
+        check(st in (408, 503, 504), f"a request past --timeout: status {st} {data[:300]!r}")
+        check_error(st, json.loads(data), st, what="a request past --timeout")
+        # a stream: the first tokens come at once, then the limit cuts it
+        c, r = srv.open_stream("/v1/chat/completions", {"messages": USER, "max_tokens": 8000, "stream": True},
+                               timeout=300)
+        try:
+            check(r.status == 200, f"stream status {r.status}")
+            events = list(SSE(r))
+        finally:
+            c.close()
+        objs = [json.loads(e) for e in events if e != "[DONE]"]
+        check(any("content" in (ch.get("delta") or {}) for o in objs for ch in o.get("choices") or []),
+              "the stream sent no token before the timeout")
+        errs = [o for o in objs if "error" in o]
+        check(len(errs) == 1 and isinstance(errs[0]["error"], dict) and errs[0]["error"].get("message"),
+              f"a stream past --timeout: want one data: {{\"error\": ...}} event, got the last events "
+              f"{events[-3:]}")
+        check(not any(ch.get("finish_reason") for o in objs for ch in o.get("choices") or []),
+              "a stream cut by the timeout claims a finish_reason")
+        srv.wait_idle()
+
+
+def test_metrics_counts():
+    """The /metrics families of the spec exist with their types, the histograms are consistent, and one request
+    moves the counters by exactly its numbers."""
+    srv = shared("talk")
+    srv.wait_idle()
+    st, _, data = srv.request("GET", "/metrics")
+    check(st == 200, f"/metrics {st}")
+    types = dict(re.findall(r"(?m)^# TYPE (\S+) (\S+)$", data.decode()))
+    for name, kind in (("llamac_requests_total", "counter"), ("llamac_prompt_tokens_total", "counter"),
+                       ("llamac_generated_tokens_total", "counter"), ("llamac_queue_depth", "gauge"),
+                       ("llamac_busy_sequences", "gauge"), ("llamac_kv_positions_used", "gauge"),
+                       ("llamac_cancellations_total", "counter"), ("llamac_prefix_cache_hits_total", "counter"),
+                       ("llamac_prefix_cache_tokens_total", "counter")):
+        check(types.get(name) == kind, f"/metrics: {name} has type {types.get(name)!r}, want {kind}")
+    hists = [n for n, k in types.items() if k == "histogram"]
+    ttft = [n for n in hists if "first_token" in n or "ttft" in n]
+    per_token = [n for n in hists if n not in ttft and "token" in n]
+    check(ttft and per_token, f"want a time-to-first-token and a per-token histogram, have {hists}")
+
+    def hist_state(m, name):
+        buckets = sorted(((float(dict(ls)["le"]), v) for (n, ls), v in m.items() if n == name + "_bucket"))
+        check(buckets and buckets[-1][0] == float("inf"), f"{name}: no +Inf bucket")
+        check(all(buckets[i][1] <= buckets[i + 1][1] for i in range(len(buckets) - 1)),
+              f"{name}: buckets not cumulative: {buckets}")
+        count = srv.metric(name + "_count", samples=m)
+        check(buckets[-1][1] == count, f"{name}: +Inf bucket {buckets[-1][1]} != _count {count}")
+        check((name + "_sum", frozenset()) in m, f"{name}: no _sum")
+        return count
+    m0 = srv.metrics()
+    h0 = [hist_state(m0, ttft[0]), hist_state(m0, per_token[0])]
+    body = srv.chat(USER, max_tokens=5)
+    u = body["usage"]
+    srv.wait_idle()
+    m1 = srv.metrics()
+    h1 = [hist_state(m1, ttft[0]), hist_state(m1, per_token[0])]
+
+    def delta(name, labels=None):
+        return srv.metric(name, labels, samples=m1) - srv.metric(name, labels, samples=m0)
+    check(delta("llamac_requests_total", {"status": "200"}) >= 1, "requests_total{status=200} did not move")
+    check(delta("llamac_prompt_tokens_total") == u["prompt_tokens"], f"prompt tokens moved by "
+                                                                      f"{delta('llamac_prompt_tokens_total')}, {u}")
+    check(delta("llamac_generated_tokens_total") == 5, f"generated moved by {delta('llamac_generated_tokens_total')}")
+    check(h1[0] == h0[0] + 1, f"{ttft[0]}_count moved from {h0[0]} to {h1[0]} for one request")
+    check(h1[1] > h0[1], f"{per_token[0]}_count did not move for a 5-token answer")
+    n400 = srv.metric("llamac_requests_total", {"status": "400"})
+    srv.post_json("/v1/chat/completions", {"messages": 1})
+    srv.post_json("/v1/completions", {"prompt": 1})
+    got = srv.metric("llamac_requests_total", {"status": "400"}) - n400
+    check(got == 2, f"two 400 answers moved requests_total{{status=400}} by {got}")
 
 
 def test_log_line_per_request():
