@@ -353,6 +353,46 @@ def test_oversize_body_413():
     check(srv.get_json("/health")[0] == 200, "server not healthy after oversize bodies")
 
 
+def test_hostile_http():
+    """Chunked bodies (valid and oversize), keep-alive, a huge header, deep nesting, lone surrogates, NUL bytes:
+    each gets an answer or a clean error, and the server stays up."""
+    srv = shared("talk")
+    body = json.dumps({"messages": USER, "max_tokens": 2}).encode()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7]) for i in range(0, len(body), 7))
+    out = raw_request(srv.port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                      b"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked + b"0\r\n\r\n")
+    st, _, data = parse_raw_response(out)
+    check(st == 200 and json.loads(data)["choices"][0]["message"]["content"] == talk(2),
+          f"chunked request body: {st} {data[:300]!r}")
+    big = b"%x\r\n" % (1 << 20) + b"a" * (1 << 20) + b"\r\n"
+    out = raw_request(srv.port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                      b"\r\n" + big * 80)
+    st, _, data = parse_raw_response(out)
+    check_error(st, json.loads(data), 413, what="80 MB chunked body")
+    c = srv.conn()  # three requests on one keep-alive connection
+    try:
+        for i in range(3):
+            c.request("POST", "/v1/chat/completions", body=json.dumps({"messages": USER, "max_tokens": i + 1}),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            got = json.loads(r.read())
+            check(r.status == 200 and got["choices"][0]["message"]["content"] == talk(i + 1),
+                  f"keep-alive request {i}: {r.status} {got}")
+    finally:
+        c.close()
+    out = raw_request(srv.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * (256 << 10) + b"\r\n\r\n")
+    check(out == b"" or out[9:12] in (b"400", b"413", b"431"), f"256 KB header: {out[:200]!r}")
+    for bad in (b"[" * 100000 + b"]" * 100000,
+                b'{"messages": [{"role": "user", "content": "\\udc80 lone"}]}',
+                b'{"messages": [{"role": "user", "content": "nul \\u0000 inside"}], "max_tokens": 2}',
+                b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 1e400}',
+                b'{"messages": [{"role": "user", "content": "x"}], "max_tokens": 99999999999999999999999}'):
+        st, _, data = srv.request("POST", "/v1/chat/completions", bad)
+        if st != 200:  # a NUL in content may be accepted as text; everything else is a clean 400
+            check_error(st, json.loads(data), 400, what=f"body {bad[:60]!r}")
+    check(srv.get_json("/health")[0] == 200, "server not healthy after hostile requests")
+
+
 def test_not_found_and_method():
     srv = shared("talk")
     for path in ("/v1/nothing", "/v2/chat/completions", "/v1/chat/completions/x", "/metrics/x"):
