@@ -390,9 +390,11 @@ def talk_model(n_layer=1):
 
 
 def tool_model():
-    """Answers every chat with the tool call [get_weather(city='Paris')] then <|eot_id|> (Llama 3.2 format)."""
+    """Answers every chat with the tool call [get_weather(city='Paris')] then <|eot_id|> (Llama 3.2 format). It
+    also completes the opening a named tool_choice puts first, "[get_weather(" (its last token "(" is 7; then
+    city 9103, ='  1151, and on as in CALL); <|eot_id|> -> 7 is never used (the answer stops there)."""
     import chain_model
-    return chain_model.chain_model_path("l32", [271] + CALL + [EOT])
+    return chain_model.chain_model_path("l32", [271] + CALL + [EOT] + [7, 9103, 1151])
 
 
 RANDOM_SHAPE = dict(n_embd=64, n_ff=128, n_head=4, n_head_kv=2, n_layer=2)

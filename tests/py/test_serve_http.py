@@ -200,6 +200,17 @@ def test_stream_format():
     keys = ("prompt_tokens", "completion_tokens", "total_tokens")  # cached_tokens depends on the prefix cache
     check([usage[k] for k in keys] == [want["usage"][k] for k in keys],
           f"stream usage {usage} vs non-stream {want['usage']}")
+    # n=2 with logprobs, streamed: each choice index gets the whole answer, its logprobs and its finish_reason
+    chunks = srv.stream("/v1/chat/completions", dict(messages=USER, max_tokens=4, n=2, logprobs=True, stream=True))
+    check(chunks[-1] == "[DONE]" and len({c["id"] for c in chunks[:-1]}) == 1, f"n=2 stream: {chunks[-3:]}")
+    for idx in (0, 1):
+        mine = [ch for c in chunks[:-1] for ch in c["choices"] if ch["index"] == idx]
+        text = "".join(ch["delta"].get("content") or "" for ch in mine)
+        lps = [t["token"] for ch in mine for t in ((ch.get("logprobs") or {}).get("content") or [])]
+        fin = [ch["finish_reason"] for ch in mine if ch.get("finish_reason")]
+        check(text == talk(4) and "".join(lps) == text and fin == ["length"],
+              f"n=2 stream choice {idx}: {text!r} logprob tokens {lps} finish {fin}")
+        check(mine[0]["delta"].get("role") == "assistant", f"choice {idx}: the first delta has no role: {mine[0]}")
     chunks = srv.stream("/v1/chat/completions", dict(messages=USER, max_tokens=40, stop="again", stream=True))
     with_choices, finish, _ = _check_stream_shape(chunks, False)
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in with_choices)
@@ -226,6 +237,11 @@ def test_tool_call_and_follow_up():
     want = len(chat_prompt_ids(srv.model, msgs, TOOLS))
     check(body2["usage"]["prompt_tokens"] == want, f"follow-up prompt_tokens {body2['usage']}, want {want}")
     check(body2["usage"]["prompt_tokens"] > body["usage"]["prompt_tokens"] + len(CALL), "follow-up prompt shorter")
+    for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}, "auto"):
+        b = srv.chat([{"role": "user", "content": "Weather?"}], tools=TOOLS, tool_choice=choice, max_tokens=40)
+        cc = b["choices"][0]
+        check(cc["finish_reason"] == "tool_calls" and cc["message"]["tool_calls"][0]["function"]["name"] ==
+              "get_weather", f"tool_choice {choice}: {cc}")
     # tool_choice none: no tools offered, the same scripted text comes back as content
     body3 = srv.chat([{"role": "user", "content": "Weather?"}], tools=TOOLS, tool_choice="none", max_tokens=40)
     c3 = body3["choices"][0]
