@@ -196,7 +196,7 @@ static llamac_status parse_common(const json_t *root, llamac_oai_request *rq, ll
 static llamac_status parse_root(const char *body, size_t len, json_t **root, llamac_oai_error *e)
 {
     json_error_t je;
-    *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je) : NULL;
     if (!*root)
         return BAD(e, NULL, "the body is not valid JSON: %s (at byte %d)", body ? je.text : "no body",
                    body ? je.position : 0);

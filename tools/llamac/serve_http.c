@@ -300,9 +300,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rq->ttft_ms = -1;
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
-        if (on_headers(rq, url, method))
-            return MHD_YES;
-        if (!rq->route->has_body)
+        /* A request with a body is checked now, before the body is read (refusing it closes the connection).
+         * One without is answered at the next call, once MHD has the whole request: answering now would cost
+         * the keep-alive. */
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            on_headers(rq, url, method);
+        return MHD_YES;
+    }
+    if (!rq->route && !rq->answered) {
+        if (!on_headers(rq, url, method) && !rq->route->has_body)
             return dispatch(rq) == MHD_YES ? MHD_YES : MHD_NO;
         return MHD_YES;
     }
@@ -381,13 +387,6 @@ static int listen_socket(const char *host, int port, char *err, size_t err_size,
     return fd;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    fputs("llamac serve: http: ", stderr);
-    vfprintf(stderr, fmt, ap);
-}
-
 int serve_http_start(serve_server *s, char *err, size_t err_size)
 {
     int ipv6 = 0;
@@ -399,14 +398,14 @@ int serve_http_start(serve_server *s, char *err, size_t err_size)
     if (!getsockname(fd, (struct sockaddr *)&ss, &sl))
         s->opt.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                      : ((struct sockaddr_in *)&ss)->sin_port);
+    /* no MHD_USE_ERROR_LOG: its messages are about clients that went away, which the request log says */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+                     (ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_TIMEOUT_S,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     s->listen_fd = fd;
     if (!s->daemon) {
         close(fd);
