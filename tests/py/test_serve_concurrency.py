@@ -93,7 +93,11 @@ def test_sixteen_concurrent_equal_sequential():
         check(again == alone[0], f"with a prefix cache hit: {again} vs cold {alone[0]}")
         check(srv.metric("llamac_prefix_cache_hits_total") >= 1, "no prefix cache hit counted for a repeated "
                                                                   "600-token system prompt")
+        steps0 = srv.metric("llamac_engine_steps_total")
         compare(alone, run_concurrently(srv, reqs), "--parallel 16, all at once")
+        # information only (how much the 16 overlapped depends on the machine): engine steps for all the tokens
+        print(f"--parallel 16: {sum(a[2] for a in alone)} tokens in "
+              f"{srv.metric('llamac_engine_steps_total') - steps0:.0f} engine steps", flush=True)
         srv.wait_idle()
         check(srv.metric("llamac_busy_sequences") == 0, "sequences still busy")
     with Server(model, "--parallel", 4, "--ctx", 1024, "--max-queue", 32) as srv:
