@@ -139,6 +139,7 @@ class Server:
                 check(json.loads(body).get("status") == "ok", f"/health 200 body {body!r}")
                 return True
             check(st == 503, f"/health while loading answered {st} {body!r} (want 503 or 200)")
+            check(json.loads(body).get("status") == "loading", f"/health 503 body {body!r}")
             return False
         wait_for(ready, self.startup_s, f"GET /health 200 from {' '.join(self.cmd)}")
 
