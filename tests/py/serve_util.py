@@ -375,7 +375,14 @@ def check_error(status, body, want_status, want_type=None, want_code=None, field
 # ---- the test models ----
 EOT = 128009
 TALK = [271, 9906, 1917, 1578, 9906]  # "\n\n" -> Hello -> " world" -> " again" -> Hello ...: never stops
-TALK_TEXT = "Hello world again"
+
+
+def talk(n):
+    """The first n tokens of the talk model's answer, as text: "Hello world againHello ..."."""
+    pieces = ["Hello", " world", " again"]
+    return "".join(pieces[i % 3] for i in range(n))
+
+
 CALL = [58, 456, 70464, 44602, 1151, 60704, 52128]  # [get_weather(city='Paris')] (Llama 3.2 pythonic tool call)
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city",
                                            "parameters": {"type": "object",

@@ -26,7 +26,7 @@ import threading
 import time
 
 from llamac_testlib import LLAMAC, check, main, run_llamac, scratch_dir
-from serve_util import (CALL, SSE, TOOLS, Server, check_error, parse_raw_response, raw_request,
+from serve_util import (CALL, SSE, TOOLS, Server, check_error, parse_raw_response, raw_request, talk,
                         talk_model, tool_model, wait_for)
 
 _servers = {}
@@ -64,10 +64,6 @@ def chat_prompt_ids(model, messages, tools=None):
     return json.loads(run_llamac(["tokenize", "-m", model, "--chat", path], expect_ok=True).stdout)
 
 
-def talk(n):
-    """The first n tokens of the talk model's answer, as text."""
-    pieces = ["Hello", " world", " again"]
-    return "".join(pieces[i % 3] for i in range(n))
 
 
 # ---------------------------------------------------------------- basics

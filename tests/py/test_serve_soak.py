@@ -20,16 +20,13 @@ import threading
 import time
 
 from llamac_testlib import check, main
-from serve_util import SSE, Server, parse_raw_response, raw_request, talk_model, wait_for
+from serve_util import SSE, Server, parse_raw_response, raw_request, talk, talk_model, wait_for
 
 SECONDS = float(os.environ.get("LLAMAC_SOAK_SECONDS", "60"))
 THREADS = 12
 USER = [{"role": "user", "content": "Say something."}]
 
 
-def talk(n):
-    pieces = ["Hello", " world", " again"]
-    return "".join(pieces[i % 3] for i in range(n))
 
 
 class Stats:
