@@ -10,8 +10,9 @@
 set -eu
 
 # build-essential (C compiler, make), cmake, pkg-config: the build. libjansson-dev: JSON in the library
-# (tokenizer.json, chat messages, tool calls). libedit-dev: line editing in `llamac chat`.
-DEMO_PKGS="build-essential cmake pkg-config libjansson-dev libedit-dev"
+# (tokenizer.json, chat messages, tool calls). libedit-dev: line editing in `llamac chat`. libmicrohttpd-dev: the
+# HTTP server of `llamac serve`.
+DEMO_PKGS="build-essential cmake pkg-config libjansson-dev libedit-dev libmicrohttpd-dev"
 # Tests only: libpcre2-dev is the oracle of the pre-tokenizer test; python3-torch / python3-numpy run the
 # float64 reference model; python3-regex / python3-jinja2 cross-check the bundled model's tokenizer and chat
 # template; nodejs / npm run the independent reference tokenizer (added below when `node` / `npm` are missing,
