@@ -93,6 +93,8 @@ def test_sixteen_concurrent_equal_sequential():
         check(again == alone[0], f"with a prefix cache hit: {again} vs cold {alone[0]}")
         check(srv.metric("llamac_prefix_cache_hits_total") >= 1, "no prefix cache hit counted for a repeated "
                                                                   "600-token system prompt")
+        check(srv.metric("llamac_prefix_cache_tokens_total") >= 256, "fewer than 256 reused tokens counted for a "
+                                                                     "repeated 600-token system prompt")
         steps0 = srv.metric("llamac_engine_steps_total")
         compare(alone, run_concurrently(srv, reqs), "--parallel 16, all at once")
         # information only (how much the 16 overlapped depends on the machine): engine steps for all the tokens

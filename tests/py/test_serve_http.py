@@ -119,6 +119,21 @@ def test_chat_content_parts_and_system():
     check(c["usage"]["prompt_tokens"] == len(chat_prompt_ids(srv.model, USER)), f"one text part vs string: {c}")
 
 
+def test_sampling_parameters_and_history():
+    """Every sampling parameter of the spec is accepted (the talk model's margin is so wide that none changes the
+    answer), and a multi-turn history is rendered exactly as the library does."""
+    srv = shared("talk")
+    body = srv.chat(USER, max_tokens=20, temperature=0.7, top_p=0.9, seed=3, frequency_penalty=0.5,
+                    presence_penalty=0.5, top_k=40, min_p=0.05, repeat_penalty=1.1, ignore_eos=True,
+                    stop=["zzz"], logprobs=False)
+    check(body["choices"][0]["message"]["content"] == talk(20), f"with sampling parameters: {body['choices']}")
+    hist = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello world"}, {"role": "user", "content": "Again?"}]
+    body = srv.chat(hist, max_tokens=2)
+    want = len(chat_prompt_ids(srv.model, hist))
+    check(body["usage"]["prompt_tokens"] == want, f"history prompt_tokens {body['usage']}, want {want}")
+
+
 def test_special_token_text_stays_text():
     """Special-token text in a message is plain text (no prompt injection): the prompt is the library's."""
     srv = shared("talk")
@@ -255,7 +270,11 @@ def test_tool_call_streamed():
     first = deltas[0]
     check(first.get("index") == 0 and isinstance(first.get("id"), str) and first.get("type") == "function" and
           first["function"].get("name") == "get_weather", f"first tool call delta: {first}")
+    check(first["function"].get("arguments") == "", f"the first tool call delta carries arguments \"\" (spec): "
+                                                     f"{first}")
     check(all(d.get("index") == 0 for d in deltas), f"delta indexes: {deltas}")
+    check(all("name" not in (d.get("function") or {}) and "id" not in d for d in deltas[1:]),
+          f"id or name repeated after the first tool call delta: {deltas}")
     args = "".join(d["function"].get("arguments") or "" for d in deltas)
     check(json.loads(args) == {"city": "Paris"}, f"streamed arguments {args!r}")
 
