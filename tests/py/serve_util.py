@@ -180,6 +180,12 @@ class Server:
                     return int(line.split()[1])
         raise TestFailure("no VmRSS in /proc/PID/status")
 
+    def sanitized(self):
+        """True when the server runs with AddressSanitizer (its quarantine makes RSS meaningless; its leak check
+        at exit replaces an RSS bound)."""
+        with open(f"/proc/{self.proc.pid}/maps", encoding="utf-8", errors="replace") as f:
+            return any("asan" in line for line in f)
+
     @property
     def base_url(self):
         return f"http://127.0.0.1:{self.port}"

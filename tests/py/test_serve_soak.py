@@ -235,7 +235,10 @@ def test_soak():
               f"errors {n['errors']} (503: {n['503']}), RSS start {rss_start} kB end {rss_end} kB", flush=True)
         check(n["ok"] > 0 and n["disconnects"] > 0 and n["errors"] > 0, f"the soak did not do everything: {n}")
         bound = max(16 * 1024, rss_start // 10)
-        check(rss_end - rss_start <= bound, f"RSS grew from {rss_start} kB to {rss_end} kB (bound +{bound} kB)")
+        if srv.sanitized():
+            print("AddressSanitizer build: RSS not bounded (quarantine); its leak check at exit applies", flush=True)
+        else:
+            check(rss_end - rss_start <= bound, f"RSS grew from {rss_start} kB to {rss_end} kB (bound +{bound} kB)")
 
 
 if __name__ == "__main__":
