@@ -64,8 +64,6 @@ def chat_prompt_ids(model, messages, tools=None):
     return json.loads(run_llamac(["tokenize", "-m", model, "--chat", path], expect_ok=True).stdout)
 
 
-
-
 # ---------------------------------------------------------------- basics
 
 def test_health_and_models():
@@ -450,10 +448,13 @@ def test_api_key():
     for args in (["--api-key", key], ["--api-key-file", key_file]):
         with Server(talk_model(), "--ctx", 128, *args, api_key=key) as srv:
             for bad in ("", "sk-test-012345678", "sk-test-0123456789x", "x" * 5000):
-                hdr = {"Authorization": f"Bearer {bad}"} if bad else {}
                 st, _, data = srv.request("POST", "/v1/chat/completions", {"messages": USER, "max_tokens": 1},
-                                          headers=hdr, key="" if not bad else bad)
+                                          key=bad)  # "" sends no Authorization header
                 check_error(st, json.loads(data), 401, what=f"{args[0]}: key {bad[:20]!r}")
+            for auth in (f"Basic {key}", key, f"Bearer{key}", f"Bearer {key} extra"):
+                st, _, data = srv.request("POST", "/v1/chat/completions", {"messages": USER, "max_tokens": 1},
+                                          headers={"Authorization": auth}, key="")
+                check_error(st, json.loads(data), 401, what=f"{args[0]}: Authorization {auth[:30]!r}")
             st, _, data = srv.request("GET", "/v1/models", key="wrong")
             check(st == 401, f"/v1/models with a wrong key: {st}")
             body = srv.chat(USER, max_tokens=2)
