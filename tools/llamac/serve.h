@@ -1,7 +1,8 @@
 /*
  * serve.h — the pieces of `llamac serve` (cmd_serve.c) and how they meet. One concern per file:
  *   serve_http.c     libmicrohttpd plumbing: the daemon, the access handler (routing, auth, bounded uploads),
- *                    replies, the per-request state and its end (log line, metrics), client-gone detection
+ *                    dispatch to the handlers, the end of each request (log line, metrics)
+ *   serve_request.c  what handlers do with a request (serve_request.h): body, replies, client-gone detection
  *   serve_routes.c   the endpoints that answer at once: /health, /v1/models, /tokenize, /detokenize, /metrics
  *   serve_complete.c /v1/chat/completions and /v1/completions: submitting jobs, waiting, streaming
  *   serve_metrics.c  counters and histograms, the Prometheus text

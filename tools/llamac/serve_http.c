@@ -1,8 +1,8 @@
 /*
  * serve_http.c — the HTTP side of `llamac serve`, on libmicrohttpd: the listening socket, the daemon (one
  * thread per connection, bounded by SERVE_MAX_CONNECTIONS, idle connections closed after SERVE_IDLE_TIMEOUT_S),
- * the access handler (routing, authentication, bounded request bodies), replies, and the end of each request
- * (its log line and metrics).
+ * the access handler (routing, authentication, bounded request bodies, dispatch to the handlers), and the end
+ * of each request (its log line and metrics). Replies and the request's accessors are in serve_request.c.
  *
  * A request's life: MHD calls the access handler first with only the headers (we route, check the key and the
  * Content-Length, and answer at once when the request is refused), then once per piece of the body (appended,
@@ -12,38 +12,17 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "serve.h"
-
-typedef enum route {
-    ROUTE_NONE = 0,
-    ROUTE_HEALTH,
-    ROUTE_METRICS,
-    ROUTE_MODELS,
-    ROUTE_CHAT,
-    ROUTE_COMPLETIONS,
-    ROUTE_TOKENIZE,
-    ROUTE_DETOKENIZE,
-} route;
-
-typedef struct route_def {
-    const char *path;
-    const char *method;
-    route r;
-    int needs_key;
-    int has_body;
-} route_def;
+#include "serve_request.h"
 
 static const route_def g_routes[] = {
     {"/health", "GET", ROUTE_HEALTH, 0, 0},
@@ -55,139 +34,11 @@ static const route_def g_routes[] = {
     {"/detokenize", "POST", ROUTE_DETOKENIZE, 1, 1},
 };
 
-struct serve_request {
-    serve_server *srv;
-    struct MHD_Connection *conn;
-    char method[16];
-    char path[160];
-    const route_def *route;
-    char *body; /* the upload, NUL-terminated */
-    size_t body_len, body_cap;
-    int too_big;
-    int answered;           /* a response was queued */
-    int status;
-    double t0_ms;
-    int64_t prompt_tokens, generated_tokens;
-    double ttft_ms;
-    int client_gone;
-    serve_stream *stream;
-};
-
 static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-serve_server *serve_request_server(serve_request *rq) { return rq->srv; }
-struct MHD_Connection *serve_request_connection(serve_request *rq) { return rq->conn; }
-
-const char *serve_request_body(serve_request *rq, size_t *len)
-{
-    *len = rq->body_len;
-    return rq->body ? rq->body : "";
-}
-
-void serve_request_note_tokens(serve_request *rq, int64_t prompt_tokens, int64_t generated_tokens)
-{
-    rq->prompt_tokens = prompt_tokens;
-    rq->generated_tokens = generated_tokens;
-}
-
-void serve_request_note_ttft(serve_request *rq, double ttft_ms) { rq->ttft_ms = ttft_ms; }
-
-void serve_request_mark_gone(serve_request *rq) { rq->client_gone = 1; }
-
-void serve_request_set_status(serve_request *rq, int status)
-{
-    rq->status = status;
-    rq->answered = 1;
-}
-
-void serve_request_set_stream(serve_request *rq, serve_stream *ss) { rq->stream = ss; }
-
-void serve_request_generating(serve_request *rq, int on)
-{
-    MHD_set_connection_option(rq->conn, MHD_CONNECTION_OPTION_TIMEOUT, on ? 0u : (unsigned)SERVE_IDLE_TIMEOUT_S);
-}
-
-void serve_new_id(serve_server *s, const char *prefix, char *out, size_t size)
-{
-    uint64_t n = atomic_fetch_add(&s->next_id, 1);
-    /* unique within the server (the counter) and across restarts (the start time) */
-    snprintf(out, size, "%s%08llx%016llx", prefix, (unsigned long long)(s->started & 0xffffffff),
-             (unsigned long long)n);
-}
-
-int serve_client_gone(serve_request *rq)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci)
-        return 0;
-    struct pollfd p = {.fd = ci->connect_fd, .events = POLLIN | POLLRDHUP};
-    if (poll(&p, 1, 0) <= 0)
-        return 0;
-    if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
-        return 1;
-    char c;
-    ssize_t n = recv(p.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    /* EOF, or a reset; bytes waiting (a pipelined request) mean the client is still there */
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-/* ---------------------------------------------------------------------------------------------------------
- * Replies
- * ------------------------------------------------------------------------------------------------------- */
-int serve_reply_text(serve_request *rq, int status, const char *content_type, char *body)
-{
-    if (!body) {
-        status = 500;
-        content_type = "application/json";
-        body = strdup("{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,"
-                      "\"code\":null}}");
-        if (!body)
-            return MHD_NO;
-    }
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (status == 503)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    if (status == 401)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (status == 405 && rq->route) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->route->method);
-    }
-    int ret = MHD_queue_response(rq->conn, (unsigned)status, r);
-    MHD_destroy_response(r);
-    rq->status = status;
-    rq->answered = 1;
-    return ret;
-}
-
-int serve_reply_json(serve_request *rq, int status, char *body)
-{
-    return serve_reply_text(rq, status, "application/json", body);
-}
-
-int serve_reply_error(serve_request *rq, const llamac_oai_error *e)
-{
-    return serve_reply_json(rq, e->status, llamac_oai_error_json(e));
-}
-
-int serve_reply_fail(serve_request *rq, int status, const char *type, const char *code, const char *fmt, ...)
-{
-    llamac_oai_error e;
-    llamac_oai_fail(&e, status, type, code, NULL, "%s", "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e.message, sizeof e.message, fmt, ap);
-    va_end(ap);
-    return serve_reply_error(rq, &e);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
