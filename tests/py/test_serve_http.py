@@ -76,6 +76,8 @@ def test_health_and_models():
           f"/v1/models shape: {body}")
     m = body["data"][0]
     check(isinstance(m.get("id"), str) and m["id"] and m.get("object") == "model", f"model entry: {m}")
+    check(isinstance(m.get("created"), int) and isinstance(m.get("owned_by"), str), f"model entry (OpenAI's "
+                                                                                   f"Model object): {m}")
 
 
 def test_chat_answer_usage_and_length():
