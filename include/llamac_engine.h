@@ -51,7 +51,8 @@
  * KV memory full (llamac_decode says LLAMAC_E_KV_FULL): the youngest running job gives way. If it has not
  * produced a token yet it goes back to the head of the queue (admission waits until another job ends);
  * otherwise it finishes with LLAMAC_FINISH_ERROR and status LLAMAC_E_KV_FULL (message in result.error). The
- * step is then retried. Nothing is ever silently truncated.
+ * step is then retried. Nothing is ever silently truncated. Admission also waits while the pool cannot take the
+ * next job's prompt and other jobs run (they will release memory).
  *
  * Threads: every function may be called from any thread. A job handle belongs to one client thread at a time
  * (llamac_job_wait's update points into the job). llamac_job_cancel may be called from any thread at any time
@@ -88,7 +89,7 @@ typedef struct llamac_engine_params {
     int max_queue;        /* jobs that may wait beyond the n_parallel running ones (default 64, 0..1000000);
                              one more -> LLAMAC_E_BUSY */
     int step_tokens;      /* the most prompt tokens prefilled per engine step over all prefilling jobs, so that
-                             running streams are not stalled by a long prompt (default 256, >= 1) */
+                             running streams are not stalled by a long prompt (default 256, 1..65536) */
     double timeout_s;     /* seconds a job may take from submission to its end, queueing included (default 0 =
                              none); a job past it finishes with LLAMAC_FINISH_ERROR, status LLAMAC_E_TIMEOUT */
     llamac_chat_format format; /* chat format (default LLAMAC_CHAT_UNKNOWN: detected from the model file) */
@@ -113,9 +114,10 @@ const llamac_model *llamac_engine_model(const llamac_engine *e);
 /* ---------------------------------------------------------------------------------------------------------
  * Jobs
  * ------------------------------------------------------------------------------------------------------- */
-/* Called from the ENGINE thread after new events were appended to the job (and once when it finished). It
- * must return at once without calling any llamac function (e.g. write a byte to an eventfd / pipe that an
- * event loop watches); the events are then read with llamac_job_wait(job, 0, ...). */
+/* Called from the ENGINE thread after new events were appended to the job (and once when it finished), with the
+ * job's lock held. It must return at once without calling any llamac function (e.g. write a byte to an eventfd
+ * or pipe that an event loop watches); the events are then read with llamac_job_wait(job, 0, ...). It is never
+ * called after llamac_job_free returned, so notify_user may be released then. */
 typedef void (*llamac_job_notify_fn)(void *user);
 
 typedef struct llamac_job_params {
@@ -146,8 +148,10 @@ llamac_status llamac_engine_submit(llamac_engine *e, const llamac_job_params *pa
 
 /* The summary of a finished job (llamac_answer plus the engine's timings). */
 typedef struct llamac_job_result {
-    llamac_status status;       /* LLAMAC_OK, or why the job ended with LLAMAC_FINISH_ERROR: LLAMAC_E_TIMEOUT,
-                                   LLAMAC_E_KV_FULL, LLAMAC_E_CONTEXT_FULL, LLAMAC_E_NOMEM, ... */
+    llamac_status status;       /* LLAMAC_OK (also for llamac_job_cancel), or why the job ended with
+                                   LLAMAC_FINISH_ERROR: LLAMAC_E_TIMEOUT, LLAMAC_E_KV_FULL, LLAMAC_E_CONTEXT_FULL,
+                                   LLAMAC_E_NOMEM, ...; LLAMAC_E_CANCELLED with LLAMAC_FINISH_CANCELLED when
+                                   llamac_engine_free ended the job */
     const char *error;          /* the message ("" when status is LLAMAC_OK) */
     const char *content;        /* the whole answer text (as llamac_answer.content; "" for tool calls) */
     size_t content_len;
@@ -163,8 +167,9 @@ typedef struct llamac_job_result {
     double total_ms;            /* submission -> finish */
 } llamac_job_result;
 
-/* What happened since the previous llamac_job_wait. Pointers are valid until the next llamac_job_wait or
- * llamac_job_free on the job. */
+/* What happened since the previous llamac_job_wait. text, tokens, logprobs and top are valid until the next
+ * llamac_job_wait or llamac_job_free on the same job; result (which never changes once set) until
+ * llamac_job_free. */
 typedef struct llamac_job_update {
     const char *text;           /* new answer text: whole UTF-8 characters, never the stop string, nothing of a
                                    tool call (as llamac_session_event.text, concatenated) */

@@ -3,7 +3,8 @@
  * engine_step.c, the client side in job.c).
  *
  * The loop: wait until a job is queued or running; drop queued jobs that were cancelled or ran out of time;
- * admit queued jobs onto free slots (first in, first out; none while admit_blocked); run one step. On stop,
+ * admit queued jobs onto free slots (first in, first out; none while admit_blocked, nor while the KV pool lacks
+ * room for the next prompt and other jobs run, since they will release memory); run one step. On stop,
  * every running and queued job finishes CANCELLED before the thread returns, so no waiter is left hanging.
  */
 #include <stdlib.h>
@@ -24,21 +25,6 @@ llamac_engine_params llamac_engine_default_params(void)
     p.step_tokens = 256;
     p.format = LLAMAC_CHAT_UNKNOWN;
     return p;
-}
-
-void lc_engine_snapshot_kv(llamac_engine *e)
-{
-    llamac_kv_stats kv;
-    llamac_kv_get_stats(e->ctx, &kv);
-    pthread_mutex_lock(&e->mu);
-    e->stats.kv_positions_used = kv.n_positions;
-    e->stats.kv_positions_capacity = (int64_t)kv.n_blocks * kv.block_size;
-    e->stats.kv_blocks_used = kv.n_used;
-    e->stats.kv_blocks_cached = kv.n_cached;
-    e->stats.kv_blocks_total = kv.n_blocks;
-    e->stats.busy_sequences = e->busy;
-    e->stats.queue_depth = e->q_len;
-    pthread_mutex_unlock(&e->mu);
 }
 
 /* Removes job from the queue (e->mu held). */
@@ -87,10 +73,17 @@ static void admit(llamac_engine *e)
     }
     if (e->admit_blocked && e->busy == 0)
         e->admit_blocked = 0;
+    /* KV positions not held by running jobs (blocks kept only by the prefix cache count as free: they are
+     * evicted on demand), as of the last step */
+    int64_t room = (int64_t)(e->stats.kv_blocks_total - e->stats.kv_blocks_used) *
+                   (e->stats.kv_blocks_total ? e->stats.kv_positions_capacity / e->stats.kv_blocks_total : 0);
     for (int i = 0; i < e->params.n_parallel && e->q_head && !e->admit_blocked; i++) {
         if (e->slot[i].job)
             continue;
         llamac_job *job = e->q_head;
+        if (e->busy > 0 && job->n_prompt + 1 > room)
+            break; /* the pool cannot hold its prompt now: wait (in order) until running jobs release memory */
+        room -= job->n_prompt + 1;
         unqueue(e, job);
         job->order = e->next_order++;
         job->t_admit = 0;

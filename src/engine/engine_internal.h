@@ -124,8 +124,6 @@ void lc_engine_step(llamac_engine *e);
 /* Ends the job on slot i: stops its session, releases the sequence (its full blocks stay in the prefix cache),
  * records the result and gives the slot back. */
 void lc_engine_end_job(llamac_engine *e, int i, llamac_finish finish, llamac_status status, const char *error);
-
-/* ---- engine.c ---- */
 /* Takes a snapshot of the KV figures into the statistics (engine thread; takes e->mu). */
 void lc_engine_snapshot_kv(llamac_engine *e);
 

@@ -22,6 +22,21 @@
 #include "engine/engine_internal.h"
 #include "session/session_internal.h"
 
+void lc_engine_snapshot_kv(llamac_engine *e)
+{
+    llamac_kv_stats kv;
+    llamac_kv_get_stats(e->ctx, &kv);
+    pthread_mutex_lock(&e->mu);
+    e->stats.kv_positions_used = kv.n_positions;
+    e->stats.kv_positions_capacity = (int64_t)kv.n_blocks * kv.block_size;
+    e->stats.kv_blocks_used = kv.n_used;
+    e->stats.kv_blocks_cached = kv.n_cached;
+    e->stats.kv_blocks_total = kv.n_blocks;
+    e->stats.busy_sequences = e->busy;
+    e->stats.queue_depth = e->q_len;
+    pthread_mutex_unlock(&e->mu);
+}
+
 void lc_engine_end_job(llamac_engine *e, int i, llamac_finish finish, llamac_status status, const char *error)
 {
     lc_slot *sl = &e->slot[i];

@@ -77,23 +77,13 @@ llamac_status lc_job_push_event(llamac_job *job, const llamac_session_event *ev)
             v->n = n + 1;
         }
     }
-    const int news = ev->len > 0 || ev->token >= 0;
-    if (news)
+    if (ev->len > 0 || ev->token >= 0) {
         pthread_cond_broadcast(&job->cv);
-    pthread_mutex_unlock(&job->mu);
-    if (news && job->notify)
-        job->notify(job->notify_user);
-    return st;
-}
-
-static char *dup_or_null(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = 0;
+        if (job->notify) /* under mu, so that it is never called after llamac_job_free returned */
+            job->notify(job->notify_user);
     }
-    return p;
+    pthread_mutex_unlock(&job->mu);
+    return st;
 }
 
 void lc_job_finish(llamac_job *job, llamac_finish finish, llamac_status status, const char *error,
@@ -108,14 +98,14 @@ void lc_job_finish(llamac_job *job, llamac_finish finish, llamac_status status, 
     llamac_job_result *r = &job->result;
     memset(r, 0, sizeof *r);
     r->status = status;
-    job->result_error = dup_or_null(error ? error : "", error ? strlen(error) : 0);
+    job->result_error = strdup(error ? error : "");
     r->error = job->result_error ? job->result_error : "out of memory";
     if (a && a->content) {
-        job->result_content = dup_or_null(a->content, a->content_len);
+        job->result_content = strndup(a->content, a->content_len); /* content holds no NUL (U+FFFD) */
         r->content_len = job->result_content ? a->content_len : 0;
     }
     r->content = job->result_content ? job->result_content : "";
-    if (a && a->tool_calls && (job->result_calls = dup_or_null(a->tool_calls, strlen(a->tool_calls)))) {
+    if (a && a->tool_calls && (job->result_calls = strdup(a->tool_calls))) {
         r->tool_calls = job->result_calls;
         r->n_tool_calls = a->n_tool_calls;
     }
@@ -133,9 +123,9 @@ void lc_job_finish(llamac_job *job, llamac_finish finish, llamac_status status, 
     r->total_ms = now - job->t_submit;
     job->finish = finish;
     pthread_cond_broadcast(&job->cv);
-    pthread_mutex_unlock(&job->mu);
     if (job->notify)
         job->notify(job->notify_user);
+    pthread_mutex_unlock(&job->mu);
 }
 
 static void job_destroy(llamac_job *job)
@@ -226,21 +216,28 @@ llamac_status llamac_job_wait(llamac_job *job, int timeout_ms, llamac_job_update
     return LLAMAC_OK;
 }
 
-void llamac_job_cancel(llamac_job *job)
+/* Asks the engine to stop the job; with forget_notify, notify is never called again once this returns. */
+static void request_cancel(llamac_job *job, int forget_notify)
 {
-    if (!job)
-        return;
     pthread_mutex_lock(&job->mu);
     if (job->finish == LLAMAC_FINISH_NONE)
         job->cancel = 1;
+    if (forget_notify)
+        job->notify = NULL;
     pthread_mutex_unlock(&job->mu);
+}
+
+void llamac_job_cancel(llamac_job *job)
+{
+    if (job)
+        request_cancel(job, 0);
 }
 
 void llamac_job_free(llamac_job *job)
 {
     if (!job)
         return;
-    llamac_job_cancel(job);
+    request_cancel(job, 1);
     lc_job_release(job);
 }
 

@@ -9,7 +9,9 @@
  * job (decode issues hundreds of small jobs per token), then sleep on a condition variable.
  *
  * The job description (fn, arg, n_tasks) is written before the ticket is published and is not changed until the
- * job is done, so a thread that claimed a task of generation g reads g's description.
+ * job is done, so a thread that claimed a task of generation g reads g's description. Before a new description is
+ * written the ticket is closed (a generation with no claimable task), so no late claim on the previous
+ * generation can succeed while the description changes (lc_pool_run).
  */
 #include "util/threadpool.h"
 
@@ -38,7 +40,7 @@ struct lc_pool {
     _Atomic int64_t done;    /* tasks finished in the current job */
     lc_task_fn fn;
     void *arg;
-    int64_t n_tasks;
+    _Atomic int64_t n_tasks; /* atomic: a worker of the previous job may read it while it is set (see lc_pool_run) */
 };
 
 typedef struct worker_arg {
@@ -54,7 +56,7 @@ static void run_tasks(lc_pool *p, uint32_t gen, int thread)
         if ((uint32_t)(v >> 32) != gen)
             return;
         int64_t t = (int64_t)(v & 0xffffffffu);
-        if (t >= p->n_tasks)
+        if (t >= atomic_load_explicit(&p->n_tasks, memory_order_acquire))
             return;
         if (!atomic_compare_exchange_weak_explicit(&p->ticket, &v, v + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
@@ -139,7 +141,7 @@ void lc_pool_free(lc_pool *p)
         p->stop = 1;
         /* bump the generation (no tasks) so spinning workers notice */
         uint64_t v = atomic_load_explicit(&p->ticket, memory_order_acquire);
-        p->n_tasks = 0;
+        atomic_store_explicit(&p->n_tasks, 0, memory_order_relaxed);
         atomic_store_explicit(&p->ticket, ((v >> 32) + 1) << 32, memory_order_release);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
@@ -166,12 +168,19 @@ void lc_pool_run(lc_pool *p, lc_task_fn fn, void *arg, int64_t n_tasks)
             fn(arg, t, 0);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    /* Close the previous job before changing the description: a worker that read the ticket of its last task
+     * (index == its n_tasks) and then reads the new n_tasks would otherwise claim that index with a
+     * compare-and-swap the unchanged ticket still accepts, and run the new job's fn with a stale task index (or
+     * a half-written description). The closing ticket (a generation of its own, no task claimable) makes that
+     * compare-and-swap fail: whoever reads the new n_tasks (acquire) also sees the closing ticket. */
     uint64_t v = atomic_load_explicit(&p->ticket, memory_order_relaxed);
     uint32_t gen = (uint32_t)(v >> 32) + 1;
+    atomic_store_explicit(&p->ticket, ((uint64_t)gen << 32) | 0xffffffffu, memory_order_seq_cst);
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_release);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    gen++;
     atomic_store_explicit(&p->ticket, (uint64_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&p->mu);
     if (p->n_sleeping)

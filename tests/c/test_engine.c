@@ -8,8 +8,11 @@
  *     prefix cache;
  *   - timeouts; a KV pool too small for all jobs (requeue or KV_FULL error, never a hang or wrong tokens);
  *   - freeing the engine and jobs with jobs in flight (no hang; ASan checks for leaks);
+ *   - client threads submitting chats at once (parallel rendering and tokenizing) get the answers one client gets;
+ *   - log-probabilities in updates, notify;
  *   - NULL handles.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +98,8 @@ typedef struct request {
     int ignore_eos;
 } request;
 
+static int64_t g_last_n; /* the prompt count of the last submit() */
+
 static llamac_job *submit(llamac_engine *e, const request *r)
 {
     char err[512];
@@ -111,6 +116,7 @@ static llamac_job *submit(llamac_engine *e, const request *r)
     llamac_status st = llamac_engine_submit(e, &jp, &job, &n, err, sizeof err);
     CHECK(st == LLAMAC_OK && job && n > 0, "submit: %s", err);
     CHECK(!r->chat ? n == r->n_prompt : 1, "submit: %lld prompt tokens, not %d", (long long)n, r->n_prompt);
+    g_last_n = n;
     return job;
 }
 
@@ -146,11 +152,16 @@ static void test_concurrent_equals_alone(llamac_model *m)
     }
     llamac_engine *e = engine(m, NJ, 37, 1, 0);
     llamac_job *jobs[NJ];
-    for (int i = 0; i < NJ; i++)
+    int64_t n_sub[NJ];
+    for (int i = 0; i < NJ; i++) {
         jobs[i] = submit(e, &req[i]);
+        n_sub[i] = g_last_n;
+    }
     for (int i = 0; i < NJ; i++) {
         collect(jobs[i], &together[i]);
         llamac_job_free(jobs[i]);
+        CHECK(together[i].prompt_tokens == n_sub[i], "job %d: submit counted %lld prompt tokens, the session %lld", i,
+              (long long)n_sub[i], (long long)together[i].prompt_tokens);
     }
     llamac_engine_stats st;
     llamac_engine_get_stats(e, &st);
@@ -296,14 +307,90 @@ static void test_refusals(llamac_model *m)
     CHECK(st.jobs_rejected_busy == 1 && st.jobs_rejected_context == 2 && st.jobs_submitted == 2,
           "refusal counters: busy %llu, context %llu, submitted %llu", (unsigned long long)st.jobs_rejected_busy,
           (unsigned long long)st.jobs_rejected_context, (unsigned long long)st.jobs_submitted);
-    /* free with jobs in flight: a by handle (running), b left for the engine (queued) */
-    llamac_job_free(a);
+    /* free with jobs in flight: b (queued) released by its client first, a (running) kept across the engine's
+     * end */
+    llamac_job_free(b);
     llamac_engine_free(e);
     outcome o;
-    collect(b, &o);
-    CHECK(o.finish == LLAMAC_FINISH_CANCELLED && o.status == LLAMAC_E_CANCELLED, "shut down: finish %d status %d",
-          (int)o.finish, (int)o.status);
-    llamac_job_free(b);
+    collect(a, &o);
+    CHECK(o.finish == LLAMAC_FINISH_CANCELLED && o.status == LLAMAC_E_CANCELLED && o.n < 500 &&
+              o.completion_tokens == o.n,
+          "shut down: finish %d status %d", (int)o.finish, (int)o.status);
+    llamac_job_free(a);
+}
+
+/* Client threads submitting chats at once (rendering and tokenizing in parallel) get what one client gets. */
+enum { NCLIENT = 4, PER_CLIENT = 3 };
+typedef struct client {
+    llamac_engine *e;
+    int id;
+    llamac_status status[PER_CLIENT];
+    outcome o[PER_CLIENT];
+} client;
+
+static void client_request(request *r, int id, int k)
+{
+    memset(r, 0, sizeof *r);
+    llamac_chat_create(&r->chat);
+    char q[160];
+    snprintf(q, sizeof q, "Speak of the %d tribes and the %d elders of the land, verse %d.", id + 2, k + 3, id * k);
+    llamac_chat_add_message(r->chat, "user", q);
+    r->max_tokens = 10;
+    r->temperature = 0.7f;
+    r->seed = (uint64_t)(id * 10 + k);
+}
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    for (int k = 0; k < PER_CLIENT; k++) {
+        request r;
+        client_request(&r, c->id, k);
+        llamac_job_params jp = llamac_job_default_params(); /* no CHECK here: check.h counts from one thread */
+        jp.chat = r.chat;
+        jp.gen.max_tokens = r.max_tokens;
+        jp.gen.sampling.temperature = r.temperature;
+        jp.gen.sampling.seed = r.seed;
+        llamac_job *job = NULL;
+        c->status[k] = llamac_engine_submit(c->e, &jp, &job, NULL, NULL, 0);
+        llamac_chat_free(r.chat);
+        if (job)
+            collect(job, &c->o[k]);
+        llamac_job_free(job);
+    }
+    return NULL;
+}
+
+static void test_client_threads(llamac_model *m)
+{
+    static client cl[NCLIENT];
+    llamac_engine *e = engine(m, 3, 16, 1, 0);
+    pthread_t th[NCLIENT];
+    for (int i = 0; i < NCLIENT; i++) {
+        cl[i].e = e;
+        cl[i].id = i;
+        pthread_create(&th[i], NULL, client_main, &cl[i]);
+    }
+    for (int i = 0; i < NCLIENT; i++)
+        pthread_join(th[i], NULL);
+    llamac_engine_free(e);
+    e = engine(m, 1, 512, 0, 0);
+    for (int i = 0; i < NCLIENT; i++)
+        for (int k = 0; k < PER_CLIENT; k++) {
+            request r;
+            client_request(&r, i, k);
+            llamac_job *job = submit(e, &r);
+            llamac_chat_free(r.chat);
+            outcome o;
+            collect(job, &o);
+            llamac_job_free(job);
+            const outcome *x = &cl[i].o[k];
+            CHECK(cl[i].status[k] == LLAMAC_OK, "client %d job %d: submit %d", i, k, (int)cl[i].status[k]);
+            CHECK(x->n > 0 && x->n == o.n && !memcmp(x->tokens, o.tokens, (size_t)o.n * sizeof o.tokens[0]) &&
+                      !strcmp(x->content, o.content) && x->finish == o.finish,
+                  "client %d job %d: the same answer from one client", i, k);
+        }
+    llamac_engine_free(e);
 }
 
 /* The prefix cache: a second job starting like the first reuses its blocks, with the same tokens. */
@@ -313,6 +400,7 @@ static void test_prefix_cache(llamac_model *m)
     memset(&first, 0, sizeof first);
     random_prompt(&first, 100);
     first.max_tokens = 8;
+    first.ignore_eos = 1;
     second = first;
     for (int i = 100; i < 130; i++)
         second.prompt[i] = (int32_t)(rnd() % 3800);
@@ -327,6 +415,8 @@ static void test_prefix_cache(llamac_model *m)
     llamac_job_free(job);
     CHECK(o1.cached_tokens == 0 && o2.cached_tokens >= 64 && o2.cached_tokens < 130 && o2.prompt_tokens == 130,
           "prefix hit: %lld of %lld cached", (long long)o2.cached_tokens, (long long)o2.prompt_tokens);
+    static outcome raw2;
+    raw2 = o2;
     llamac_engine_stats st;
     llamac_engine_get_stats(e, &st);
     CHECK(st.prefix_cache_hits == 1 && st.prompt_tokens_cached == (uint64_t)o2.cached_tokens &&
@@ -355,14 +445,97 @@ static void test_prefix_cache(llamac_model *m)
     job = submit(e, &cr);
     collect(job, &ref);
     llamac_job_free(job);
-    CHECK(ref.cached_tokens == 0 && ref.n == o2.n && !memcmp(ref.tokens, o2.tokens, (size_t)ref.n * sizeof ref.tokens[0]),
-          "the same tokens without the prefix cache");
+    CHECK(ref.cached_tokens == 0 && ref.n == o2.n &&
+              !memcmp(ref.tokens, o2.tokens, (size_t)ref.n * sizeof ref.tokens[0]),
+          "next turn: the same tokens without the prefix cache");
     job = submit(e, &second);
     collect(job, &ref);
     llamac_job_free(job);
+    CHECK(ref.cached_tokens == 0 && ref.n == raw2.n && ref.n == 8 &&
+              !memcmp(ref.tokens, raw2.tokens, (size_t)ref.n * sizeof ref.tokens[0]),
+          "raw prompt: the same tokens without the prefix cache (%d vs %d tokens, finish %d vs %d)", ref.n, raw2.n,
+          (int)ref.finish, (int)raw2.finish);
     llamac_engine_free(e);
     llamac_chat_free(chat);
-    (void)ref;
+}
+
+/* Tools and tool_choice: submit counts the prompt as the session renders it (tool definitions, forced opening). */
+static void test_tools_count(llamac_model *m)
+{
+    llamac_chat *chat;
+    llamac_chat_create(&chat);
+    const char *tools = "[{\"type\":\"function\",\"function\":{\"name\":\"get_verse\",\"description\":"
+                        "\"Look up a verse\",\"parameters\":{\"type\":\"object\",\"properties\":"
+                        "{\"ref\":{\"type\":\"string\"}}}}}]";
+    CHECK(llamac_chat_set_tools_json(chat, tools, strlen(tools)) == LLAMAC_OK, "tools: %s", llamac_chat_error(chat));
+    llamac_chat_add_message(chat, "user", "Find me the verse about the mustard seed.");
+    llamac_engine *e = engine(m, 2, 64, 1, 0);
+    const llamac_tool_choice choices[] = {LLAMAC_TOOL_CHOICE_AUTO, LLAMAC_TOOL_CHOICE_NONE,
+                                          LLAMAC_TOOL_CHOICE_REQUIRED, LLAMAC_TOOL_CHOICE_NAMED};
+    int64_t counts[4];
+    for (int c = 0; c < 4; c++) {
+        char err[512];
+        llamac_job_params jp = llamac_job_default_params();
+        jp.chat = chat;
+        jp.gen.max_tokens = 4;
+        jp.gen.tool_choice = choices[c];
+        jp.gen.tool_name = "get_verse";
+        llamac_job *job = NULL;
+        counts[c] = -1;
+        CHECK(llamac_engine_submit(e, &jp, &job, &counts[c], err, sizeof err) == LLAMAC_OK, "choice %d: %s", c, err);
+        outcome o;
+        if (job)
+            collect(job, &o);
+        llamac_job_free(job);
+        CHECK(job && o.prompt_tokens == counts[c] && o.finish != LLAMAC_FINISH_ERROR,
+              "choice %d: submit counted %lld, the session %lld (finish %d)", c, (long long)counts[c],
+              (long long)o.prompt_tokens, (int)o.finish);
+    }
+    CHECK(counts[1] < counts[0] && counts[2] > counts[0] && counts[3] > counts[0],
+          "the tools and the forced opening are counted");
+    llamac_engine_free(e);
+    llamac_chat_free(chat);
+}
+
+/* Stop strings are copied at submit (the caller's buffer is clobbered right after) and end the answer before
+ * their first occurrence, as the session does. */
+static void test_stop_copied(llamac_model *m)
+{
+    llamac_chat *chat;
+    llamac_chat_create(&chat);
+    llamac_chat_add_message(chat, "user", "Tell me of the days of Noah.");
+    request r = {.chat = chat, .max_tokens = 40, .ignore_eos = 1};
+    llamac_engine *e = engine(m, 2, 64, 1, 0);
+    llamac_job *job = submit(e, &r);
+    outcome full, cut;
+    collect(job, &full);
+    llamac_job_free(job);
+    /* the stop string: 3 bytes from the middle of the answer */
+    char stop[8] = {0};
+    const size_t at = full.text_len / 2;
+    CHECK(full.text_len >= 10, "an answer to cut (%zu bytes)", full.text_len);
+    memcpy(stop, full.text + at, 3);
+    char err[256];
+    llamac_job_params jp = llamac_job_default_params();
+    jp.chat = chat;
+    jp.gen.max_tokens = 40;
+    jp.gen.ignore_eos = 1;
+    jp.gen.sampling.temperature = 0;
+    jp.gen.stop[0] = stop;
+    CHECK(llamac_engine_submit(e, &jp, &job, NULL, err, sizeof err) == LLAMAC_OK, "submit: %s", err);
+    memset(stop, 'x', 7);
+    llamac_chat_free(chat); /* the job holds its own copy */
+    collect(job, &cut);
+    llamac_job_free(job);
+    const char *first = NULL;
+    char needle[4] = {0};
+    memcpy(needle, full.text + at, 3);
+    first = strstr(full.text, needle);
+    CHECK(first && cut.finish == LLAMAC_FINISH_STOP && cut.text_len == (size_t)(first - full.text) &&
+              !memcmp(cut.text, full.text, cut.text_len) && !strcmp(cut.content, cut.text),
+          "cut at the stop string '%s': %zu bytes, finish %d\nfull: '%s'\ncut:  '%s'", needle, cut.text_len,
+          (int)cut.finish, full.text, cut.text);
+    llamac_engine_free(e);
 }
 
 static void test_timeout(llamac_model *m)
@@ -384,12 +557,71 @@ static void test_timeout(llamac_model *m)
     collect(job, &o);
     llamac_job_update u;
     llamac_job_wait(job, 0, &u);
-    CHECK(o.finish == LLAMAC_FINISH_ERROR && o.status == LLAMAC_E_TIMEOUT && u.result && strstr(u.result->error, "time"),
+    CHECK(o.finish == LLAMAC_FINISH_ERROR && o.status == LLAMAC_E_TIMEOUT && u.result &&
+              strstr(u.result->error, "time"),
           "timed out: finish %d, status %d", (int)o.finish, (int)o.status);
     llamac_job_free(job);
     llamac_engine_stats st;
     llamac_engine_get_stats(e, &st);
     CHECK(st.jobs_timed_out == 1 && st.jobs_finished[LLAMAC_FINISH_ERROR] == 1, "timeout counted");
+    llamac_engine_free(e);
+}
+
+/* notify: counts calls; the first one holds the engine thread past the job's time limit (a test may break the
+ * "return at once" rule to make a timeout certain). */
+static int g_notified;
+static void on_notify(void *user)
+{
+    if (g_notified++ == 0 && user)
+        sleep_ms(300);
+}
+
+/* Log-probabilities in updates, notify, and a job that runs past its time limit after its first token. */
+static void test_logprobs_notify_timeout(llamac_model *m)
+{
+    static request r;
+    memset(&r, 0, sizeof r);
+    random_prompt(&r, 30);
+    llamac_engine *e = engine(m, 2, 64, 1, 0);
+    char err[256];
+    llamac_job_params jp = llamac_job_default_params();
+    jp.prompt = r.prompt;
+    jp.n_prompt = r.n_prompt;
+    jp.gen.max_tokens = 6;
+    jp.gen.ignore_eos = 1;
+    jp.gen.n_logprobs = 4;
+    jp.notify = on_notify;
+    llamac_job *job = NULL;
+    g_notified = 0;
+    CHECK(llamac_engine_submit(e, &jp, &job, NULL, err, sizeof err) == LLAMAC_OK, "submit: %s", err);
+    int n = 0, bad = 0;
+    llamac_job_update u;
+    do {
+        llamac_job_wait(job, -1, &u);
+        for (int i = 0; i < u.n_tokens; i++, n++) {
+            bad += !u.logprobs || u.n_top != 3 || !u.top || u.logprobs[i].token != u.tokens[i] ||
+                   !(u.logprobs[i].logprob <= 0) || u.top[i * 3].logprob < u.top[i * 3 + 2].logprob;
+        }
+    } while (u.finish == LLAMAC_FINISH_NONE);
+    CHECK(n == 6 && !bad && u.finish == LLAMAC_FINISH_LENGTH, "logprobs: %d tokens, %d bad", n, bad);
+    CHECK(g_notified >= 2, "notify called %d times", g_notified);
+    llamac_job_free(job);
+
+    jp.gen.max_tokens = 100;
+    jp.gen.n_logprobs = 0;
+    jp.timeout_s = 0.1;
+    jp.notify_user = &g_notified; /* sleep in the first notify */
+    g_notified = 0;
+    CHECK(llamac_engine_submit(e, &jp, &job, NULL, err, sizeof err) == LLAMAC_OK, "submit: %s", err);
+    outcome o;
+    collect(job, &o);
+    CHECK(o.finish == LLAMAC_FINISH_ERROR && o.status == LLAMAC_E_TIMEOUT && o.n >= 1 && o.n < 100 &&
+              o.completion_tokens == o.n,
+          "timed out while running: finish %d status %d after %d tokens", (int)o.finish, (int)o.status, o.n);
+    llamac_job_free(job);
+    llamac_engine_stats st;
+    llamac_engine_get_stats(e, &st);
+    CHECK(st.jobs_timed_out == 1 && st.busy_sequences == 0 && st.kv_positions_used == 0, "running timeout counted");
     llamac_engine_free(e);
 }
 
@@ -415,7 +647,8 @@ static void test_kv_full(llamac_model *m)
         collect(jobs[i], &o[i]);
         llamac_job_free(jobs[i]);
         ok += o[i].finish == LLAMAC_FINISH_LENGTH;
-        CHECK(o[i].finish == LLAMAC_FINISH_LENGTH || (o[i].finish == LLAMAC_FINISH_ERROR && o[i].status == LLAMAC_E_KV_FULL),
+        CHECK(o[i].finish == LLAMAC_FINISH_LENGTH ||
+                  (o[i].finish == LLAMAC_FINISH_ERROR && o[i].status == LLAMAC_E_KV_FULL),
               "job %d: finish %d status %d", i, (int)o[i].finish, (int)o[i].status);
     }
     llamac_engine_stats st;
@@ -456,7 +689,8 @@ static void test_null(void)
     llamac_job_cancel(NULL);
     llamac_job_free(NULL);
     llamac_engine_free(NULL);
-    CHECK(strcmp(llamac_status_str(LLAMAC_E_BUSY), "unknown status") && strcmp(llamac_status_str(LLAMAC_E_TIMEOUT), "unknown status"),
+    CHECK(strcmp(llamac_status_str(LLAMAC_E_BUSY), "unknown status") &&
+              strcmp(llamac_status_str(LLAMAC_E_TIMEOUT), "unknown status"),
           "status names");
 }
 
@@ -475,10 +709,14 @@ int main(void)
     test_null();
     test_refusals(m);
     test_timeout(m);
+    test_tools_count(m);
+    test_stop_copied(m);
     test_cancel_prefill(m);
+    test_logprobs_notify_timeout(m);
     test_prefix_cache(m);
     test_concurrent_equals_alone(m);
     test_kv_full(m);
+    test_client_threads(m);
     llamac_model_free(m);
     return check_finish("test_engine");
 }
