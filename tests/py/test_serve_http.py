@@ -26,8 +26,8 @@ import threading
 import time
 
 from llamac_testlib import LLAMAC, check, main, run_llamac, scratch_dir
-from serve_util import (CALL, SSE, TOOLS, Server, check_error, parse_raw_response, raw_request, talk,
-                        talk_model, tool_model, wait_for)
+from serve_util import (CALL, SSE, TOOLS, Server, check_error, free_port, parse_raw_response, raw_request,
+                        talk, talk_model, tool_model, wait_for)
 
 _servers = {}
 
@@ -764,6 +764,34 @@ def test_log_line_per_request():
             return out
         got = wait_for(json_lines, 30, "a JSON log line for the request")
         check(any(200 in o.values() or "200" in o.values() for o in got), f"JSON log line without status: {got}")
+
+
+def test_bad_options_and_models():
+    """Bad options, a missing or broken model and a port in use: a clear message and a failing exit, never a hang
+    or a server that listens without a model."""
+    d = scratch_dir()
+    broken = os.path.join(d, "broken.gguf")
+    with open(broken, "wb") as f:
+        f.write(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
+    m = talk_model()
+    cases = [([], "-m"), (["-m", "/nonexistent/x.gguf"], "/nonexistent/x.gguf"), (["-m", broken], "broken.gguf"),
+             (["-m", m, "--parallel", "0"], "--parallel"), (["-m", m, "--kv-size", "abc"], "--kv-size"),
+             (["-m", m, "--ctx", "-5"], "--ctx"), (["-m", m, "--port", "99999"], "--port"),
+             (["-m", m, "--timeout", "-1"], "--timeout"), (["-m", m, "--log-format", "xml"], "--log-format"),
+             (["-m", m, "--api-key-file", "/nonexistent/key"], "--api-key-file"), (["-m", m, "--bogus"], "--bogus"),
+             (["-m", m, "--api-key", "a", "--api-key-file", broken], "--api-key")]
+    for args, named in cases:
+        port = [] if "--port" in args else ["--port", free_port()]
+        r = run_llamac(["serve"] + args + port, timeout=60)
+        check(r.returncode != 0, f"llamac serve {' '.join(args)} exited 0")
+        check(named in r.stderr, f"llamac serve {' '.join(args)}: the message does not name {named!r}: "
+                                 f"{r.stderr[-500:]}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = run_llamac(["serve", "-m", m, "--port", port], timeout=60)
+        check(r.returncode != 0 and str(port) in r.stderr, f"a port in use: exit {r.returncode}, {r.stderr[-500:]}")
 
 
 def test_zz_servers_survived():
