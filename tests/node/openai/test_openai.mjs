@@ -138,6 +138,16 @@ const tests = {
     check(!(m instanceof Error) ? m.id === ids[0] : m instanceof OpenAI.NotFoundError, `retrieve: ${m}`);
   },
 
+  async legacy_completions() {
+    const r = await talk.completions.create({ model: "any", prompt: "Hello", max_tokens: 3 });
+    check(r.object === "text_completion" && r.choices[0].text === " world againHello" &&
+      r.choices[0].finish_reason === "length", `completions: ${show(r)}`);
+    const stream = await talk.completions.create({ model: "any", prompt: [128000, 9906], max_tokens: 3, stream: true });
+    let text = "";
+    for await (const chunk of stream) for (const ch of chunk.choices) text += ch.text || "";
+    check(text === " world againHello", `streamed completion from token ids: ${JSON.stringify(text)}`);
+  },
+
   async tool_call_and_follow_up() {
     const messages = [{ role: "user", content: "Weather in Paris?" }];
     const r = await tool.chat.completions.create({ model: "any", messages, tools: TOOLS, max_tokens: 40 });
