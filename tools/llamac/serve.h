@@ -8,6 +8,7 @@
  *   serve_metrics.c  counters and histograms, the Prometheus text
  *   serve_log.c      the one log line per request (text or JSON)
  *   serve_auth.c     the API key (Bearer, compared in constant time)
+ *   serve_watch.c    the deadline for receiving a request (slowloris clients)
  *   serve_static.c   GET / and other non-API paths (the web page)
  * The library does the work (llamac_engine.h: jobs; llamac_openai.h: the JSON); these files only carry bytes
  * between HTTP and those two.
@@ -29,9 +30,13 @@
 #include "llamac_openai.h"
 
 #define SERVE_MAX_BODY (8u << 20)     /* bytes of a request body (413 beyond) */
+#define SERVE_MAX_DISCARD ((size_t)1 << 30) /* after the 413, the rest of a body is read and dropped up to this,
+                                               then the connection is closed */
 #define SERVE_MAX_CONNECTIONS 256     /* open connections (= connection threads) */
 #define SERVE_IDLE_TIMEOUT_S 30       /* a connection idle (or sending too slowly) for this long is closed */
 #define SERVE_WAIT_MS 100             /* the longest wait on a job between two client-gone checks */
+#define SERVE_READ_DEADLINE_S 30      /* the most time a connection may take to deliver a request (headers and
+                                         body), or stay idle between requests: slow clients are cut */
 
 /* ---- metrics (serve_metrics.c) ---- */
 #define SERVE_TTFT_BUCKETS 12
@@ -85,6 +90,7 @@ typedef struct serve_server {
     _Atomic uint64_t next_id;          /* response ids */
     serve_metrics metrics;
     struct MHD_Daemon *daemon;
+    struct serve_watch *watch;         /* the read deadline (serve_watch.c) */
     int listen_fd;                     /* ours (MHD_OPTION_LISTEN_SOCKET), closed by serve_http_stop */
 } serve_server;
 
@@ -99,6 +105,10 @@ int serve_reply_error(serve_request *rq, const llamac_oai_error *e);
 __attribute__((format(printf, 5, 6)))
 #endif
 int serve_reply_fail(serve_request *rq, int status, const char *type, const char *code, const char *fmt, ...);
+/* Writes a whole error response on the socket at once, outside MHD, and ends the connection's sending side: for
+ * refusing an upload while it is still arriving (MHD queues responses only before or after a body). The
+ * request must then end with MHD_NO. */
+int serve_reply_early(serve_request *rq, const llamac_oai_error *e);
 /* 1 when the client closed its end of the connection (EOF or an error on the socket). */
 int serve_client_gone(serve_request *rq);
 /* What the request log and metrics record about the work done. */
@@ -134,6 +144,18 @@ int serve_completion(serve_request *rq, llamac_oai_endpoint ep);
 typedef struct serve_stream serve_stream;
 void serve_stream_free(serve_stream *ss);
 void serve_request_set_stream(serve_request *rq, serve_stream *ss);
+
+/* ---- slow clients (serve_watch.c) ---- */
+typedef struct serve_watch serve_watch;
+typedef struct serve_conn serve_conn;
+/* Starts the watchdog thread; NULL when it cannot (connections are then bounded by the idle timeout only). */
+serve_watch *serve_watch_create(double deadline_s);
+void serve_watch_free(serve_watch *w);
+/* A connection opened (its socket) / closed (before its socket is). */
+serve_conn *serve_watch_open(serve_watch *w, int fd);
+void serve_watch_close(serve_watch *w, serve_conn *c);
+/* Its request is being answered (busy 1: not cut), or it is done (busy 0: the deadline starts again). */
+void serve_watch_busy(serve_watch *w, serve_conn *c, int busy);
 
 /* ---- log (serve_log.c) ---- */
 typedef struct serve_log_entry {

@@ -68,7 +68,6 @@ static int on_headers(serve_request *rq, const char *url, const char *method)
     if (code == 404) {
         if (strncmp(url, "/v1/", 4) && (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
             serve_static(rq, method, url);
-            rq->answered = 1;
             return 1;
         }
         serve_reply_fail(rq, 404, "not_found_error", NULL, "%s %s: no such endpoint", method, url);
@@ -90,13 +89,22 @@ static int on_headers(serve_request *rq, const char *url, const char *method)
     return 0;
 }
 
-/* Appends a piece of the body; 0 when the connection should be dropped (far beyond the limit). */
+/* Appends a piece of the body; 0 when the connection should be dropped. The first byte beyond SERVE_MAX_BODY
+ * gets the 413 at once, written on the socket by serve_reply_early (MHD cannot queue a response in the middle
+ * of an upload, and a chunked upload may never end); the rest of the body is read and thrown away, up to
+ * SERVE_MAX_DISCARD bytes, so that the client is not reset before it read the answer. */
 static int on_upload(serve_request *rq, const char *data, size_t n)
 {
     if (rq->too_big || rq->body_len + n > SERVE_MAX_BODY) {
+        if (!rq->too_big) {
+            llamac_oai_error e;
+            llamac_oai_fail(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                            "the request body is larger than %u bytes", SERVE_MAX_BODY);
+            serve_reply_early(rq, &e);
+        }
         rq->too_big = 1;
         rq->body_len += n; /* counted, not kept */
-        return rq->body_len <= 2 * (size_t)SERVE_MAX_BODY;
+        return rq->body_len <= SERVE_MAX_DISCARD;
     }
     if (rq->body_len + n + 1 > rq->body_cap) {
         size_t cap = rq->body_cap ? rq->body_cap : 4096;
@@ -116,6 +124,7 @@ static int on_upload(serve_request *rq, const char *data, size_t n)
 
 static int dispatch(serve_request *rq)
 {
+    serve_watch_busy(rq->srv->watch, rq->watched, 1);
     switch (rq->route->r) {
     case ROUTE_HEALTH:
         return serve_health(rq);
@@ -151,6 +160,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rq->ttft_ms = -1;
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        rq->watched = ci ? ci->socket_context : NULL;
         /* A request with a body is checked now, before the body is read (refusing it closes the connection).
          * One without is answered at the next call, once MHD has the whole request: answering now would cost
          * the keep-alive. */
@@ -172,11 +183,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return ok ? MHD_YES : MHD_NO;
     }
-    if (rq->too_big)
-        return serve_reply_fail(rq, 413, "invalid_request_error", "request_too_large",
-                                "the request body is larger than %u bytes", SERVE_MAX_BODY) == MHD_YES
-                   ? MHD_YES
-                   : MHD_NO;
+    if (rq->too_big) /* answered by serve_reply_early, outside MHD: the connection cannot be kept */
+        return MHD_NO;
     return dispatch(rq) == MHD_YES ? MHD_YES : MHD_NO;
 }
 
@@ -187,6 +195,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rq)
         return;
     *con_cls = NULL;
+    serve_watch_busy(s->watch, rq->watched, 0);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->stream)
         rq->client_gone = 1;
     serve_stream_free(rq->stream); /* cancels its jobs if still running */
@@ -197,6 +206,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     serve_log_request(s->opt.log_json, &e);
     free(rq->body);
     free(rq);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    serve_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? serve_watch_open(s->watch, ci->connect_fd) : NULL;
+    } else {
+        serve_watch_close(s->watch, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -241,9 +263,13 @@ static int listen_socket(const char *host, int port, char *err, size_t err_size,
 int serve_http_start(serve_server *s, char *err, size_t err_size)
 {
     int ipv6 = 0;
+    s->watch = serve_watch_create(SERVE_READ_DEADLINE_S);
     int fd = listen_socket(s->opt.host, s->opt.port, err, err_size, &ipv6);
-    if (fd < 0)
+    if (fd < 0) {
+        serve_watch_free(s->watch);
+        s->watch = NULL;
         return -1;
+    }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (!getsockname(fd, (struct sockaddr *)&ss, &sl))
@@ -256,11 +282,14 @@ int serve_http_start(serve_server *s, char *err, size_t err_size)
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_TIMEOUT_S,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     s->listen_fd = fd;
     if (!s->daemon) {
         close(fd);
         s->listen_fd = -1;
+        serve_watch_free(s->watch);
+        s->watch = NULL;
         snprintf(err, err_size, "cannot start the HTTP daemon on %s:%d", s->opt.host, s->opt.port);
         return -1;
     }
@@ -278,6 +307,8 @@ void serve_http_stop(serve_server *s)
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    serve_watch_free(s->watch); /* after the daemon: every connection has been reported closed */
+    s->watch = NULL;
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     s->listen_fd = -1;

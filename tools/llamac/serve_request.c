@@ -100,8 +100,10 @@ int serve_reply_text(serve_request *rq, int status, const char *content_type, ch
     }
     int ret = MHD_queue_response(rq->conn, (unsigned)status, r);
     MHD_destroy_response(r);
-    rq->status = status;
-    rq->answered = 1;
+    if (ret == MHD_YES) {
+        rq->status = status;
+        rq->answered = 1;
+    }
     return ret;
 }
 
@@ -124,4 +126,42 @@ int serve_reply_fail(serve_request *rq, int status, const char *type, const char
     vsnprintf(e.message, sizeof e.message, fmt, ap);
     va_end(ap);
     return serve_reply_error(rq, &e);
+}
+
+int serve_reply_early(serve_request *rq, const llamac_oai_error *e)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char *body = llamac_oai_error_json(e);
+    if (!ci || !body) {
+        free(body);
+        return MHD_NO;
+    }
+    char head[256];
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      e->status, e->status == 413 ? "Content Too Large" : "Error", strlen(body));
+    const char *parts[2] = {head, body};
+    size_t lens[2] = {(size_t)hn, strlen(body)};
+    int ok = 1;
+    for (int i = 0; i < 2 && ok; i++) {
+        size_t off = 0;
+        int tries = 0;
+        while (off < lens[i] && ok) { /* the socket is non-blocking: wait for room, at most ~2 s */
+            ssize_t n = send(ci->connect_fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL);
+            if (n > 0) {
+                off += (size_t)n;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) && tries++ < 20) {
+                struct pollfd p = {.fd = ci->connect_fd, .events = POLLOUT};
+                poll(&p, 1, 100);
+            } else {
+                ok = 0;
+            }
+        }
+    }
+    free(body);
+    shutdown(ci->connect_fd, SHUT_WR); /* the answer is complete; what the client still sends is read and dropped */
+    rq->status = e->status;
+    rq->answered = 1;
+    return ok ? MHD_YES : MHD_NO;
 }

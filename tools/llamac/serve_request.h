@@ -43,6 +43,7 @@ struct serve_request {
     double ttft_ms;
     int client_gone;
     serve_stream *stream;
+    serve_conn *watched;    /* the connection's entry in the read-deadline watch (may be NULL) */
 };
 
 #endif
