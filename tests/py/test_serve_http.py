@@ -524,6 +524,8 @@ def test_slow_client_and_idle_connections():
                 body = srv.chat(USER, max_tokens=3)
                 check(body["choices"][0]["message"]["content"] == talk(3), f"served beside a slow client: {body}")
                 check(srv.get_json("/health")[0] == 200, "health beside a slow client")
+            # served while the slow client was still connected, not only after the server cut it
+            check("cut" not in result, f"the others were answered only after the slow client was cut: {result}")
         except BaseException:
             stop.set()
             raise
