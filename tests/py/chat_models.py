@@ -2,7 +2,8 @@
 
 Each variant has the 128256-token vocabulary (tokenizer.ggml.* built from shared/data/llama3_hf_tokenizer.json,
 with the 3.0 or 3.1+ special-token names from shared/data/special_tokens.json), a chat template (or none),
-a general.name, and a minimal valid model (n_embd 8, one layer, tied embeddings) so the file also loads as a model.
+a general.name, and a minimal valid model (n_embd 8, one layer, tied embeddings; `shape=` for a bigger one) so the file
+also loads as a model.
 
     path = chat_model_path("l31")      # $LLAMAC_BUILD/test-models/chat-l31-<hash>.gguf, generated if needed
 
@@ -53,15 +54,20 @@ VARIANTS = {
 }
 
 
-def _generator_hash(name):
-    h = hashlib.sha256(json.dumps([name, VARIANTS[name]]).encode())
+def _generator_hash(name, shape=None):
+    h = hashlib.sha256(json.dumps([name, VARIANTS[name]] + ([shape] if shape else [])).encode())
     for p in (os.path.abspath(__file__), os.path.join(SOURCE, "python", "gguf_writer.py")):
         with open(p, "rb") as f:
             h.update(f.read())
     return h.hexdigest()[:12]
 
 
-def build(name):
+SMALL = dict(n_embd=8, n_ff=16, n_head=2, n_head_kv=1, n_layer=1)
+
+
+def build(name, shape=None):
+    """shape: {n_embd, n_ff, n_head, n_head_kv, n_layer} instead of SMALL (a bigger random model)."""
+    sh = dict(SMALL, **(shape or {}))
     naming, tkind, gname = VARIANTS[name]
     with open(os.path.join(SHARED, "data", "llama3_hf_tokenizer.json"), encoding="utf-8") as f:
         hf = json.load(f)
@@ -75,11 +81,11 @@ def build(name):
         tokens[int(i)] = piece
     assert all(t is not None for t in tokens)
     types = [1] * 128000 + [3] * 256
-    E, F, H, HKV = 8, 16, 2, 1
+    E, F, H, HKV = sh["n_embd"], sh["n_ff"], sh["n_head"], sh["n_head_kv"]
     w = gw.GGUFWriter()
     w.add("general.architecture", "llama")
     w.add("general.name", gname)
-    w.add("llama.block_count", 1, gw.UINT32)
+    w.add("llama.block_count", sh["n_layer"], gw.UINT32)
     w.add("llama.context_length", 8192, gw.UINT32)
     w.add("llama.embedding_length", E, gw.UINT32)
     w.add("llama.feed_forward_length", F, gw.UINT32)
@@ -103,22 +109,26 @@ def build(name):
     w.add_tensor("token_embd.weight", (rng.standard_normal((128256, E)) * 0.5).astype(np.float32), "F16")
     w.add_tensor("output_norm.weight", np.ones(E, np.float32), "F32")
     hd = E // H
-    for name_, shape in (("attn_norm", (E,)), ("ffn_norm", (E,))):
-        w.add_tensor(f"blk.0.{name_}.weight", np.ones(shape, np.float32), "F32")
-    for name_, shape in (("attn_q", (H * hd, E)), ("attn_k", (HKV * hd, E)), ("attn_v", (HKV * hd, E)),
-                         ("attn_output", (E, H * hd)), ("ffn_gate", (F, E)), ("ffn_up", (F, E)),
-                         ("ffn_down", (E, F))):
-        w.add_tensor(f"blk.0.{name_}.weight", (rng.standard_normal(shape) * 0.3).astype(np.float32), "F32")
+    scale = 0.3 * (8.0 / E) ** 0.5  # 0.3 for the small model; activations stay O(1) for wider ones
+    for layer in range(sh["n_layer"]):
+        for name_, shp in (("attn_norm", (E,)), ("ffn_norm", (E,))):
+            w.add_tensor(f"blk.{layer}.{name_}.weight", np.ones(shp, np.float32), "F32")
+        for name_, shp in (("attn_q", (H * hd, E)), ("attn_k", (HKV * hd, E)), ("attn_v", (HKV * hd, E)),
+                           ("attn_output", (E, H * hd)), ("ffn_gate", (F, E)), ("ffn_up", (F, E)),
+                           ("ffn_down", (E, F))):
+            w.add_tensor(f"blk.{layer}.{name_}.weight", (rng.standard_normal(shp) * scale).astype(np.float32),
+                         "F32")
     return w
 
 
-def chat_model_path(name):
+def chat_model_path(name, shape=None):
     d = os.path.join(os.environ.get("LLAMAC_BUILD", os.path.join(SOURCE, "build")), "test-models")
     os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, f"chat-{name}-{_generator_hash(name)}.gguf")
+    path = os.path.join(d, f"chat-{name}{'-E%d' % shape['n_embd'] if shape else ''}-"
+                           f"{_generator_hash(name, shape)}.gguf")
     if os.path.exists(path):
         return path
-    data = build(name).to_bytes()
+    data = build(name, shape).to_bytes()
     tmp = f"{path}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     with open(tmp, "wb") as f:
         f.write(data)

@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""serve_bench.py — throughput and latency of `llamac serve` with N concurrent streaming clients, optionally side by
+side with upstream llama.cpp's llama-server on the same file, threads and clients.
+
+    /usr/bin/python3 bench/make_models.py ~/models --shapes 1b --types Q4_K_M     # once: the 1B-shaped file
+    /usr/bin/python3 bench/serve_bench.py -m ~/models/llama-3.2-1b-Q4_K_M.gguf [-t 2] [--clients 1,2,4,8,16]
+        [-n 128] [--requests 2] [--prompt-words 48] [--parallel 16] [--ctx 1024] [--llamac build/llamac]
+        [--llama-server ../llama.cpp-peer/llama.cpp/build/bin/llama-server] [--np 8] [--tg]
+    /usr/bin/python3 bench/serve_bench.py --url http://127.0.0.1:8080 [--clients ...]   # a server already running
+
+For each client count N, N threads each stream --requests completions (POST /v1/completions, "stream": true,
+max_tokens -n, ignore_eos, a different prompt per client and request, greedy) back to back. Reported per N:
+  agg tok/s     all generated tokens / wall time from the first request sent to the last stream ended
+  TTFT p50/p99  request sent -> first token received, over every request
+  stream tok/s  per request: (tokens - 1) / (last token - first token), median over requests
+With --llama-server, that binary is started too (-np --np, the same model, threads and per-slot context) and each
+N runs on llamac then on llama-server, one after the other (alternately, so both see the same machine state); the
+table puts them side by side with the ratio of the aggregates. --tg also runs `llamac bench -p 0 -n N -t T` for
+the single-stream reference (the server's 1-client stream rate should be within 5% of it). One warm-up request
+per server before measuring. Prints a markdown table. Not a test: asserts nothing; run it on a quiet machine.
+"""
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORDS = ("time light river stone garden market letter window mountain music winter harbor forest silver engine "
+         "story village candle thunder paper island bridge orchard lantern").split()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prompt_for(client, request, words):
+    return " ".join(WORDS[(client * 7 + request * 13 + i * (client + 3)) % len(WORDS)] for i in range(words))
+
+
+def wait_ready(host, port, proc, limit_s=600):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            sys.exit(f"serve_bench: the server exited ({proc.returncode}) before it was ready")
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=5)
+            c.request("GET", "/health")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"serve_bench: no /health 200 from {host}:{port} in {limit_s} s")
+
+
+def one_stream(host, port, prompt, n):
+    """-> dict(ttft, tokens, t_first, t_last, t_start, t_end) for one streamed completion."""
+    body = json.dumps({"prompt": prompt, "max_tokens": n, "stream": True, "temperature": 0, "ignore_eos": True,
+                       "stream_options": {"include_usage": True}})
+    c = http.client.HTTPConnection(host, port, timeout=600)
+    t_start = time.monotonic()
+    c.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    if r.status != 200:
+        raise RuntimeError(f"HTTP {r.status}: {r.read()[:300]!r}")
+    t_first = t_last = None
+    chunks = 0
+    usage = None
+    finish = None
+    while True:
+        line = r.readline()
+        if not line:
+            break
+        line = line.strip()
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            break
+        o = json.loads(data)
+        if o.get("usage"):
+            usage = o["usage"]
+        for ch in o.get("choices") or []:
+            if ch.get("text"):
+                now = time.monotonic()
+                t_first = t_first or now
+                t_last = now
+                chunks += 1
+            finish = ch.get("finish_reason") or finish
+    t_end = time.monotonic()
+    c.close()
+    if t_first is None:
+        raise RuntimeError("no token received")
+    # tokens: the usage chunk if the server sends one, else one per text chunk (both servers stream per token)
+    tokens = usage["completion_tokens"] if usage and usage.get("completion_tokens") else chunks
+    return dict(ttft=t_first - t_start, tokens=tokens, t_first=t_first, t_last=t_last, t_start=t_start,
+                t_end=t_end, finish=finish)
+
+
+def run_clients(host, port, n_clients, requests, n, words, tag):
+    results, errors = [], []
+    lock = threading.Lock()
+    barrier = threading.Barrier(n_clients)
+
+    def client(ci):
+        barrier.wait()
+        for ri in range(requests):
+            try:
+                res = one_stream(host, port, f"[{tag} {ci}.{ri}] " + prompt_for(ci, ri, words), n)
+            except Exception as ex:  # noqa: BLE001 — reported
+                with lock:
+                    errors.append(str(ex))
+                return
+            with lock:
+                results.append(res)
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        print(f"warning: {len(errors)} failed requests ({tag}, {n_clients} clients): {errors[0]}", file=sys.stderr)
+    if not results:
+        return None
+    wall = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
+    ttfts = sorted(r["ttft"] for r in results)
+    rates = [(r["tokens"] - 1) / (r["t_last"] - r["t_first"]) for r in results
+             if r["tokens"] > 1 and r["t_last"] > r["t_first"]]
+    short = sum(1 for r in results if r["finish"] != "length")
+    if short:
+        print(f"warning: {short} streams of {tag} ended before max_tokens", file=sys.stderr)
+    return dict(agg=sum(r["tokens"] for r in results) / wall, ttft50=pct(ttfts, 50), ttft99=pct(ttfts, 99),
+                stream=statistics.median(rates) if rates else float("nan"), n=len(results))
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    k = (len(sorted_vals) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(sorted_vals) - 1)
+    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
+
+
+class Proc:
+    """A server process started by the bench (stderr to a log file), stopped on exit."""
+
+    def __init__(self, cmd, log):
+        self.cmd, self.log = cmd, log
+        self.f = open(log, "wb")
+        self.p = subprocess.Popen(cmd, stdout=self.f, stderr=self.f, stdin=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.f.close()
+
+
+def llamac_tg(llamac, model, n, threads):
+    r = subprocess.run([llamac, "bench", "-m", model, "-p", "0", "-n", str(n), "-t", str(threads), "--json",
+                        "--bw-mib", "0"], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"warning: llamac bench failed: {r.stderr[-500:]}", file=sys.stderr)
+        return None
+    for line in r.stdout.splitlines():
+        o = json.loads(line)
+        if o.get("n_gen"):
+            return o["median_ts"]
+    return None
+
+
+def fmt(x, spec):
+    return "-" if x is None or x != x else format(x, spec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-m", "--model")
+    ap.add_argument("--url", help="an already running llamac serve (no -m needed)")
+    ap.add_argument("-t", "--threads", type=int, default=2)
+    ap.add_argument("--clients", default="1,2,4,8,16")
+    ap.add_argument("-n", type=int, default=128, help="tokens generated per request")
+    ap.add_argument("--requests", type=int, default=2, help="requests per client, back to back")
+    ap.add_argument("--prompt-words", type=int, default=48)
+    ap.add_argument("--parallel", type=int, default=16, help="llamac serve --parallel")
+    ap.add_argument("--ctx", type=int, default=1024, help="positions per request (llamac --ctx; llama-server "
+                                                           "-c is this x --np)")
+    ap.add_argument("--llamac", default=os.path.join(HERE, "..", "build", "llamac"))
+    ap.add_argument("--llama-server", help="also run upstream llama-server side by side")
+    ap.add_argument("--np", type=int, default=8, help="llama-server -np")
+    ap.add_argument("--tg", action="store_true", help="also run `llamac bench` tg for the single-stream reference")
+    ap.add_argument("--logdir", default=None, help="where server logs go (default: a temporary directory)")
+    a = ap.parse_args()
+    if not a.url and not a.model:
+        ap.error("give -m MODEL (the bench starts the servers) or --url (a running llamac serve)")
+    if a.url and a.llama_server and not a.model:
+        ap.error("--llama-server needs -m MODEL")
+    clients = [int(x) for x in a.clients.split(",")]
+    logdir = a.logdir or __import__("tempfile").mkdtemp(prefix="serve_bench-")
+    os.makedirs(logdir, exist_ok=True)
+
+    servers = {}  # name -> (host, port)
+    procs = []
+    try:
+        if a.url:
+            u = urllib.parse.urlparse(a.url)
+            servers["llamac"] = (u.hostname, u.port or 80)
+        else:
+            port = free_port()
+            p = Proc([a.llamac, "serve", "-m", a.model, "--host", "127.0.0.1", "--port", str(port), "-t",
+                      str(a.threads), "--parallel", str(a.parallel), "--ctx", str(a.ctx),
+                      "--max-queue", str(max(clients) * 2)], os.path.join(logdir, "llamac.log"))
+            procs.append(p)
+            wait_ready("127.0.0.1", port, p.p)
+            servers["llamac"] = ("127.0.0.1", port)
+        if a.llama_server:
+            port = free_port()
+            p = Proc([a.llama_server, "-m", a.model, "--host", "127.0.0.1", "--port", str(port), "-t",
+                      str(a.threads), "-np", str(a.np), "-c", str(a.ctx * a.np), "--no-webui"],
+                     os.path.join(logdir, "llama-server.log"))
+            procs.append(p)
+            wait_ready("127.0.0.1", port, p.p)
+            servers["llama-server"] = ("127.0.0.1", port)
+        for name, (host, port) in servers.items():  # warm-up: page cache, first-use allocations
+            one_stream(host, port, "warm up", 8)
+        rows = []
+        for n_clients in clients:
+            row = {"clients": n_clients}
+            for name, (host, port) in servers.items():
+                row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name)
+                r = row[name]
+                print(f"{name:12s} {n_clients:2d} clients: " + (
+                    f"{r['agg']:.1f} tok/s, TTFT p50 {r['ttft50']:.2f} s p99 {r['ttft99']:.2f} s, "
+                    f"{r['stream']:.1f} tok/s per stream" if r else "failed"), file=sys.stderr, flush=True)
+            rows.append(row)
+        tg = llamac_tg(a.llamac, a.model, a.n, a.threads) if a.tg and a.model else None
+    finally:
+        for p in procs:
+            p.stop()
+
+    names = list(servers)
+    head = "| clients |"
+    sep = "| ---: |"
+    for name in names:
+        head += f" {name} agg tok/s | TTFT p50 s | TTFT p99 s | tok/s per stream |"
+        sep += " ---: | ---: | ---: | ---: |"
+    if len(names) == 2:
+        head += " agg ratio |"
+        sep += " ---: |"
+    print(f"\nmodel {a.model or a.url}, {a.threads} threads, {a.n} tokens per request, {a.requests} requests per "
+          f"client, prompts of {a.prompt_words} words; llamac --parallel {a.parallel}"
+          + (f"; llama-server -np {a.np}" if a.llama_server else "") + "\n")
+    print(head)
+    print(sep)
+    for row in rows:
+        line = f"| {row['clients']} |"
+        for name in names:
+            r = row[name]
+            line += (f" {fmt(r['agg'], '.1f')} | {fmt(r['ttft50'], '.2f')} | {fmt(r['ttft99'], '.2f')} |"
+                     f" {fmt(r['stream'], '.1f')} |") if r else " - | - | - | - |"
+        if len(names) == 2:
+            a0, a1 = row[names[0]], row[names[1]]
+            line += f" {fmt(a0['agg'] / a1['agg'], '.2f')}x |" if a0 and a1 and a1["agg"] else " - |"
+        print(line)
+    r1 = rows[0].get("llamac") if rows and rows[0]["clients"] == 1 else None
+    if r1 and clients.count(8) and rows[clients.index(8)].get("llamac"):
+        print(f"\nllamac: 8 streams aggregate = {rows[clients.index(8)]['llamac']['agg'] / r1['agg']:.2f}x "
+              f"one stream")
+    if tg:
+        print(f"llamac bench tg{a.n}: {tg:.1f} tok/s" + (f"; one stream through the server: {r1['stream']:.1f} "
+                                                        f"tok/s ({100 * r1['stream'] / tg:.0f}%)" if r1 else ""))
+    print(f"server logs: {logdir}")
+
+
+if __name__ == "__main__":
+    main()
