@@ -304,6 +304,13 @@ static llamac_status parse_chat_fields(const json_t *root, llamac_oai_request *r
     if (tools && !json_is_array(tools))
         return BAD(e, "tools", "tools: must be an array");
     rq->has_tools = json_array_size(tools) > 0;
+    /* JSON mode and structured outputs are not implemented: refuse them rather than answer in free text */
+    json_t *rf = field(root, "response_format");
+    if (rf) {
+        const json_t *type = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
+        if (!json_is_string(type) || strcmp(json_string_value(type), "text"))
+            return BAD(e, "response_format", "response_format: only {\"type\": \"text\"} is supported");
+    }
     /* the chat layer reads exactly the OpenAI subset {"messages", "tools"} */
     json_t *sub = json_object();
     json_object_set(sub, "messages", msgs);

@@ -138,6 +138,11 @@ static void test_chat_errors(void)
     CHAT_BAD("{" MSG ",\"n\":1000}", "n");
     CHAT_BAD("{" MSG ",\"seed\":\"abc\"}", "seed");
     CHAT_BAD("{" MSG ",\"stream\":1}", "stream");
+    CHAT_BAD("{" MSG ",\"response_format\":{\"type\":\"json_object\"}}", "response_format");
+    CHAT_BAD("{" MSG ",\"response_format\":\"text\"}", "response_format");
+    llamac_oai_request *text = chat("{" MSG ",\"response_format\":{\"type\":\"text\"}}");
+    CHECK(text != NULL, "response_format text is accepted");
+    llamac_oai_request_free(text);
     CHAT_BAD("{" MSG ",\"stream_options\":true}", "stream_options");
     CHAT_BAD("{" MSG ",\"stream_options\":{\"include_usage\":\"yes\"}}", "stream_options.include_usage");
     CHAT_BAD("{" MSG ",\"stop\":5}", "stop");
