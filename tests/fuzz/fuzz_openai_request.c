@@ -2,15 +2,8 @@
  * fuzz_openai_request.c — libFuzzer target for the OpenAI request parsers (src/openai/request.c, and through
  * them the chat layer's message and tool validation): any body must be accepted or refused with a 400/500 and
  * a message, never crash, leak or read out of bounds; an accepted request must hold consistent values and
- * render a response and a stream. Not part of `make test`; with clang and libFuzzer (Debian: clang):
- *
- *     clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Isrc \
- *         tests/fuzz/fuzz_openai_request.c src/openai/[a-z]*.c src/chat/[a-z]*.c src/util/[a-z]*.c build/libllamac.a \
- *         -ljansson -lm -lpthread -o /tmp/fuzz_openai_request
- *     /tmp/fuzz_openai_request -max_total_time=60 CORPUS_COPY   (start from tests/fuzz/corpus_openai)
- *
- * (the parsers and the chat layer instrumented; the rest of the library from the normal build). 60 s: about
- * 170 000 inputs, no finding.
+ * render a response and a stream. Built by `make fuzz` / `make fuzz-ci` (tests/fuzz/CMakeLists.txt); seeds in
+ * tests/fuzz/corpus/fuzz_openai_request/.
  * The seed corpus holds a few valid bodies of every endpoint.
  */
 #include <stdint.h>

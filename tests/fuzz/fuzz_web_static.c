@@ -1,13 +1,8 @@
 /*
  * fuzz_web_static.c — libFuzzer target for the chat page's request handling (tools/llamac/web_static.c): the
  * If-None-Match and Accept-Encoding parsers and the path lookup must accept any bytes, never read past a string's
- * end, and always give one of the documented answers. Not part of `make test`; with clang and libFuzzer (Debian:
- * clang), after a build has generated build/generated/web/web_assets.c:
- *
- *     clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Itools/llamac \
- *         tests/fuzz/fuzz_web_static.c tools/llamac/web_static.c build/generated/web/web_assets.c \
- *         -o /tmp/fuzz_web_static
- *     /tmp/fuzz_web_static -max_total_time=60 [CORPUS_DIR]
+ * end, and always give one of the documented answers. Built by `make fuzz` / `make fuzz-ci` with
+ * tools/llamac/web_static.c and the generated file table (tests/fuzz/CMakeLists.txt).
  *
  * The input is cut at its first three NUL bytes into method, path, If-None-Match and Accept-Encoding (missing
  * parts are NULL headers); each part is copied into its own exact-size buffer so ASan sees any over-read.
