@@ -345,23 +345,34 @@ static llamac_status parse_chat_fields(const json_t *root, llamac_oai_request *r
     return LLAMAC_OK;
 }
 
+/* The start shared by the body parsers: checks out, parses the JSON root and makes an empty request. On failure
+ * nothing is left allocated. */
+static llamac_status begin_parse(llamac_oai_endpoint ep, const char *fn, const char *body, size_t len,
+                                 llamac_oai_request **out, json_t **root, llamac_oai_request **rq,
+                                 llamac_oai_error *e)
+{
+    *rq = NULL;
+    if (!out)
+        return BAD(e, NULL, "%s: NULL argument", fn);
+    *out = NULL;
+    llamac_status st = parse_root(body, len, root, e);
+    if (st)
+        return st;
+    if ((st = new_request(ep, rq, e)))
+        json_decref(*root);
+    return st;
+}
+
 llamac_status llamac_oai_parse_chat(const char *body, size_t len, llamac_oai_request **out, llamac_oai_error *e)
 {
     llamac_oai_error scratch;
     if (!e)
         e = &scratch;
-    if (!out)
-        return BAD(e, NULL, "parse_chat: NULL argument");
-    *out = NULL;
     json_t *root;
-    llamac_oai_request *rq = NULL;
-    llamac_status st = parse_root(body, len, &root, e);
+    llamac_oai_request *rq;
+    llamac_status st = begin_parse(LLAMAC_OAI_CHAT, "parse_chat", body, len, out, &root, &rq, e);
     if (st)
         return st;
-    if ((st = new_request(LLAMAC_OAI_CHAT, &rq, e))) {
-        json_decref(root);
-        return st;
-    }
     if (!(st = parse_chat_fields(root, rq, e)))
         st = parse_common(root, rq, e);
     json_decref(root);
@@ -410,18 +421,11 @@ llamac_status llamac_oai_parse_completion(const char *body, size_t len, llamac_o
     llamac_oai_error scratch;
     if (!e)
         e = &scratch;
-    if (!out)
-        return BAD(e, NULL, "parse_completion: NULL argument");
-    *out = NULL;
     json_t *root;
-    llamac_oai_request *rq = NULL;
-    llamac_status st = parse_root(body, len, &root, e);
+    llamac_oai_request *rq;
+    llamac_status st = begin_parse(LLAMAC_OAI_COMPLETION, "parse_completion", body, len, out, &root, &rq, e);
     if (st)
         return st;
-    if ((st = new_request(LLAMAC_OAI_COMPLETION, &rq, e))) {
-        json_decref(root);
-        return st;
-    }
     long long top = 0;
     if (!(st = parse_prompt(root, rq, e)) && !(st = parse_common(root, rq, e)) &&
         !(st = get_int(root, "logprobs", 0, LLAMAC_MAX_TOP_LOGPROBS, &top, &rq->logprobs, e)))
