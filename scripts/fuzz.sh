@@ -2,6 +2,7 @@
 # fuzz.sh — builds the libFuzzer targets of tests/fuzz (clang, ASan + UBSan) and runs each for SECONDS seconds.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 600 s each, every tests/fuzz/fuzz_*.c
+#   FUZZ_RUNS=N scripts/fuzz.sh ...             also stop a target after N executions (whichever comes first)
 #
 # The build goes to $FUZZ_BUILD (default build-fuzz). Each target starts from its seeds in
 # tests/fuzz/corpus/<target>/ (or corpus/<target without the fuzz_ prefix>/) plus what earlier runs found (kept in $FUZZ_BUILD/corpus/<target>/, never written
@@ -37,8 +38,10 @@ for t in $targets; do
     [ -d "tests/fuzz/corpus/$t" ] && seeds="tests/fuzz/corpus/$t"
     if [ -n "$seeds" ]; then set -- "$corpus" "$seeds"; else set -- "$corpus"; fi
     # detect_leaks: every allocation of an input is freed; -rss_limit_mb bounds memory per input
+    runs_opt=""
+    [ -n "${FUZZ_RUNS:-}" ] && runs_opt="-runs=$FUZZ_RUNS"
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        "$B/tests/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
+        "$B/tests/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 $runs_opt \
         -artifact_prefix="$B/fuzz-logs/$t-" "$@" >"$log" 2>&1; then
         result=ok
     else
