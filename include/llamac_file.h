@@ -39,6 +39,11 @@ llamac_status llamac_read_file(const char *path, size_t max_bytes, char **out, s
  * it names an existing non-regular file or ends in '/'. llamac_output_open checks this too. */
 llamac_status llamac_output_check(const char *path, char *err, size_t err_size);
 
+/* Opens a log written as the program runs (each line readable at once, e.g. a token trace), truncating it. The
+ * target rules of llamac_output_check apply, and the open neither follows a symlink nor blocks; the file is
+ * written in place (not atomic). Close with fclose(). LLAMAC_E_IO with a message. */
+llamac_status llamac_log_open(const char *path, FILE **out, char *err, size_t err_size);
+
 typedef struct llamac_output llamac_output;
 /* Starts writing path (see above). */
 llamac_status llamac_output_open(const char *path, llamac_output **out, char *err, size_t err_size);

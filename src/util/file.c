@@ -139,6 +139,34 @@ llamac_status lc_output_check(const char *path, const char *what, lc_err *e)
     return LLAMAC_OK;
 }
 
+llamac_status lc_log_open(const char *path, const char *what, FILE **out, lc_err *e)
+{
+    *out = NULL;
+    what = what ? what : "log file";
+    llamac_status st = lc_output_check(path, what, e);
+    if (st)
+        return st;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644);
+    if (fd < 0)
+        return lc_fail(e, LLAMAC_E_IO, "cannot write %s '%s': %s", what, path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return lc_fail(e, LLAMAC_E_IO, "%s '%s' is %s, not a regular file: refusing to write it", what, path,
+                       kind_of(sb.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return lc_fail(e, LLAMAC_E_NOMEM, "cannot write %s '%s': out of memory", what, path);
+    }
+    *out = f;
+    return LLAMAC_OK;
+}
+
 static _Atomic unsigned g_tmp_counter;
 
 /* "<dir>/.<base>.tmp-<pid>-<n>" next to path */

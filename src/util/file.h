@@ -37,6 +37,11 @@ llamac_status lc_read_regular(const char *path, const char *what, size_t max_byt
  * would replace it). */
 llamac_status lc_output_check(const char *path, const char *what, lc_err *e);
 
+/* Opens a log file written as it goes (a trace read while the program runs), truncating it: the same target
+ * rules as lc_output_check (an existing symlink, FIFO, device, directory or socket is refused, never written
+ * through), and the open itself neither follows a symlink nor blocks (O_NOFOLLOW | O_NONBLOCK, then fstat). */
+llamac_status lc_log_open(const char *path, const char *what, FILE **out, lc_err *e);
+
 /* An output file being written (see the top of this file). f is a buffered stream on the temporary file. */
 typedef struct lc_outfile {
     FILE *f;

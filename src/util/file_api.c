@@ -29,6 +29,16 @@ llamac_status llamac_output_check(const char *path, char *err, size_t err_size)
     return st;
 }
 
+llamac_status llamac_log_open(const char *path, FILE **out, char *err, size_t err_size)
+{
+    lc_err e = {{0}};
+    if (!out)
+        return LLAMAC_E_INVALID_ARG;
+    llamac_status st = lc_log_open(path, NULL, out, &e);
+    lc_err_copy(&e, err, err_size);
+    return st;
+}
+
 llamac_status llamac_output_open(const char *path, llamac_output **out, char *err, size_t err_size)
 {
     lc_err e = {{0}};

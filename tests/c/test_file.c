@@ -1,7 +1,7 @@
 /*
  * test_file.c — src/util/file.c: inputs are regular files only (a FIFO, a device, a directory refused without
  * blocking), reads are bounded, outputs appear under their name only when committed, nothing is left behind on
- * abort, and non-regular targets are refused and left as they were.
+ * abort, and non-regular targets are refused and left as they were (also for live log files).
  */
 #include <dirent.h>
 #include <string.h>
@@ -132,6 +132,47 @@ static void test_outputs(void)
     CHECK(n_entries() == 0, "%d files left", n_entries());
 }
 
+/* lc_log_open: a live log, written in place; the same refusals as an output, nothing created for them */
+static void test_log(void)
+{
+    lc_err e = {{0}};
+    FILE *f = NULL;
+    const char *log = in_dir("trace.log");
+    write_file(log, "old content that must be truncated");
+    CHECK(lc_log_open(log, "trace", &f, &e) == LLAMAC_OK && f, "open: %s", e.msg);
+    if (f) {
+        fputs("line\n", f);
+        fflush(f);
+        char *buf = NULL;
+        CHECK(lc_read_regular(log, NULL, 100, &buf, NULL, &e) == LLAMAC_OK && !strcmp(buf, "line\n"),
+              "a flushed line is readable at once and the old content is gone: %s", buf ? buf : e.msg);
+        free(buf);
+        fclose(f);
+    }
+    char link[1024], fifo[1024];
+    snprintf(link, sizeof link, "%s", in_dir("log-link"));
+    snprintf(fifo, sizeof fifo, "%s", in_dir("log-fifo"));
+    CHECK(symlink(log, link) == 0 && mkfifo(fifo, 0600) == 0, "setup");
+    const char *bad[] = {link, fifo, g_dir, "/dev/null"};
+    const char *kind[] = {"symbolic link", "FIFO", "directory", "character device"};
+    for (int i = 0; i < 4; i++) {
+        f = NULL;
+        CHECK(lc_log_open(bad[i], "trace", &f, &e) == LLAMAC_E_IO && !f && strstr(e.msg, kind[i]) &&
+                  strstr(e.msg, "trace"),
+              "%s: %s", bad[i], e.msg);
+        if (f)
+            fclose(f);
+    }
+    struct stat sb;
+    CHECK(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode) && lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode),
+          "a refused log target changed");
+    CHECK(lc_log_open(in_dir("no-such-dir/x.log"), NULL, &f, &e) == LLAMAC_E_IO && strstr(e.msg, "No such"),
+          "missing directory: %s", e.msg);
+    unlink(link);
+    unlink(fifo);
+    unlink(log);
+}
+
 int main(void)
 {
     const char *build = getenv("LLAMAC_BUILD");
@@ -145,6 +186,7 @@ int main(void)
     }
     test_inputs();
     test_outputs();
+    test_log();
     rmdir(g_dir);
     return check_finish("file");
 }

@@ -3,7 +3,7 @@
 - a FIFO (or a directory, a device) given as any input path (-m, --vocab, --system-file, --tools, --chat, /load) is
   refused at once with a message naming it, never opened for a blocking read (the test would hang);
 - an output target that exists and is not a regular file (symlink, FIFO, /dev/null, directory) is refused before
-  any work and left as it was (logits -o, /save; quantize is in test_quantize.py);
+  any work and left as it was (logits -o, /save, --trace-tokens; quantize is in test_quantize.py);
 - a system prompt that is not valid UTF-8 (-s, --system-file, /system) is refused with a non-zero exit;
 - a piped chat in which every message failed exits non-zero;
 - deeply nested --tools definitions are refused before anything is rendered;
@@ -86,6 +86,8 @@ def test_output_targets_not_regular():
         refused(r, [kind], f"logits -o {p}")
         rc, out, err = chat(f"hi\n/save {p}\n".encode())
         check(rc != 0 and kind in err.lower(), f"/save {p}: exit {rc}, {err!r}")
+        rc, out, err = chat(b"hi\n", "--trace-tokens", p)
+        check(rc != 0 and kind in err.lower() and "--trace-tokens" in err, f"--trace-tokens {p}: exit {rc}, {err!r}")
     check(os.path.islink(link) and open(target, "rb").read() == b"keep", "the symlink or its target changed")
     check(stat.S_ISFIFO(os.lstat(f).st_mode) and os.path.isdir(adir), "the FIFO or the directory was replaced")
     check(stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null was replaced")
@@ -96,6 +98,10 @@ def test_output_targets_not_regular():
     saved = path("conv.json")
     rc, _, err = chat(f"hi\n/save {saved}\n".encode())
     check(rc == 0 and json.load(open(saved))["messages"][0]["content"] == "hi", f"/save: {rc} {err!r}")
+    trace = path("trace.jsonl")
+    rc, _, err = chat(b"hi\n", "--trace-tokens", trace)
+    lines = [json.loads(x) for x in open(trace)]
+    check(rc == 0 and [next(iter(x)) for x in lines] == ["prefill", "generated"], f"--trace-tokens: {rc} {lines}")
     left = [n for n in os.listdir(D) if ".tmp" in n]
     check(not left, f"temporary files left: {left}")
 

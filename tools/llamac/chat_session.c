@@ -79,8 +79,8 @@ int chat_session_open(chat_session *s, const chat_session_opts *o, volatile sig_
     if (cli_sampler_create(&s->gp.sampling, info.n_vocab, &check))
         return 1;
     llamac_sampler_free(check);
-    if (o->trace_path && !(s->trace = fopen(o->trace_path, "w")))
-        return cli_error("cannot write --trace-tokens file '%s'", o->trace_path);
+    if (o->trace_path && llamac_log_open(o->trace_path, &s->trace, err, sizeof err) != LLAMAC_OK)
+        return cli_error("--trace-tokens: %s", err);
     return 0;
 }
 
