@@ -4,15 +4,21 @@
  * it took, and not crash. Operations: tokenizer load, model load, context creation, chat rendering + prompt
  * tokens, a session turn (create, prefill, 4 tokens), quantization (all on the bundled tiny model).
  *
- * This executable is linked with -Wl,--wrap over malloc, calloc, realloc, free, strdup and strndup (the
- * "link: wrap-alloc" line below asks tests/CMakeLists.txt for that), so every allocation of the library — and of
- * jansson, pointed at the same functions with json_set_alloc_funcs — goes through the counters here. Leaks are
- * found by the live-allocation balance after each run (and by LeakSanitizer in `make asan`).
+ * This executable is linked with -Wl,--wrap over malloc, calloc, realloc, free, strdup and strndup, and over
+ * mmap/munmap and pthread_create (the "link: wrap-alloc" line below asks tests/CMakeLists.txt for that), so every
+ * allocation of the library — and of jansson, pointed at the same functions with json_set_alloc_funcs — every
+ * mapping (file maps, the private weight copy, scratch arenas, the KV pool) and every thread it starts (the
+ * thread pool, the background weight copy) goes through the counters here: a failing mmap returns MAP_FAILED
+ * with ENOMEM, a failing pthread_create EAGAIN. Leaks (allocations and mappings) are found by the live balance
+ * after each run (and by LeakSanitizer in `make asan`).
  * link: wrap-alloc
  */
 #include <jansson.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +35,12 @@ void *__wrap_realloc(void *p, size_t n);
 void __wrap_free(void *p);
 char *__wrap_strdup(const char *s);
 char *__wrap_strndup(const char *s, size_t n);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __real_munmap(void *addr, size_t len);
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __wrap_munmap(void *addr, size_t len);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 
 static atomic_long g_count;   /* allocations since the counter was reset */
 static atomic_long g_fail_at; /* the allocation number that fails (0: none) */
@@ -103,6 +115,33 @@ char *__wrap_strndup(const char *s, size_t n)
     return p;
 }
 
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (should_fail()) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    void *p = __real_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED)
+        atomic_fetch_add(&g_live, 1); /* the library unmaps whole mappings only */
+    return p;
+}
+
+int __wrap_munmap(void *addr, size_t len)
+{
+    int r = __real_munmap(addr, len);
+    if (r == 0)
+        atomic_fetch_sub(&g_live, 1);
+    return r;
+}
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+    if (should_fail())
+        return EAGAIN;
+    return __real_pthread_create(t, a, fn, arg);
+}
+
 /* ---- the operations: each returns its status, with the message in err ---- */
 static char g_model[1024], g_out[1024];
 static llamac_model *g_loaded; /* for the operations that need a model */
@@ -123,25 +162,30 @@ static llamac_status op_tokenizer(char *err, size_t n)
 }
 
 static int g_model_copy; /* op_model: the private-copy load instead of the mapped one */
+static int g_background; /* op_model: copy the weights on a background thread, 2 threads */
 
 static llamac_status op_model(char *err, size_t n)
 {
     llamac_model_params mp = llamac_model_default_params();
     mp.use_mmap = !g_model_copy;
-    mp.background = 0;
-    mp.n_threads = 1;
+    mp.background = g_background;
+    mp.n_threads = g_background ? 2 : 1;
     llamac_model *m = NULL;
     llamac_status st = llamac_model_load(g_model, &mp, &m, err, n);
+    if (!st && g_background && (st = llamac_model_wait_loaded(m, err, n)) && !err[0])
+        snprintf(err, n, "model wait: status %d", st);
     llamac_model_free(m);
     return st;
 }
+
+static int g_ctx_threads = 1; /* op_context: 2 starts a thread pool worker */
 
 static llamac_status op_context(char *err, size_t n)
 {
     llamac_context_params cp = llamac_context_default_params();
     cp.n_ctx = 64;
     cp.n_batch = 16;
-    cp.n_threads = 1;
+    cp.n_threads = g_ctx_threads;
     llamac_context *ctx = NULL;
     llamac_status st = llamac_context_create(g_loaded, &cp, &ctx, err, n);
     llamac_context_free(ctx);
@@ -266,6 +310,9 @@ int main(void)
     char err[600];
     if (llamac_model_load(g_model, &mp, &g_loaded, err, sizeof err) == LLAMAC_OK) {
         inject("context creation", op_context);
+        g_ctx_threads = 2;
+        inject("context creation (2 threads)", op_context);
+        g_ctx_threads = 1;
         inject("chat rendering", op_chat);
         llamac_context_params cp = llamac_context_default_params();
         cp.n_ctx = 128;
@@ -280,5 +327,20 @@ int main(void)
         CHECK(0, "cannot load %s: %s", g_model, err);
     }
     inject("quantization", op_quantize);
+
+    /* a quantized copy: its matrices are packed, so a background load really starts its copy thread */
+    char q8[1024];
+    snprintf(q8, sizeof q8, "%s/alloc-fail-%ld-q8.gguf", build ? build : "/tmp", (long)getpid());
+    llamac_quantize_params qp = llamac_quantize_default_params();
+    qp.ftype = llamac_ftype_from_name("Q8_0");
+    if (llamac_quantize(g_model, q8, &qp, NULL, err, sizeof err) == LLAMAC_OK) {
+        snprintf(g_model, sizeof g_model, "%s", q8);
+        g_background = 1;
+        inject("Q8_0 model load (packed copy on a background thread)", op_model);
+        g_background = 0;
+        unlink(q8);
+    } else {
+        CHECK(0, "quantize for the background load: %s", err);
+    }
     return check_finish("alloc_fail");
 }
