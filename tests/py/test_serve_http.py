@@ -5,15 +5,17 @@ Models (serve_util.py): a "talk" chain model whose greedy answer is always "Hell
 stop token), the same with 32 layers (a prefill slow enough to be caught in the middle), and a "tool" model that
 answers every chat with the Llama 3.2 tool call [get_weather(city='Paris')].
 
-Checked: health and models; chat answers, usage (prompt tokens equal `llamac tokenize --chat` of the same
-messages), max_tokens / max_completion_tokens -> finish_reason length, stop strings, n, logprobs; the streaming
-format (one id, the role first, finish_reason, the usage chunk, [DONE]); tool calls (whole and streamed) and the
-follow-up with the tool result; /v1/completions with a string and a token array; tokenize/detokenize; errors in
-OpenAI's shape: malformed JSON, wrong types (the field named), oversize bodies (413), 401 (key and key file), 404,
-405, context overflow (400 context_length_exceeded), a full queue (503 + Retry-After), --timeout (an error, or a
-`data: {"error"}` event once streaming); a slow client (others served, the slow one cut); a client that
-disconnects during a long prefill (cancelled, sequence freed, nothing generated, "client-gone" logged); the
-/metrics families and what one request adds to them; one log line per request. Every wait is a bounded poll.
+Checked: health and models, HEAD on the GET routes and 405 with Allow; chat answers, usage (prompt tokens equal
+`llamac tokenize --chat` of the same messages), max_tokens / max_completion_tokens -> finish_reason length, stop
+strings, n, logprobs (never the stop token that ended the answer); the streaming format (one id, the role first,
+finish_reason, the usage chunk, [DONE]); tool calls (whole and streamed) and the follow-up with the tool result;
+/v1/completions with a string and a token array; tokenize/detokenize; errors in OpenAI's shape: malformed JSON, wrong
+types (the field named), oversize bodies (413) and headers (431), 401 (key and key file), 404, 405, context overflow
+(400 context_length_exceeded), a full queue (503 + Retry-After), --timeout (an error, or a `data: {"error"}` event
+once streaming); a slow client (others served, the slow one cut); a flood of 300 idle and slowloris connections
+(others still served within seconds); a client that disconnects during a long prefill (cancelled, sequence freed,
+nothing generated, "client-gone" logged); the /metrics families and what one request adds to them; one log line per
+request. Every wait is a bounded poll.
 """
 import atexit
 import json

@@ -8,7 +8,7 @@
  *   serve_metrics.c  counters and histograms, the Prometheus text
  *   serve_log.c      the one log line per request (text or JSON)
  *   serve_auth.c     the API key (Bearer, compared in constant time)
- *   serve_watch.c    the deadline for receiving a request (slowloris clients)
+ *   serve_watch.c    the deadline for receiving a request (slowloris clients; 2 s under connection pressure)
  *   serve_static.c   GET / and other non-API paths (the web page)
  * The library does the work (llamac_engine.h: jobs; llamac_openai.h: the JSON); these files only carry bytes
  * between HTTP and those two.

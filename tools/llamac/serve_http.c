@@ -1,6 +1,7 @@
 /*
  * serve_http.c — the HTTP side of `llamac serve`, on libmicrohttpd: the listening socket, the daemon (one
- * thread per connection, bounded by SERVE_MAX_CONNECTIONS, idle connections closed after SERVE_IDLE_TIMEOUT_S),
+ * thread per connection, bounded by SERVE_MAX_CONNECTIONS, idle connections closed after SERVE_IDLE_TIMEOUT_S,
+ * headers bounded by SERVE_MAX_HEADER_BYTES and SERVE_CONN_MEMORY),
  * the access handler (routing, authentication, bounded request bodies, dispatch to the handlers), and the end
  * of each request (its log line and metrics). Replies and the request's accessors are in serve_request.c.
  *
