@@ -115,6 +115,12 @@ def test_head_and_allowed_methods():
                                                            f"(want 405 with Allow {allow!r})")
             if method != "HEAD":
                 check_error(st, json.loads(data), 405, what=f"{method} {path}")
+    for method in ("POST", "PUT", "DELETE"):  # the web page's files take GET and HEAD; other paths are 404
+        st, hdr, data = srv.request(method, "/", b"{}")
+        check(st == 405 and hdr.get("allow") == "GET, HEAD", f"{method} /: {st}, Allow {hdr.get('allow')!r}")
+        check_error(st, json.loads(data), 405, what=f"{method} /")
+        st, hdr, data = srv.request(method, "/no-such-page", b"{}")
+        check_error(st, json.loads(data), 404, what=f"{method} /no-such-page")
 
 
 def test_chat_answer_usage_and_length():

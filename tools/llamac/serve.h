@@ -190,5 +190,7 @@ int serve_auth_ok(const char *key, const char *authorization);
 /* ---- static pages (serve_static.c) ---- */
 /* GET / and every non-API path: method "GET" or "HEAD". Returns the MHD result of queueing the answer. */
 int serve_static(serve_request *rq, const char *method, const char *path);
+/* 1 when path is one of the page's files (another method than GET / HEAD then gets a 405). */
+int serve_static_exists(const char *path);
 
 #endif

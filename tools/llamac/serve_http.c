@@ -34,6 +34,7 @@ static const route_def g_routes[] = {
     {"/tokenize", "POST", ROUTE_TOKENIZE, 1, 1},
     {"/detokenize", "POST", ROUTE_DETOKENIZE, 1, 1},
 };
+static const route_def g_page_route = {"(the web page)", "GET", ROUTE_NONE, 0, 0}; /* serve_static.c */
 
 static double now_ms(void)
 {
@@ -78,6 +79,12 @@ static int on_headers(serve_request *rq, const char *url, const char *method)
         if (strncmp(url, "/v1/", 4) && (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
             serve_static(rq, method, url);
             return 1;
+        }
+        if (strncmp(url, "/v1/", 4) && serve_static_exists(url)) {
+            rq->route = &g_page_route; /* for the Allow header */
+            return serve_reply_fail(rq, 405, "invalid_request_error", NULL, "%s %s: method not allowed (use %s)",
+                                    method, url, serve_route_allow(rq->route)),
+                   1;
         }
         serve_reply_fail(rq, 404, "not_found_error", NULL, "%s %s: no such endpoint", method, url);
         return 1;
