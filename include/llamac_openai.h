@@ -134,7 +134,9 @@ typedef struct llamac_oai_choice {
     size_t content_len;
     const char *tool_calls;       /* NULL, or the answer's JSON array of tool calls (llamac_answer.tool_calls) */
     llamac_finish finish;
-    const llamac_oai_logprob *logprobs;   /* one per generated token when the request asked, else NULL */
+    const llamac_oai_logprob *logprobs;   /* one per generated token when the request asked, else NULL (the
+                                             stop token that ended the answer may be among them: it is left
+                                             out of the JSON, which lists the content's tokens only) */
     int64_t n_logprobs;
 } llamac_oai_choice;
 
@@ -156,7 +158,8 @@ llamac_status llamac_oai_stream_create(const llamac_oai_request *rq, const char 
 void llamac_oai_stream_free(llamac_oai_stream *st);
 /* New text of choice `index` (may be empty) and the log-probability of the token behind it (NULL when the
  * request did not ask or no token was sampled). Nothing is sent for an empty delta without a logprob, except
- * a choice's first (role) chunk. */
+ * a choice's first (role) chunk. The logprob of a stop token that ended the answer (without ignore_eos) is
+ * not sent: like whole responses, the stream lists the logprobs of the content's tokens only. */
 char *llamac_oai_stream_delta(llamac_oai_stream *st, int index, const char *text, size_t len,
                               const llamac_oai_logprob *lp);
 /* Choice `index` ended: its tool calls (NULL, or the answer's JSON array) go out as deltas

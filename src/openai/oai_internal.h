@@ -23,6 +23,10 @@ json_t *lc_oai_chat_logprob(const llamac_oai_logprob *lp, const llamac_tokenizer
 json_t *lc_oai_completion_logprobs_new(void);
 void lc_oai_completion_logprobs_add(json_t *obj, const llamac_oai_logprob *lp, const llamac_tokenizer *tok,
                                     int64_t *offset);
+/* 1 when lp is the stop token that ended the answer: a stop token (eos, eot, eom) sampled without ignore_eos
+ * always ends it and is no part of the content, so its logprob is not listed (OpenAI lists the logprobs of the
+ * returned content's tokens only). With ignore_eos, stop tokens are generated like other tokens and listed. */
+int lc_oai_lp_is_end(const llamac_oai_logprob *lp, const llamac_tokenizer *tok, int ignore_eos);
 /* {"prompt_tokens","completion_tokens","total_tokens","prompt_tokens_details":{"cached_tokens"}} */
 json_t *lc_oai_usage_json(const llamac_oai_usage *u);
 /* The answer's tool-call array parsed (NULL when tool_calls is NULL or not a JSON array). */

@@ -166,6 +166,11 @@ static json_t *token_entry(llamac_token_logprob t, const llamac_tokenizer *tok)
     return o;
 }
 
+int lc_oai_lp_is_end(const llamac_oai_logprob *lp, const llamac_tokenizer *tok, int ignore_eos)
+{
+    return lp && tok && !ignore_eos && llamac_token_is_stop(tok, lp->chosen.token);
+}
+
 json_t *lc_oai_chat_logprob(const llamac_oai_logprob *lp, const llamac_tokenizer *tok)
 {
     json_t *o = token_entry(lp->chosen, tok), *top = json_array();

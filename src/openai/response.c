@@ -1,6 +1,7 @@
 /*
  * response.c — whole (non-stream) answers: a chat.completion or text_completion object with its choices,
- * logprobs and usage, as OpenAI returns them.
+ * logprobs and usage, as OpenAI returns them (the logprobs of the content's tokens: not of the stop token that
+ * ended the answer).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +30,14 @@ static json_t *logprobs_of(const llamac_oai_request *rq, const llamac_oai_choice
         json_t *o = lc_oai_completion_logprobs_new();
         int64_t offset = 0;
         for (int64_t i = 0; c->logprobs && i < c->n_logprobs; i++)
-            lc_oai_completion_logprobs_add(o, &c->logprobs[i], tok, &offset);
+            if (!lc_oai_lp_is_end(&c->logprobs[i], tok, rq->gen.ignore_eos))
+                lc_oai_completion_logprobs_add(o, &c->logprobs[i], tok, &offset);
         return o;
     }
     json_t *content = json_array();
     for (int64_t i = 0; c->logprobs && i < c->n_logprobs; i++)
-        json_array_append_new(content, lc_oai_chat_logprob(&c->logprobs[i], tok));
+        if (!lc_oai_lp_is_end(&c->logprobs[i], tok, rq->gen.ignore_eos))
+            json_array_append_new(content, lc_oai_chat_logprob(&c->logprobs[i], tok));
     json_t *o = json_object();
     json_object_set_new(o, "content", content);
     return o;

@@ -15,6 +15,7 @@
 struct llamac_oai_stream {
     int chat;
     int logprobs;
+    int ignore_eos;
     int include_usage;
     char *id;
     char *model;
@@ -39,6 +40,7 @@ llamac_status llamac_oai_stream_create(const llamac_oai_request *rq, const char 
     }
     st->chat = rq->endpoint == LLAMAC_OAI_CHAT;
     st->logprobs = rq->logprobs;
+    st->ignore_eos = rq->gen.ignore_eos;
     st->include_usage = rq->include_usage;
     st->created = created;
     st->tok = tok;
@@ -120,8 +122,8 @@ char *llamac_oai_stream_delta(llamac_oai_stream *st, int index, const char *text
     lc_buf b = {0};
     if (!text)
         len = 0;
-    if (!st->logprobs)
-        lp = NULL;
+    if (!st->logprobs || lc_oai_lp_is_end(lp, st->tok, st->ignore_eos))
+        lp = NULL; /* the stop token that ended the answer is no part of the content: no logprob */
     if (len || lp || (st->chat && !st->started[index])) {
         json_t *c = choice_new(index);
         if (st->chat) {

@@ -2,10 +2,12 @@
  * test_openai.c — the OpenAI JSON layer (include/llamac_openai.h): request bodies parsed into generation
  * parameters (every field, defaults, nulls, unknown fields, and a 400 naming the field for each wrong value),
  * completions prompts, /tokenize and /detokenize bodies, error bodies, whole responses and stream chunks
- * parsed back with jansson and checked field by field.
+ * parsed back with jansson and checked field by field; the stop token that ended an answer gets no logprob
+ * entry (whole and streamed, chat and completion), unless ignore_eos made it an ordinary token.
  */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -461,6 +463,100 @@ static void test_stream(void)
     llamac_oai_request_free(rq);
 }
 
+/* The Llama 3 vocabulary (stop tokens 128001 <|end_of_text|>, 128008 <|eom_id|>, 128009 <|eot_id|>). */
+static llamac_tokenizer *load_vocab(void)
+{
+    const char *shared = getenv("LLAMAC_SHARED");
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/data/llama3_tokenizer.model", shared ? shared : "../shared");
+    llamac_tokenizer *t = NULL;
+    CHECK(llamac_tokenizer_load(path, &t, err, sizeof err) == LLAMAC_OK, "cannot load %s: %s", path, err);
+    return t;
+}
+
+/* Entries of the chat logprobs list of choice 0 in a whole response, or of one stream chunk; -1: none. */
+static int64_t chat_lp_count(const char *js, const char *first_token)
+{
+    json_t *v = js ? json_loads(js, 0, NULL) : NULL;
+    json_t *c0 = json_array_get(json_object_get(v, "choices"), 0);
+    json_t *lc = json_object_get(json_object_get(c0, "logprobs"), "content");
+    int64_t n = lc ? (int64_t)json_array_size(lc) : -1;
+    if (n > 0 && first_token &&
+        strcmp(json_string_value(json_object_get(json_array_get(lc, 0), "token")), first_token))
+        n = -2;
+    json_decref(v);
+    return n;
+}
+
+static void test_stop_token_logprob(void)
+{
+    llamac_tokenizer *tok = load_vocab();
+    if (!tok)
+        return;
+    CHECK(llamac_token_is_stop(tok, 128009) && !llamac_token_is_stop(tok, 9906), "stop tokens of the vocabulary");
+    /* "Hello" (9906) then <|eot_id|> (128009): the content is "Hello", one logprob entry */
+    llamac_oai_logprob lps[2] = {{{9906, -0.25f}, 0, {{0, 0}}}, {{128009, -0.5f}, 0, {{0, 0}}}};
+    llamac_oai_choice ch = {"Hello", 5, NULL, LLAMAC_FINISH_STOP, lps, 2};
+    llamac_oai_usage u = {3, 2, 0};
+    for (int ignore = 0; ignore < 2; ignore++) {
+        llamac_oai_request *rq = chat(ignore ? "{" MSG ",\"logprobs\":true,\"ignore_eos\":true}"
+                                             : "{" MSG ",\"logprobs\":true}");
+        if (!rq)
+            continue;
+        char *js = llamac_oai_response_json(rq, "chatcmpl-3", 1, "tiny", &ch, 1, &u, tok);
+        int64_t n = chat_lp_count(js, "Hello");
+        CHECK(n == (ignore ? 2 : 1), "ignore_eos %d: %lld chat logprob entries (want %d): %s", ignore, (long long)n,
+              ignore ? 2 : 1, js ? js : "(null)");
+        CHECK(js && (ignore != 0) == (strstr(js, "eot_id") != NULL), "ignore_eos %d: the stop token listed: %s",
+              ignore, js ? js : "(null)");
+        free(js);
+        llamac_oai_stream *st = NULL;
+        rq->stream = 1;
+        if (llamac_oai_stream_create(rq, "chatcmpl-4", 1, "tiny", tok, &st) == LLAMAC_OK) {
+            char *role = llamac_oai_stream_delta(st, 0, "", 0, NULL);
+            char *a = llamac_oai_stream_delta(st, 0, "Hello", 5, &lps[0]);
+            char *b = llamac_oai_stream_delta(st, 0, "", 0, &lps[1]);
+            CHECK(chat_lp_count(a ? a + 6 : NULL, "Hello") == 1, "stream: the content token's logprob: %s",
+                  a ? a : "(null)");
+            if (ignore)
+                CHECK(b && chat_lp_count(b + 6, NULL) == 1 && strstr(b, "eot_id"),
+                      "stream with ignore_eos: the stop token is listed: '%s'", b ? b : "(null)");
+            else
+                CHECK(b && !*b, "stream: an event for the stop token that ended the answer: '%s'", b ? b : "(null)");
+            free(role);
+            free(a);
+            free(b);
+            llamac_oai_stream_free(st);
+        }
+        llamac_oai_request_free(rq);
+    }
+    /* a completion: tokens / token_logprobs / text_offset without the stop token */
+    llamac_oai_request *rq = NULL;
+    llamac_oai_error e;
+    const char *body = "{\"prompt\":\"x\",\"logprobs\":0}";
+    CHECK(llamac_oai_parse_completion(body, strlen(body), &rq, &e) == LLAMAC_OK, "completion");
+    if (rq) {
+        char *js = llamac_oai_response_json(rq, "cmpl-3", 1, "tiny", &ch, 1, &u, tok);
+        json_t *v = js ? json_loads(js, 0, NULL) : NULL;
+        json_t *lp = json_object_get(json_array_get(json_object_get(v, "choices"), 0), "logprobs");
+        CHECK(json_array_size(json_object_get(lp, "tokens")) == 1 &&
+                  json_array_size(json_object_get(lp, "token_logprobs")) == 1 &&
+                  json_array_size(json_object_get(lp, "text_offset")) == 1,
+              "completion logprobs with the stop token: %s", js ? js : "(null)");
+        json_decref(v);
+        free(js);
+        llamac_oai_stream *st = NULL;
+        if (llamac_oai_stream_create(rq, "cmpl-4", 1, "tiny", tok, &st) == LLAMAC_OK) {
+            char *b = llamac_oai_stream_delta(st, 0, "", 0, &lps[1]);
+            CHECK(b && !*b, "completion stream: an event for the stop token: '%s'", b ? b : "(null)");
+            free(b);
+            llamac_oai_stream_free(st);
+        }
+        llamac_oai_request_free(rq);
+    }
+    llamac_tokenizer_free(tok);
+}
+
 static void test_misc(void)
 {
     CHECK(!strcmp(llamac_oai_finish_reason(LLAMAC_FINISH_CONTEXT), "length") &&
@@ -486,6 +582,7 @@ int main(void)
     test_error_json();
     test_response();
     test_stream();
+    test_stop_token_logprob();
     test_misc();
     return check_finish("test_openai");
 }

@@ -5,15 +5,17 @@ Models (serve_util.py): a "talk" chain model whose greedy answer is always "Hell
 stop token), the same with 32 layers (a prefill slow enough to be caught in the middle), and a "tool" model that
 answers every chat with the Llama 3.2 tool call [get_weather(city='Paris')].
 
-Checked: health and models; chat answers, usage (prompt tokens equal `llamac tokenize --chat` of the same
-messages), max_tokens / max_completion_tokens -> finish_reason length, stop strings, n, logprobs; the streaming
-format (one id, the role first, finish_reason, the usage chunk, [DONE]); tool calls (whole and streamed) and the
-follow-up with the tool result; /v1/completions with a string and a token array; tokenize/detokenize; errors in
-OpenAI's shape: malformed JSON, wrong types (the field named), oversize bodies (413), 401 (key and key file), 404,
-405, context overflow (400 context_length_exceeded), a full queue (503 + Retry-After), --timeout (an error, or a
-`data: {"error"}` event once streaming); a slow client (others served, the slow one cut); a client that
-disconnects during a long prefill (cancelled, sequence freed, nothing generated, "client-gone" logged); the
-/metrics families and what one request adds to them; one log line per request. Every wait is a bounded poll.
+Checked: health and models, HEAD on the GET routes and 405 with Allow; chat answers, usage (prompt tokens equal
+`llamac tokenize --chat` of the same messages), max_tokens / max_completion_tokens -> finish_reason length, stop
+strings, n, logprobs (never the stop token that ended the answer); the streaming format (one id, the role first,
+finish_reason, the usage chunk, [DONE]); tool calls (whole and streamed) and the follow-up with the tool result;
+/v1/completions with a string and a token array; tokenize/detokenize; errors in OpenAI's shape: malformed JSON, wrong
+types (the field named), oversize bodies (413) and headers (431), 401 (key and key file), 404, 405, context overflow
+(400 context_length_exceeded), a full queue (503 + Retry-After), --timeout (an error, or a `data: {"error"}` event
+once streaming); a slow client (others served, the slow one cut); a flood of 300 idle and slowloris connections
+(others still served within seconds); a client that disconnects during a long prefill (cancelled, sequence freed,
+nothing generated, "client-gone" logged); the /metrics families and what one request adds to them; one log line per
+request. Every wait is a bounded poll.
 """
 import atexit
 import json
@@ -25,8 +27,8 @@ import subprocess
 import threading
 import time
 
-from llamac_testlib import LLAMAC, check, main, run_llamac, scratch_dir
-from serve_util import (CALL, SSE, TOOLS, Server, check_error, free_port, parse_raw_response, raw_request,
+from llamac_testlib import LLAMAC, TestFailure, check, main, run_llamac, scratch_dir
+from serve_util import (CALL, EOT, SSE, TOOLS, Server, check_error, free_port, parse_raw_response, raw_request,
                         talk, talk_model, tool_model, wait_for)
 
 _servers = {}
@@ -56,6 +58,12 @@ def _stop_all():
 USER = [{"role": "user", "content": "Say something."}]
 
 
+def stop_model():
+    """Answers every chat with "Hello world" then <|eot_id|>; completes "Hello" with " world" then <|eot_id|>."""
+    import chain_model
+    return chain_model.chain_model_path("l31", [271, 9906, 1917, EOT])
+
+
 def chat_prompt_ids(model, messages, tools=None):
     """The prompt ids `llamac tokenize --chat` renders for these messages (today's date, like the server)."""
     path = os.path.join(scratch_dir(), "msgs.json")
@@ -78,6 +86,41 @@ def test_health_and_models():
     check(isinstance(m.get("id"), str) and m["id"] and m.get("object") == "model", f"model entry: {m}")
     check(isinstance(m.get("created"), int) and isinstance(m.get("owned_by"), str), f"model entry (OpenAI's "
                                                                                    f"Model object): {m}")
+
+
+def test_head_and_allowed_methods():
+    """HEAD on every GET route answers like GET without a body (monitoring tools probe with HEAD); a wrong method
+    gets 405 in OpenAI's error shape with an Allow header naming the route's methods."""
+    srv = shared("talk")
+    for path in ("/health", "/v1/models", "/metrics"):
+        gst, ghdr, gbody = srv.request("GET", path)
+        out = raw_request(srv.port, f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head, _, rest = out.partition(b"\r\n\r\n")
+        hdr = {k.strip().lower(): v.strip() for k, _, v in
+               (line.decode("latin-1").partition(":") for line in head.split(b"\r\n")[1:])}
+        check(out[9:12] == str(gst).encode() == b"200", f"HEAD {path}: {out[:200]!r} (GET: {gst})")
+        check(rest == b"", f"HEAD {path}: a body came back: {rest[:100]!r}")
+        check(hdr.get("content-type") == ghdr.get("content-type"), f"HEAD {path}: Content-Type {hdr} vs {ghdr}")
+        if path != "/metrics":  # the metrics text changes between two requests; the others do not
+            check(hdr.get("content-length") == str(len(gbody)), f"HEAD {path}: Content-Length {hdr} vs {len(gbody)}")
+    want_allow = {"/health": "GET, HEAD", "/v1/models": "GET, HEAD", "/metrics": "GET, HEAD",
+                  "/v1/chat/completions": "POST", "/v1/completions": "POST", "/tokenize": "POST",
+                  "/detokenize": "POST"}
+    for path, allow in want_allow.items():
+        for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"):
+            if method in allow.split(", "):
+                continue
+            st, hdr, data = srv.request(method, path, b"{}" if method in ("POST", "PUT", "PATCH") else None)
+            check(st == 405 and hdr.get("allow") == allow, f"{method} {path}: {st}, Allow {hdr.get('allow')!r} "
+                                                           f"(want 405 with Allow {allow!r})")
+            if method != "HEAD":
+                check_error(st, json.loads(data), 405, what=f"{method} {path}")
+    for method in ("POST", "PUT", "DELETE"):  # the web page's files take GET and HEAD; other paths are 404
+        st, hdr, data = srv.request(method, "/", b"{}")
+        check(st == 405 and hdr.get("allow") == "GET, HEAD", f"{method} /: {st}, Allow {hdr.get('allow')!r}")
+        check_error(st, json.loads(data), 405, what=f"{method} /")
+        st, hdr, data = srv.request(method, "/no-such-page", b"{}")
+        check_error(st, json.loads(data), 404, what=f"{method} /no-such-page")
 
 
 def test_chat_answer_usage_and_length():
@@ -198,6 +241,36 @@ def _check_stream_shape(chunks, include_usage):
         check(not usage_chunks, f"usage without include_usage: {usage_chunks}")
     return with_choices, finals[0]["choices"][0]["finish_reason"], (usage_chunks[0]["usage"] if usage_chunks
                                                                       else None)
+
+
+def test_logprobs_end_at_the_stop_token():
+    """An answer that ends with <|eot_id|>: the logprobs list the content's tokens only, not the stop token (as
+    OpenAI's), whole and streamed, chat and completion; with ignore_eos the stop token is an ordinary token."""
+    with Server(stop_model(), "--ctx", 128, "--parallel", 2) as srv:
+        body = srv.chat(USER, logprobs=True, top_logprobs=2)
+        c = body["choices"][0]
+        toks = [t["token"] for t in c["logprobs"]["content"]]
+        check(c["message"]["content"] == "Hello world" and c["finish_reason"] == "stop",
+              f"the stop model's answer: {c}")
+        check(toks == ["Hello", " world"], f"chat logprob tokens {toks} (want the content's: Hello, world)")
+        chunks = srv.stream("/v1/chat/completions", dict(messages=USER, logprobs=True, stream=True))
+        toks = [t["token"] for ch in chunks[:-1] for chc in ch["choices"]
+                for t in ((chc.get("logprobs") or {}).get("content") or [])]
+        check(toks == ["Hello", " world"], f"streamed chat logprob tokens {toks}")
+        obj = dict(prompt="Hello", logprobs=1, max_tokens=10)
+        st, _, body = srv.post_json("/v1/completions", obj)
+        c = body["choices"][0]
+        check(st == 200 and c["text"] == " world" and c["finish_reason"] == "stop", f"completion: {st} {body}")
+        check(c["logprobs"]["tokens"] == [" world"] and len(c["logprobs"]["token_logprobs"]) == 1 and
+              c["logprobs"]["text_offset"] == [0], f"completion logprobs: {c['logprobs']}")
+        chunks = srv.stream("/v1/completions", dict(obj, stream=True))
+        toks = [t for ch in chunks[:-1] for chc in ch["choices"] for t in ((chc.get("logprobs") or {}).get("tokens")
+                                                                           or [])]
+        check(toks == [" world"], f"streamed completion logprob tokens {toks}")
+        body = srv.chat(USER, logprobs=True, ignore_eos=True, max_tokens=3)
+        toks = [t["token"] for t in body["choices"][0]["logprobs"]["content"]]
+        check(toks == ["Hello", " world", "<|eot_id|>"] and body["usage"]["completion_tokens"] == 3,
+              f"with ignore_eos the stop token is listed: {toks} {body['usage']}")
 
 
 def test_stream_format():
@@ -429,6 +502,29 @@ def test_oversize_chunked_body_413():
     check(srv.get_json("/health")[0] == 200, "server not healthy after an oversize chunked body")
 
 
+def test_header_limit_431():
+    """Request headers are bounded: up to SERVE_MAX_HEADER_BYTES (32 KiB) served; beyond, our 431 in OpenAI's
+    error shape; beyond libmicrohttpd's per-connection memory (64 KiB) its own 431 (no JSON possible) or a close.
+    Every time the connection ends and the server stays healthy."""
+    srv = shared("talk")
+    big_ok = b"b" * (30 << 10)
+    out = raw_request(srv.port, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: " + big_ok +
+                      b"\r\n\r\n")
+    st, _, data = parse_raw_response(out)
+    check(st == 200 and json.loads(data) == {"status": "ok"}, f"30 KiB of headers: {out[:200]!r}")
+    for kb in (40, 60):
+        for method, path in (("GET", "/health"), ("POST", "/v1/chat/completions")):
+            req = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: 2\r\nX-Big: ").encode() + b"b" * (kb << 10) + b"\r\n\r\n{}"
+            st, hdr, data = parse_raw_response(raw_request(srv.port, req))
+            e = check_error(st, json.loads(data), 431, what=f"{method} {path} with {kb} KiB of headers")
+            check("32768" in e["message"], f"the 431 does not say the limit: {e}")
+    for kb in (64, 256):
+        out = raw_request(srv.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * (kb << 10) + b"\r\n\r\n")
+        check(out == b"" or out.startswith(b"HTTP/1.1 431 "), f"{kb} KiB of headers: {out[:200]!r}")
+    check(srv.get_json("/health")[0] == 200, "server not healthy after oversize headers")
+
+
 def test_not_found_and_method():
     srv = shared("talk")
     for path in ("/v1/nothing", "/v2/chat/completions", "/v1/chat/completions/x", "/metrics/x"):
@@ -540,6 +636,60 @@ def test_slow_client_and_idle_connections():
         check(isinstance(cut, str) or cut == b"EOF" or cut.startswith(b"HTTP/1.1 408") or
               cut.startswith(b"HTTP/1.1 400"), f"the slow client got {cut[:200]!r}")
         check(srv.get_json("/health")[0] == 200, "server not healthy after slow and idle clients")
+
+
+FLOOD_SERVE_LIMIT_S = 15  # pressure deadline 2 s + watchdog tick; far below the 30 s read deadline
+
+
+def test_connection_flood_idle_and_slowloris():
+    """300 connections that never send a request (200 silent, 100 dripping a header byte per second each) fill
+    the 256 connection threads. Under that pressure the server cuts connections that have not delivered a request
+    within 2 s, so a well-behaved client is served within a bounded time (health and a completion), while the
+    flood keeps going; the cuts show in /metrics."""
+    with Server(talk_model(), "--ctx", 128, "--parallel", 2) as srv:
+        cut0 = srv.metric("llamac_http_connections_cut_total")
+        socks, stop = [], threading.Event()
+        try:
+            for _ in range(300):
+                socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=30))
+            slow = socks[:100]
+
+            def drip():
+                i = 0
+                head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                while not stop.is_set():
+                    for s_ in slow:
+                        try:
+                            s_.send(head[i:i + 1] if i < len(head) else b"y")
+                        except OSError:
+                            pass
+                    i += 1
+                    stop.wait(1.0)
+            t = threading.Thread(target=drip, daemon=True)
+            t.start()
+            time.sleep(1.0)  # the flood is in place: every connection thread taken, the rest in the backlog
+            for what in ("health", "completion"):
+                t0 = time.monotonic()
+                if what == "health":
+                    st, _, body = srv.request("GET", "/health", timeout=FLOOD_SERVE_LIMIT_S)
+                    ok = st == 200
+                else:
+                    st, _, body = srv.request("POST", "/v1/chat/completions", {"messages": USER, "max_tokens": 3},
+                                              timeout=FLOOD_SERVE_LIMIT_S)
+                    ok = st == 200 and json.loads(body)["choices"][0]["message"]["content"] == talk(3)
+                dt = time.monotonic() - t0
+                check(ok and dt < FLOOD_SERVE_LIMIT_S, f"{what} beside 300 idle/slow connections: {st} after "
+                                                       f"{dt:.1f} s {body[:200]!r}")
+        except socket.timeout as ex:
+            raise TestFailure(f"not served within {FLOOD_SERVE_LIMIT_S} s beside 300 idle/slow connections: {ex}")
+        finally:
+            stop.set()
+            for s_ in socks:
+                s_.close()
+        cut = srv.metric("llamac_http_connections_cut_total") - cut0
+        check(cut >= 100, f"only {cut} of 300 flooding connections were cut")
+        srv.wait_metric("llamac_http_connections", 1, limit_s=30, op="<=")  # all closed but the /metrics one
+        check(srv.get_json("/health")[0] == 200, "server not healthy after the flood")
 
 
 def _raw_completion(port, obj):

@@ -8,7 +8,7 @@
  *   serve_metrics.c  counters and histograms, the Prometheus text
  *   serve_log.c      the one log line per request (text or JSON)
  *   serve_auth.c     the API key (Bearer, compared in constant time)
- *   serve_watch.c    the deadline for receiving a request (slowloris clients)
+ *   serve_watch.c    the deadline for receiving a request (slowloris clients; 2 s under connection pressure)
  *   serve_static.c   GET / and other non-API paths (the web page)
  * The library does the work (llamac_engine.h: jobs; llamac_openai.h: the JSON); these files only carry bytes
  * between HTTP and those two.
@@ -32,11 +32,17 @@
 #define SERVE_MAX_BODY (8u << 20)     /* bytes of a request body (413 beyond) */
 #define SERVE_MAX_DISCARD ((size_t)1 << 30) /* after the 413, the rest of a body is read and dropped up to this,
                                                then the connection is closed */
+#define SERVE_MAX_HEADER_BYTES (32u << 10) /* request line + headers (our 431 in OpenAI's shape beyond) */
+#define SERVE_CONN_MEMORY ((size_t)64 << 10) /* libmicrohttpd's memory per connection: headers that do not fit
+                                                get ITS 431 (HTML, no hook for JSON in 0.9.x) and a close */
 #define SERVE_MAX_CONNECTIONS 256     /* open connections (= connection threads) */
 #define SERVE_IDLE_TIMEOUT_S 30       /* a connection idle (or sending too slowly) for this long is closed */
 #define SERVE_WAIT_MS 100             /* the longest wait on a job between two client-gone checks */
 #define SERVE_READ_DEADLINE_S 30      /* the most time a connection may take to deliver a request (headers and
                                          body), or stay idle between requests: slow clients are cut */
+#define SERVE_PRESSURE_CONNECTIONS 192 /* from this many open connections on (3/4 of the limit) ... */
+#define SERVE_PRESSURE_DEADLINE_S 2   /* ... the read deadline is this: idle and slowloris sockets cannot hold
+                                         the connection slots (threads) that well-behaved clients need */
 
 /* ---- metrics (serve_metrics.c) ---- */
 #define SERVE_TTFT_BUCKETS 12
@@ -58,8 +64,9 @@ void serve_metrics_destroy(serve_metrics *m);
 void serve_metrics_request(serve_metrics *m, int status);
 /* One finished job's timings (ttft_ms <= 0: no token). */
 void serve_metrics_job(serve_metrics *m, const llamac_job_result *r);
-/* The Prometheus text (malloc'd); eng may be NULL (still loading). */
-char *serve_metrics_text(serve_metrics *m, llamac_engine *eng);
+/* The Prometheus text (malloc'd); eng may be NULL (still loading), watch may be NULL. */
+struct serve_watch;
+char *serve_metrics_text(serve_metrics *m, llamac_engine *eng, struct serve_watch *watch);
 
 /* ---- the server ---- */
 typedef enum serve_state { SERVE_LOADING = 0, SERVE_READY, SERVE_STOPPING } serve_state;
@@ -148,14 +155,18 @@ void serve_request_set_stream(serve_request *rq, serve_stream *ss);
 /* ---- slow clients (serve_watch.c) ---- */
 typedef struct serve_watch serve_watch;
 typedef struct serve_conn serve_conn;
-/* Starts the watchdog thread; NULL when it cannot (connections are then bounded by the idle timeout only). */
-serve_watch *serve_watch_create(double deadline_s);
+/* Starts the watchdog thread: a connection not answering a request is cut after deadline_s, or after
+ * pressure_deadline_s while at least `pressure` connections are open. NULL when it cannot (connections are
+ * then bounded by the idle timeout only). */
+serve_watch *serve_watch_create(double deadline_s, int pressure, double pressure_deadline_s);
 void serve_watch_free(serve_watch *w);
 /* A connection opened (its socket) / closed (before its socket is). */
 serve_conn *serve_watch_open(serve_watch *w, int fd);
 void serve_watch_close(serve_watch *w, serve_conn *c);
 /* Its request is being answered (busy 1: not cut), or it is done (busy 0: the deadline starts again). */
 void serve_watch_busy(serve_watch *w, serve_conn *c, int busy);
+/* Connections open now, and cut by the deadline since the start (for /metrics). */
+void serve_watch_counts(serve_watch *w, int *open, uint64_t *cut);
 
 /* ---- log (serve_log.c) ---- */
 typedef struct serve_log_entry {
@@ -179,5 +190,7 @@ int serve_auth_ok(const char *key, const char *authorization);
 /* ---- static pages (serve_static.c) ---- */
 /* GET / and every non-API path: method "GET" or "HEAD". Returns the MHD result of queueing the answer. */
 int serve_static(serve_request *rq, const char *method, const char *path);
+/* 1 when path is one of the page's files (another method than GET / HEAD then gets a 405). */
+int serve_static_exists(const char *path);
 
 #endif

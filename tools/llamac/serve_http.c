@@ -1,11 +1,12 @@
 /*
  * serve_http.c — the HTTP side of `llamac serve`, on libmicrohttpd: the listening socket, the daemon (one
- * thread per connection, bounded by SERVE_MAX_CONNECTIONS, idle connections closed after SERVE_IDLE_TIMEOUT_S),
+ * thread per connection, bounded by SERVE_MAX_CONNECTIONS, idle connections closed after SERVE_IDLE_TIMEOUT_S,
+ * headers bounded by SERVE_MAX_HEADER_BYTES and SERVE_CONN_MEMORY),
  * the access handler (routing, authentication, bounded request bodies, dispatch to the handlers), and the end
  * of each request (its log line and metrics). Replies and the request's accessors are in serve_request.c.
  *
- * A request's life: MHD calls the access handler first with only the headers (we route, check the key and the
- * Content-Length, and answer at once when the request is refused), then once per piece of the body (appended,
+ * A request's life: MHD calls the access handler first with only the headers (we check their size, route, check
+ * the key and the Content-Length, and answer at once when the request is refused), then once per piece of the body (appended,
  * at most SERVE_MAX_BODY bytes), then once with nothing (the handler runs). MHD's completion callback ends it:
  * that is where the request is logged and its state freed, whatever way it ended.
  */
@@ -33,6 +34,7 @@ static const route_def g_routes[] = {
     {"/tokenize", "POST", ROUTE_TOKENIZE, 1, 1},
     {"/detokenize", "POST", ROUTE_DETOKENIZE, 1, 1},
 };
+static const route_def g_page_route = {"(the web page)", "GET", ROUTE_NONE, 0, 0}; /* serve_static.c */
 
 static double now_ms(void)
 {
@@ -44,7 +46,8 @@ static double now_ms(void)
 /* ---------------------------------------------------------------------------------------------------------
  * The access handler
  * ------------------------------------------------------------------------------------------------------- */
-/* The route of (path, method): *r the definition (or NULL); returns 0, 404 or 405. */
+/* The route of (path, method): *r the definition (or NULL); returns 0, 404 or 405. A GET route also answers
+ * HEAD (the same status and headers, no body: libmicrohttpd leaves the body out of answers to HEAD). */
 static int find_route(const char *path, const char *method, const route_def **r)
 {
     *r = NULL;
@@ -52,9 +55,16 @@ static int find_route(const char *path, const char *method, const route_def **r)
         if (strcmp(path, g_routes[i].path))
             continue;
         *r = &g_routes[i];
-        return strcmp(method, g_routes[i].method) ? 405 : 0;
+        if (!strcmp(method, g_routes[i].method) || (!strcmp(g_routes[i].method, "GET") && !strcmp(method, "HEAD")))
+            return 0;
+        return 405;
     }
     return 404;
+}
+
+const char *serve_route_allow(const route_def *r)
+{
+    return r && !strcmp(r->method, "GET") ? "GET, HEAD" : r ? r->method : "";
 }
 
 /* The first call: route, check the key and the announced body size. Returns 1 when the request was answered. */
@@ -63,12 +73,18 @@ static int on_headers(serve_request *rq, const char *url, const char *method)
     int code = find_route(url, method, &rq->route);
     if (code == 405)
         return serve_reply_fail(rq, 405, "invalid_request_error", NULL, "%s %s: method not allowed (use %s)",
-                                method, url, rq->route->method),
+                                method, url, serve_route_allow(rq->route)),
                1;
     if (code == 404) {
         if (strncmp(url, "/v1/", 4) && (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
             serve_static(rq, method, url);
             return 1;
+        }
+        if (strncmp(url, "/v1/", 4) && serve_static_exists(url)) {
+            rq->route = &g_page_route; /* for the Allow header */
+            return serve_reply_fail(rq, 405, "invalid_request_error", NULL, "%s %s: method not allowed (use %s)",
+                                    method, url, serve_route_allow(rq->route)),
+                   1;
         }
         serve_reply_fail(rq, 404, "not_found_error", NULL, "%s %s: no such endpoint", method, url);
         return 1;
@@ -122,6 +138,23 @@ static int on_upload(serve_request *rq, const char *data, size_t n)
     return 1;
 }
 
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    size_t *n = cls;
+    (void)kind;
+    *n += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
+/* The size of the request line and headers (as sent, give or take the spaces around the values). */
+static size_t header_bytes(struct MHD_Connection *conn, const char *method, const char *url)
+{
+    size_t n = strlen(method) + strlen(url) + 12; /* " HTTP/1.1\r\n" */
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_bytes, &n);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_header_bytes, &n); /* the query string */
+    return n;
+}
+
 static int dispatch(serve_request *rq)
 {
     serve_watch_busy(rq->srv->watch, rq->watched, 1);
@@ -162,6 +195,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(rq->path, sizeof rq->path, "%s", url);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         rq->watched = ci ? ci->socket_context : NULL;
+        size_t hb = header_bytes(conn, method, url);
+        if (hb > SERVE_MAX_HEADER_BYTES) { /* larger than SERVE_CONN_MEMORY never gets here: MHD's own 431 */
+            serve_reply_fail(rq, 431, "invalid_request_error", "request_header_fields_too_large",
+                             "the request line and headers are %zu bytes; at most %u are accepted", hb,
+                             SERVE_MAX_HEADER_BYTES);
+            return MHD_YES;
+        }
         /* A request with a body is checked now, before the body is read (refusing it closes the connection).
          * One without is answered at the next call, once MHD has the whole request: answering now would cost
          * the keep-alive. */
@@ -263,7 +303,7 @@ static int listen_socket(const char *host, int port, char *err, size_t err_size,
 int serve_http_start(serve_server *s, char *err, size_t err_size)
 {
     int ipv6 = 0;
-    s->watch = serve_watch_create(SERVE_READ_DEADLINE_S);
+    s->watch = serve_watch_create(SERVE_READ_DEADLINE_S, SERVE_PRESSURE_CONNECTIONS, SERVE_PRESSURE_DEADLINE_S);
     int fd = listen_socket(s->opt.host, s->opt.port, err, err_size, &ipv6);
     if (fd < 0) {
         serve_watch_free(s->watch);
@@ -281,7 +321,7 @@ int serve_http_start(serve_server *s, char *err, size_t err_size)
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_TIMEOUT_S,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVE_CONN_MEMORY,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     s->listen_fd = fd;

@@ -116,8 +116,11 @@ static void counter(text_buf *b, const char *name, const char *type, const char 
     tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
 }
 
-char *serve_metrics_text(serve_metrics *m, llamac_engine *eng)
+char *serve_metrics_text(serve_metrics *m, llamac_engine *eng, serve_watch *watch)
 {
+    int open_conns;
+    uint64_t cut;
+    serve_watch_counts(watch, &open_conns, &cut);
     llamac_engine_stats es;
     llamac_engine_get_stats(eng, &es); /* zeroed while loading */
     text_buf b = {0};
@@ -153,6 +156,11 @@ char *serve_metrics_text(serve_metrics *m, llamac_engine *eng)
     counter(&b, "llamac_prefix_cache_tokens_total", "counter", "prompt tokens reused from the prefix cache",
             (unsigned long long)es.prompt_tokens_cached);
     counter(&b, "llamac_engine_steps_total", "counter", "engine steps (batched decodes)", (unsigned long long)es.steps);
+    counter(&b, "llamac_http_connections", "gauge", "open HTTP connections (at most 256)",
+            (unsigned long long)open_conns);
+    counter(&b, "llamac_http_connections_cut_total", "counter",
+            "connections cut for not delivering a request in time (slow, idle, or under connection pressure)",
+            (unsigned long long)cut);
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -27,6 +27,9 @@ typedef struct route_def {
     int has_body;
 } route_def;
 
+/* The Allow header of a 405 on the route: "GET, HEAD" for a GET route, else its method. */
+const char *serve_route_allow(const route_def *r);
+
 struct serve_request {
     serve_server *srv;
     struct MHD_Connection *conn;

@@ -26,7 +26,7 @@ int serve_metrics_route(serve_request *rq)
 {
     serve_server *s = serve_request_server(rq);
     pthread_mutex_lock(&s->engine_lock);
-    char *text = serve_metrics_text(&s->metrics, s->engine);
+    char *text = serve_metrics_text(&s->metrics, s->engine, s->watch);
     pthread_mutex_unlock(&s->engine_lock);
     return serve_reply_text(rq, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }

@@ -40,3 +40,10 @@ int serve_static(serve_request *rq, const char *method, const char *path)
     serve_request_set_status(rq, a.status);
     return ret;
 }
+
+int serve_static_exists(const char *path)
+{
+    const web_static_request wrq = {"GET", path, NULL, NULL};
+    web_static_answer a;
+    return web_static_serve(&wrq, &a) != 404;
+}

@@ -7,6 +7,12 @@
  * closes the connection as usual. A connection whose request is being answered (a long generation, a stream) is
  * never cut here: the engine's --timeout bounds that.
  *
+ * Under pressure (at least `pressure` connections open, close to MHD's connection limit, beyond which new
+ * connections wait in the listen backlog) the deadline shrinks to `pressure_deadline`: every connection that has
+ * not delivered a request by then (idle, or dripping bytes) is cut, so that hundreds of idle or slowloris
+ * sockets cannot keep a well-behaved client waiting for a slot for more than a few seconds. A connection whose
+ * request is being answered is never cut, so streams and long generations are not disturbed.
+ *
  * Invariant: a registered fd is open (MHD reports the close before closing the socket), and the watchdog only
  * touches fds under the registry's lock, so it never shuts down a reused descriptor.
  */
@@ -31,6 +37,10 @@ struct serve_watch {
     pthread_t thread;
     int stop;
     double deadline_ms;
+    double pressure_deadline_ms;
+    int pressure;      /* open connections from which pressure_deadline_ms applies */
+    int n;             /* open connections */
+    uint64_t cut_total; /* connections cut */
     serve_conn *head;
 };
 
@@ -54,23 +64,27 @@ static void *watch_main(void *arg)
             until.tv_nsec -= 1000 * 1000 * 1000;
         }
         pthread_cond_timedwait(&w->wake, &w->lock, &until);
-        double now = mono_ms();
+        const double now = mono_ms();
+        const double deadline = w->n >= w->pressure ? w->pressure_deadline_ms : w->deadline_ms;
         for (serve_conn *c = w->head; c; c = c->next)
-            if (!c->busy && !c->cut && now - c->since_ms > w->deadline_ms) {
+            if (!c->busy && !c->cut && now - c->since_ms > deadline) {
                 shutdown(c->fd, SHUT_RDWR);
                 c->cut = 1;
+                w->cut_total++;
             }
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
 }
 
-serve_watch *serve_watch_create(double deadline_s)
+serve_watch *serve_watch_create(double deadline_s, int pressure, double pressure_deadline_s)
 {
     serve_watch *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->deadline_ms = deadline_s * 1e3;
+    w->pressure = pressure;
+    w->pressure_deadline_ms = pressure_deadline_s * 1e3;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     if (pthread_create(&w->thread, NULL, watch_main, w)) {
@@ -113,6 +127,8 @@ serve_conn *serve_watch_open(serve_watch *w, int fd)
     if (w->head)
         w->head->prev = c;
     w->head = c;
+    if (++w->n == w->pressure) /* look now, not at the next tick */
+        pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return c;
 }
@@ -128,6 +144,7 @@ void serve_watch_close(serve_watch *w, serve_conn *c)
         w->head = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    w->n--;
     pthread_mutex_unlock(&w->lock);
     free(c);
 }
@@ -139,5 +156,17 @@ void serve_watch_busy(serve_watch *w, serve_conn *c, int busy)
     pthread_mutex_lock(&w->lock);
     c->busy = busy;
     c->since_ms = mono_ms();
+    pthread_mutex_unlock(&w->lock);
+}
+
+void serve_watch_counts(serve_watch *w, int *open, uint64_t *cut)
+{
+    *open = 0;
+    *cut = 0;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    *open = w->n;
+    *cut = w->cut_total;
     pthread_mutex_unlock(&w->lock);
 }
