@@ -13,7 +13,7 @@ finish_reason, the usage chunk, [DONE]); tool calls (whole and streamed) and the
 types (the field named), oversize bodies (413) and headers (431), 401 (key and key file), 404, 405, context overflow
 (400 context_length_exceeded), a full queue (503 + Retry-After), --timeout (an error, or a `data: {"error"}` event
 once streaming); a slow client (others served, the slow one cut); a flood of 300 idle and slowloris connections
-(others still served within seconds); a client that disconnects during a long prefill (cancelled, sequence freed,
+(others still served within seconds); --cors-origin (Access-Control headers, preflights); a client that disconnects during a long prefill (cancelled, sequence freed,
 nothing generated, "client-gone" logged); the /metrics families and what one request adds to them; one log line per
 request. Every wait is a bounded poll.
 """
@@ -557,6 +557,70 @@ def test_api_key():
             check(st == 401, f"/v1/models with a wrong key: {st}")
             body = srv.chat(USER, max_tokens=2)
             check(body["choices"][0]["message"]["content"] == talk(2), f"with the key: {body}")
+
+
+def test_cors():
+    """--cors-origin: answers to an allowed Origin carry Access-Control-Allow-Origin (errors and streams too), a
+    preflight gets 204 without a key, with the route's methods and the asked headers; another origin gets no CORS
+    header and a 403 preflight; without the option OPTIONS is 405 and no answer has CORS headers."""
+    key = "sk-cors-test"
+    app = "http://app.example"
+    with Server(talk_model(), "--ctx", 128, "--cors-origin", app, "--cors-origin", "http://other.example:8000",
+                api_key=key) as srv:
+        asked = "authorization, content-type, x-stainless-os"
+        pre = {"Origin": app, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": asked}
+        for path, methods in (("/v1/chat/completions", "POST"), ("/v1/models", "GET, HEAD"), ("/", "GET, HEAD")):
+            st, hdr, data = srv.request("OPTIONS", path, headers=pre, key="")
+            check(st == 204 and data == b"", f"preflight {path}: {st} {data[:200]!r}")
+            check(hdr.get("access-control-allow-origin") == app, f"preflight {path}: {hdr}")
+            check(hdr.get("access-control-allow-methods") == methods, f"preflight {path} methods: {hdr}")
+            check(hdr.get("access-control-allow-headers") == asked, f"preflight {path} headers: {hdr}")
+            check(hdr.get("access-control-max-age", "").isdigit(), f"preflight {path}: no max age: {hdr}")
+        # asked headers that are not plain header names are not echoed
+        st, hdr, _ = srv.request("OPTIONS", "/v1/completions", headers=dict(pre, **{
+            "Access-Control-Request-Headers": "x-a\u00e9"}), key="")
+        check(st == 204 and hdr.get("access-control-allow-headers") == "Authorization, Content-Type", f"{hdr}")
+        # real requests: an answer, an error and a stream all carry the header for the allowed origin
+        st, hdr, data = srv.request("POST", "/v1/chat/completions", {"messages": USER, "max_tokens": 2},
+                                    headers={"Origin": "http://OTHER.example:8000"}, key=key)
+        check(st == 200 and hdr.get("access-control-allow-origin") == "http://other.example:8000"
+              and "Origin" in hdr.get("vary", ""), f"chat with an allowed Origin: {st} {hdr}")
+        st, hdr, data = srv.request("POST", "/v1/chat/completions", {"messages": USER}, headers={"Origin": app},
+                                    key="")
+        check(st == 401 and hdr.get("access-control-allow-origin") == app, f"401 with an allowed Origin: {st} {hdr}")
+        c = srv.conn(60)
+        try:
+            c.request("POST", "/v1/chat/completions", body=json.dumps({"messages": USER, "max_tokens": 2,
+                                                                       "stream": True}).encode(),
+                      headers={"Origin": app, "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            r = c.getresponse()
+            check(r.status == 200 and r.getheader("Access-Control-Allow-Origin") == app, f"stream: {r.getheaders()}")
+            check(list(SSE(r))[-1] == "[DONE]", "stream did not end with [DONE]")
+        finally:
+            c.close()
+        # an origin not allowed: served as before (the browser refuses to show it), no CORS header; preflight 403
+        evil = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+        st, hdr, _ = srv.request("GET", "/v1/models", headers={"Origin": "http://evil.example"}, key=key)
+        check(st == 200 and "access-control-allow-origin" not in hdr, f"GET with another Origin: {st} {hdr}")
+        st, hdr, data = srv.request("OPTIONS", "/v1/chat/completions", headers=evil, key="")
+        check_error(st, json.loads(data), 403, what="preflight from another origin")
+        check("evil.example" in json.loads(data)["error"]["message"] and "access-control-allow-origin" not in hdr,
+              f"403 preflight: {data!r} {hdr}")
+        st, _, _ = srv.request("OPTIONS", "/no-such-path", headers=pre, key="")
+        check(st == 404, f"preflight of an unknown path: {st}")
+    with Server(talk_model(), "--ctx", 128, "--cors-origin", "*") as srv:
+        st, hdr, _ = srv.request("GET", "/health", headers={"Origin": "http://anything.example"})
+        check(hdr.get("access-control-allow-origin") == "*", f"--cors-origin '*': {hdr}")
+    srv = shared("talk")  # no --cors-origin: no CORS at all
+    st, hdr, _ = srv.request("OPTIONS", "/v1/chat/completions", headers={"Origin": app,
+                                                                        "Access-Control-Request-Method": "POST"})
+    check(st == 405, f"OPTIONS without --cors-origin: {st}")
+    st, hdr, _ = srv.request("GET", "/v1/models", headers={"Origin": app})
+    check(not any(k.startswith("access-control") for k in hdr), f"CORS headers without --cors-origin: {hdr}")
+    for bad in ("", "http://a.example, http://b.example", "x" * 300):
+        r = run_llamac(["serve", "-m", talk_model(), "--cors-origin", bad], timeout=30)
+        check(r.returncode != 0 and "--cors-origin" in r.stderr, f"--cors-origin {bad[:30]!r}: {r.returncode} "
+                                                                  f"{r.stderr[-300:]!r}")
 
 
 def test_context_overflow():

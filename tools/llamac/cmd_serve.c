@@ -34,6 +34,8 @@ static const char g_usage[] =
     "  --max-queue N        requests that may wait beyond --parallel (default 64); one more gets 503\n"
     "  --timeout S          seconds a request may take, queueing included (default 600; 0: no limit)\n"
     "  --log-format F       text (default) or json: one line per request on stderr\n"
+    "  --cors-origin ORIGIN let web pages of ORIGIN (e.g. https://app.example.com) call the API from a browser;\n"
+    "                       repeatable; * for any origin (default: none, browsers refuse cross-origin calls)\n"
     "  -h, --help           this text\n"
     "\n"
     "Example:\n"
@@ -159,6 +161,14 @@ static int parse_options(int argc, char **argv, serve_server *s, cli_common *co)
             if (ok && strcmp(v, "text") && strcmp(v, "json"))
                 ok = !cli_error("option --log-format: '%s' is not text or json", v);
             s->opt.log_json = ok && !strcmp(v, "json");
+        } else if (!strcmp(o, "--cors-origin")) {
+            ok = (v = cli_arg(argc, argv, &i)) != NULL;
+            if (ok && (!*v || strlen(v) > 200 || strpbrk(v, " \t\r\n,")))
+                ok = !cli_error("option --cors-origin: '%s' is not an origin (scheme://host[:port], or *)", v);
+            if (ok && s->opt.n_cors == SERVE_MAX_CORS_ORIGINS)
+                ok = !cli_error("option --cors-origin: at most %d origins", SERVE_MAX_CORS_ORIGINS);
+            if (ok)
+                s->opt.cors[s->opt.n_cors++] = v;
         } else
             return cli_error("serve: unknown option '%s' (try 'llamac serve --help')", o);
         if (!ok)

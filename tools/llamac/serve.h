@@ -10,6 +10,7 @@
  *   serve_auth.c     the API key (Bearer, compared in constant time)
  *   serve_watch.c    the deadline for receiving a request (slowloris clients; 2 s under connection pressure)
  *   serve_static.c   GET / and other non-API paths (the web page)
+ *   serve_cors.c     cross-origin requests (--cors-origin): the Access-Control headers, preflights
  * The library does the work (llamac_engine.h: jobs; llamac_openai.h: the JSON); these files only carry bytes
  * between HTTP and those two.
  *
@@ -41,6 +42,7 @@
 #define SERVE_READ_DEADLINE_S 30      /* the most time a connection may take to deliver a request (headers and
                                          body), or stay idle between requests: slow clients are cut */
 #define SERVE_PRESSURE_CONNECTIONS 192 /* from this many open connections on (3/4 of the limit) ... */
+#define SERVE_MAX_CORS_ORIGINS 16    /* --cors-origin given at most this often */
 #define SERVE_PRESSURE_DEADLINE_S 2   /* ... the read deadline is this: idle and slowloris sockets cannot hold
                                          the connection slots (threads) that well-behaved clients need */
 
@@ -83,6 +85,8 @@ typedef struct serve_options {
     double timeout_s;
     int log_json;
     char *api_key;         /* malloc'd, or NULL: no authentication */
+    const char *cors[SERVE_MAX_CORS_ORIGINS]; /* --cors-origin values (argv strings); "*": any origin */
+    int n_cors;
 } serve_options;
 
 typedef struct serve_server {
@@ -192,5 +196,14 @@ int serve_auth_ok(const char *key, const char *authorization);
 int serve_static(serve_request *rq, const char *method, const char *path);
 /* 1 when path is one of the page's files (another method than GET / HEAD then gets a 405). */
 int serve_static_exists(const char *path);
+
+/* ---- cross-origin requests (serve_cors.c) ---- */
+struct MHD_Response;
+/* Adds Vary: Origin and, when the request's Origin is allowed, Access-Control-Allow-Origin (nothing without
+ * --cors-origin). Every response of the server goes through this. */
+void serve_cors_headers(serve_request *rq, struct MHD_Response *r);
+/* Answers an OPTIONS preflight on a route whose methods are `methods` (204, or 403 for an origin not allowed).
+ * Only called when --cors-origin was given. */
+int serve_cors_preflight(serve_request *rq, const char *methods);
 
 #endif

@@ -71,6 +71,12 @@ const char *serve_route_allow(const route_def *r)
 static int on_headers(serve_request *rq, const char *url, const char *method)
 {
     int code = find_route(url, method, &rq->route);
+    if (!strcmp(method, "OPTIONS") && rq->srv->opt.n_cors) { /* a CORS preflight: no key asked */
+        if (code == 405)
+            return serve_cors_preflight(rq, serve_route_allow(rq->route)), 1;
+        if (code == 404 && strncmp(url, "/v1/", 4) && serve_static_exists(url))
+            return serve_cors_preflight(rq, "GET, HEAD"), 1;
+    }
     if (code == 405)
         return serve_reply_fail(rq, 405, "invalid_request_error", NULL, "%s %s: method not allowed (use %s)",
                                 method, url, serve_route_allow(rq->route)),
