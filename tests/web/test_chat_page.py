@@ -8,7 +8,8 @@ Two servers run on "chain" models (tests/py/chain_model.py: the greedy answer is
   tool   answers with Llama 3.2's pythonic tool call [get_weather(city='Paris')] (shown as JSON).
 The browser script checks streaming, Stop (through /metrics), reload, switching, renaming, deleting, safe markdown,
 the 401 path, context full, server down, dark theme and a 390x844 phone; screenshots go to
-$LLAMAC_BUILD/web-screenshots/*.png.
+$LLAMAC_BUILD/web-screenshots/*.png. test_cors_in_browser: a page of another origin calls a server started with
+--cors-origin (allowed) and one without (refused by the browser), tests/web/cors.mjs.
 """
 import json
 import os
@@ -174,6 +175,49 @@ def test_chat_page_in_browser():
             check(os.path.getsize(os.path.join(shots, name + ".png")) > 1000, f"screenshot {name} missing")
     finally:
         stop_all([open_srv, tool, keyed], must_exit_0=[keyed])  # the open one was killed on purpose
+
+
+def test_cors_in_browser():
+    """A page of another origin calls the API in Chromium: allowed with --cors-origin (whole, stream, a readable
+    401), refused by the browser without it (tests/web/cors.mjs)."""
+    import http.server
+    import threading
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    check(chromium, "no chromium on PATH: install it (scripts/install-deps.sh test)")
+    node_dir = os.path.join(BUILD, "web-node")
+    check(os.path.isdir(os.path.join(node_dir, "node_modules", "playwright-core")),
+          "playwright-core missing: run tests/web/setup.sh (ctest: web_setup)")
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<!doctype html><title>another origin</title><p>app"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{httpd.server_address[1]}"
+    allowed = closed = None
+    try:
+        allowed = Server("cors", chain_model.chain_model_path("l31", TALK), "--ctx", "256", "--api-key", KEY,
+                         "--cors-origin", origin)
+        closed = Server("no-cors", chain_model.chain_model_path("l31", TALK), "--ctx", "256")
+        cfg = {"node_dir": node_dir, "chromium": chromium, "page_url": origin + "/",
+               "allowed": {"url": allowed.url, "key": KEY}, "closed": {"url": closed.url}}
+        r = subprocess.run(["node", os.path.join(HERE, "cors.mjs"), json.dumps(cfg)], capture_output=True,
+                           text=True, errors="replace", timeout=240, cwd=SOURCE)
+        print(r.stdout, end="")
+        check(r.returncode == 0, f"browser CORS test failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}\n"
+                                 f"server log:\n{allowed.output()[-2000:]}")
+    finally:
+        httpd.shutdown()
+        stop_all([allowed, closed], must_exit_0=[allowed, closed])
 
 
 if __name__ == "__main__":
