@@ -285,6 +285,46 @@ AINL __m512i k16_quad(const int kind, const uint8_t *bb, int h, int g, int lq)
     return _mm512_ternarylogic_epi32(qs, _mm512_and_si512(hm, _mm512_set1_epi8(4)), _mm512_set1_epi8(3), 0xEC);
 }
 
+/* k16_scale (scales, not Q2_K mins) of sub-block s known only at run time; sp = the scale vectors */
+AINL __m512i k16_scale_rt(const int kind, const uint8_t *sp, int s)
+{
+    if (kind == K2)
+        return _mm512_and_si512(_mm512_srl_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(8 * (s % 4))),
+                                _mm512_set1_epi32(15));
+    if (kind == K6)
+        return _mm512_sra_epi32(_mm512_sll_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(24 - 8 * (s % 4))),
+                                _mm_cvtsi32_si128(24));
+    const int sl = s & 7, p = 8 * (s % 4) + 2 * (s / 4);
+    __m512i lo = _mm512_srl_epi32(_mm512_load_si512(sp + 64 * (sl / 4)), _mm_cvtsi32_si128(8 * (sl % 4) + 4 * (s >> 3)));
+    const __m512i s2 = _mm512_load_si512(sp + 128);
+    __m512i hi = p >= 4 ? _mm512_srl_epi32(s2, _mm_cvtsi32_si128(p - 4)) : _mm512_sll_epi32(s2, _mm_cvtsi32_si128(4 - p));
+    hi = _mm512_and_si512(hi, _mm512_set1_epi32(0x30));
+    return _mm512_sub_epi32(or_low4_32(lo, hi), _mm512_set1_epi32(32));
+}
+
+/* k16_quad of quad k (0..3) of sub-block s (elements 16s + 4k..) known only at run time: s = 8h + 2g + half.
+ * Bits (b, b+1) of every byte move to bits (4, 5) as ((v >> b) << 4) in 16-bit lanes (no bit crosses into
+ * the bits kept of the other byte). */
+AINL __m512i k16_quad_rt(const int kind, const uint8_t *bb, int s, int k)
+{
+    const int h = s >> 3, g = (s >> 1) & 3, lq = 4 * (s & 1) + k;
+    const __m128i c2g = _mm_cvtsi32_si128(2 * g);
+    if (kind == K6) {
+        __m512i ql = _mm512_load_si512(bb + 64 * (16 * h + 8 * (g & 1) + lq));
+        __m512i qh = _mm512_load_si512(bb + 2048 + 64 * (8 * h + lq));
+        ql = _mm512_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1)));
+        qh = _mm512_slli_epi16(_mm512_srl_epi16(qh, c2g), 4);
+        return or_low4(ql, _mm512_and_si512(qh, _mm512_set1_epi8(0x30)));
+    }
+    const size_t qs_off = kind == K2 ? 256 : 512;
+    __m512i qs = _mm512_srl_epi16(_mm512_load_si512(bb + qs_off + 64 * (8 * h + lq)), c2g);
+    if (kind == K2)
+        return _mm512_and_si512(qs, _mm512_set1_epi8(3));
+    __m512i hm = _mm512_load_si512(bb + 64 * lq);
+    hm = _mm512_slli_epi16(_mm512_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + g)), 2);
+    return _mm512_ternarylogic_epi32(qs, _mm512_and_si512(hm, _mm512_set1_epi8(4)), _mm512_set1_epi8(3), 0xEC);
+}
+
 AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int64_t nblk, const lc_act_tile *a,
                    int64_t ab0, const int tt, __m512 *acc)
 {
@@ -323,6 +363,28 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
         for (int t = 0; t < tt; t++)
             is[t] = kind == K2 ? _mm512_setzero_si512()
                                : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(ms[t], bias_shift));
+        if (tt > 4) {
+            /* small batches: one sub-block per iteration (run-time shifts), so each sub-block's dots are
+             * scaled as soon as they are complete and the tile fits the registers at 8 tokens */
+#pragma GCC unroll 1
+            for (int sb = 0; sb < 16; sb++) {
+                __m512i dot[TTK];
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    dot[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    const __m512i q = k16_quad_rt(kind, bb, sb, k);
+#pragma GCC unroll 8
+                    for (int t = 0; t < tt; t++)
+                        dot[t] = dpbusd_b(dot[t], q, at.row[t] + ao + Q8K_QS + 16 * sb + 4 * k);
+                }
+                const __m512i sc = k16_scale_rt(kind, bb + sc_off, sb);
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
+            }
+        } else
 #pragma GCC unroll 1
         for (int h = 0; h < 2; h++) {
 #pragma GCC unroll 8
