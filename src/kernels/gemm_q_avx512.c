@@ -233,13 +233,15 @@ AINL void q8_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
         for (int t = 0; t < tt; t++)
             is[t] = _mm512_slli_epi32(bcast32(at.row[t] + at.ext + 4 * (at.nb + ab)), 4);
         const uint8_t *q = qv + (size_t)b * 512; /* decode: the hardware prefetcher follows it (pf_body 0) */
+        if (at.pf && tt > 2) /* small batches: more work per byte, the stream needs the prefetch */
+            lc_prefetch_ahead(q, 512);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             __m512i w = _mm512_xor_si512(_mm512_load_si512(q + 64 * j), flip);
 #pragma GCC unroll 8
             for (int t = 0; t < tt; t++) {
                 const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
-                is[t] = _mm512_dpbusd_epi32(is[t], w, bcast32(aq + 4 * j));
+                is[t] = tt > 2 ? dpbusd_b(is[t], w, aq + 4 * j) : _mm512_dpbusd_epi32(is[t], w, bcast32(aq + 4 * j));
             }
         }
         __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
