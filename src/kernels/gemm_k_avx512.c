@@ -401,7 +401,8 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
                         const __m512i q = k16_quad(kind, bb, h, g, lq);
 #pragma GCC unroll 8
                         for (int t = 0; t < tt; t++)
-                            dot[t] = dpbusd_b(dot[t], q, at.row[t] + ao + Q8K_QS + 128 * h + 32 * g + 4 * lq);
+                            dot[t] = _mm512_dpbusd_epi32(
+                                dot[t], q, bcast32(at.row[t] + ao + Q8K_QS + 128 * h + 32 * g + 4 * lq));
                     }
                     const __m512i sc = k16_scale(kind, S, 8 * h + 2 * g + half, 0);
 #pragma GCC unroll 8
