@@ -292,12 +292,15 @@ AINL __m512i k16_scale_rt(const int kind, const uint8_t *sp, int s)
         return _mm512_and_si512(_mm512_srl_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(8 * (s % 4))),
                                 _mm512_set1_epi32(15));
     if (kind == K6)
-        return _mm512_sra_epi32(_mm512_sll_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(24 - 8 * (s % 4))),
-                                _mm_cvtsi32_si128(24));
+        return _mm512_sra_epi32(
+            _mm512_sll_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(24 - 8 * (s % 4))),
+            _mm_cvtsi32_si128(24));
     const int sl = s & 7, p = 8 * (s % 4) + 2 * (s / 4);
-    __m512i lo = _mm512_srl_epi32(_mm512_load_si512(sp + 64 * (sl / 4)), _mm_cvtsi32_si128(8 * (sl % 4) + 4 * (s >> 3)));
+    __m512i lo =
+        _mm512_srl_epi32(_mm512_load_si512(sp + 64 * (sl / 4)), _mm_cvtsi32_si128(8 * (sl % 4) + 4 * (s >> 3)));
     const __m512i s2 = _mm512_load_si512(sp + 128);
-    __m512i hi = p >= 4 ? _mm512_srl_epi32(s2, _mm_cvtsi32_si128(p - 4)) : _mm512_sll_epi32(s2, _mm_cvtsi32_si128(4 - p));
+    __m512i hi = p >= 4 ? _mm512_srl_epi32(s2, _mm_cvtsi32_si128(p - 4))
+                        : _mm512_sll_epi32(s2, _mm_cvtsi32_si128(4 - p));
     hi = _mm512_and_si512(hi, _mm512_set1_epi32(0x30));
     return _mm512_sub_epi32(or_low4_32(lo, hi), _mm512_set1_epi32(32));
 }
