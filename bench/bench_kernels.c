@@ -5,6 +5,7 @@
  * threading and activation conversion are included.
  *
  *   bench_kernels [-t THREADS] [--types q4_0,q8_0,f16,bf16,f32] [--shapes 2048x2048,14336x4096] [--nt 512]
+ *                 [--gemv-nt S]  (S tokens per "gemv": the small-batch decode of S sequences)
  *                 [--no-gemm] [--no-gemv] [--raw]
  *
  * LLAMAC_KERNELS=scalar|avx2|avx512 picks the kernel table as in the engine. Rates are the best of several
@@ -212,7 +213,7 @@ static int shape_selected(const char *list, shape sh)
 
 int main(int argc, char **argv)
 {
-    int n_threads = 2, nt_gemm = 512, do_gemm = 1, do_gemv = 1, raw = 0, do_bw = 1;
+    int n_threads = 2, nt_gemm = 512, nt_gemv = 1, do_gemm = 1, do_gemv = 1, raw = 0, do_bw = 1;
     const char *types_s = "q4_0,q8_0,q4_k,q6_k,f16,bf16,f32", *shapes_s = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc)
@@ -221,6 +222,8 @@ int main(int argc, char **argv)
             types_s = argv[++i];
         else if (!strcmp(argv[i], "--nt") && i + 1 < argc)
             nt_gemm = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--gemv-nt") && i + 1 < argc)
+            nt_gemv = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-gemm"))
             do_gemm = 0;
         else if (!strcmp(argv[i], "--no-gemv"))
@@ -232,7 +235,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--shapes") && i + 1 < argc)
             shapes_s = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_kernels [-t N] [--types LIST] [--shapes OUTxIN,...] [--nt N] [--no-gemm] [--no-gemv]\n"
+            fprintf(stderr, "usage: bench_kernels [-t N] [--types LIST] [--shapes OUTxIN,...] [--nt N] [--gemv-nt S]\n"
+                            "                     [--no-gemm] [--no-gemv]\n"
                             "                     [--no-bw] [--raw]\n");
             return 2;
         }
@@ -258,7 +262,9 @@ int main(int argc, char **argv)
                                         {14336, 4096}, {4096, 14336}, {128256, 2048}};
     static const shape gemm_shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};
     const int64_t max_n = 8192 * 2;
-    const int64_t max_nt = nt_gemm > 1 ? nt_gemm : 1;
+    if (nt_gemv < 1 || nt_gemv > 64)
+        nt_gemv = 1;
+    const int64_t max_nt = nt_gemm > nt_gemv ? nt_gemm : nt_gemv;
     float *x = alloc_huge((size_t)(max_n * max_nt) * sizeof(float), 1);
     for (int64_t i = 0; i < max_n * max_nt; i++)
         x[i] = (float)((int)(rnd() % 2001) - 1000) * 1e-3f;
@@ -287,7 +293,7 @@ int main(int argc, char **argv)
                 for (int rep = 0; rep < reps; rep++) {
                     double t0 = now(), c0 = cpu_now();
                     for (int c = 0; c < m.copies; c++) {
-                        lc_act_bind(&act, x, sh.n_in, sh.n_in, 1);
+                        lc_act_bind(&act, x, sh.n_in, sh.n_in, nt_gemv);
                         lc_mm mm = {&m.w[c], y, sh.n_out};
                         lc_matmul(pool, k, &act, &mm, 1);
                     }
@@ -295,8 +301,8 @@ int main(int argc, char **argv)
                     rc[rep] = (double)m.bytes * m.copies / (cpu_now() - c0) / 1e9;
                 }
                 double gbs = best(r, reps);
-                printf("gemv %-5s %6lldx%-5lld %-11s %6.1f GB/s (median %5.1f)", tmap[ti].name,
-                       (long long)sh.n_out, (long long)sh.n_in, lay, gbs, median(r, reps));
+                printf("gemv %-5s %6lldx%-5lld nt=%d %-11s %6.1f GB/s (median %5.1f)", tmap[ti].name,
+                       (long long)sh.n_out, (long long)sh.n_in, nt_gemv, lay, gbs, median(r, reps));
                 if (bw > 0)
                     printf("  (%3.0f%% of huge-page bandwidth)", 100 * gbs / bw);
                 if (n_threads == 1)

@@ -23,7 +23,13 @@ typedef struct lc_act_tile {
     const uint8_t *row[LC_TT_MAX]; /* activation row of each token */
     size_t ext;                    /* Q8_0x/Q8_1x: offset of the extension in a row (kernels.h) */
     int64_t nb;                    /* Q8_0x/Q8_1x: blocks per row */
+    int pf;                        /* the tile streams the weights from memory (the first token tile of a
+                                      small batch, LC_SMALL_NT): the pf_body types prefetch the body ahead */
 } lc_act_tile;
+
+/* Batches of up to this many tokens read each weight group from memory once (one or two token tiles) and
+ * get the decode prefetching; larger ones are prefill, blocked for the caches. */
+#define LC_SMALL_NT 16
 
 /* acc[t] (t < the tile's token count) += the products of blocks ab0 .. ab0+nblk-1 of the activations with the
  * group whose head (half fields) starts at `head` and body at `body` (both for block 0 of the run). */
@@ -41,7 +47,7 @@ typedef struct lc_qgemm512 {
     lc_pack16_fn pack;          /* on-the-fly packer for the file layout */
     int kc;                     /* blocks per on-the-fly chunk */
     int pf_body;                /* decode: the tiles prefetch the body LC_PF_DIST ahead (else the hardware
-                                   does); must agree with what the type's tile does for tt <= 2 */
+                                   does); must agree with what the type's tile does when a->pf is set */
 } lc_qgemm512;
 
 /* Runs the GEMM of g; packed = the weights are in the G16 layout (else the file layout). */

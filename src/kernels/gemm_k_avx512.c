@@ -25,7 +25,7 @@
 #include "kernels/pack.h"
 
 #define AINL static inline __attribute__((always_inline))
-#define TTK 4 /* tokens per tile: K-quant tiles keep ~5 registers per token */
+#define TTK 8 /* most tokens per tile (the tiles of more than 4 tokens keep ~3 registers per token) */
 
 /* ---- Q8_K quantizer ---- */
 
@@ -75,6 +75,14 @@ AINL __m512i bcast32(const uint8_t *p)
     return _mm512_set1_epi32(v);
 }
 
+/* acc + vpdpbusd(w, the 4 bytes at p broadcast), the broadcast folded into the instruction (GCC does not
+ * fold it for vpdpbusd by itself) */
+AINL __m512i dpbusd_b(__m512i acc, __m512i w, const uint8_t *p)
+{
+    __asm__("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*(const int32_t *)p));
+    return acc;
+}
+
 AINL float load_f32(const uint8_t *p)
 {
     float v;
@@ -117,40 +125,70 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
     const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
     const size_t bbytes = q5 ? 2752 : 2240, qs_off = q5 ? 704 : 192;
     __m512 c[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
         c[t] = acc[t];
     for (int64_t b = 0; b < nblk; b++) {
         const uint8_t *bb = body + (size_t)b * bbytes;
         const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
-        if (tt <= 2 && q5) /* Q4_K reads the body in order: the hardware prefetcher follows it (pf_body 0) */
+        if (at.pf && (q5 || tt > 2)) /* Q4_K reads the body in order: the hardware prefetcher follows it (pf_body 0) */
             lc_prefetch_ahead(bb, bbytes);
         const __m512i D[3] = {_mm512_load_si512(bb), _mm512_load_si512(bb + 64), _mm512_load_si512(bb + 128)};
         /* msum = sum_s m[s] * (bsums[2s] + bsums[2s+1]), m[s] in both halves of each lane */
         __m512i ms[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < tt; t++)
             ms[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int s = 0; s < 8; s++) {
             __m512i m = k4_scale(D, s, 1);
             __m512i mp = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < tt; t++)
                 ms[t] = _mm512_dpwssd_epi32(ms[t], mp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * s));
         }
         __m512i is[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < tt; t++)
             is[t] = _mm512_setzero_si512();
 #pragma GCC unroll 1
         for (int ch = 0; ch < 4; ch++) { /* sub-blocks 2ch (low nibbles) and 2ch+1 (high nibbles) */
+            const uint8_t *qv = bb + qs_off + 512 * ch;
+            if (tt > 4) {
+                /* small batches: one pass per nibble (the second re-reads the 8 vectors from L1), so the
+                 * tile holds one dot chain per token instead of two and fits the registers at 8 tokens */
+#pragma GCC unroll 1
+                for (int nib = 0; nib < 2; nib++) {
+                    const int s = 2 * ch + nib;
+                    __m512i dot[TTK];
+#pragma GCC unroll 8
+                    for (int t = 0; t < tt; t++)
+                        dot[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                    for (int j = 0; j < 8; j++) {
+                        __m512i v = _mm512_load_si512(qv + 64 * j);
+                        __m512i x = nib ? _mm512_and_si512(_mm512_srli_epi16(v, 4), m4) : _mm512_and_si512(v, m4);
+                        if (q5) {
+                            __m512i qh = _mm512_load_si512(bb + 192 + 64 * j);
+                            __m512i bs = s <= 4 ? _mm512_slli_epi16(qh, 4 - s) : _mm512_srli_epi16(qh, s - 4);
+                            x = _mm512_or_si512(x, _mm512_and_si512(bs, m10));
+                        }
+#pragma GCC unroll 8
+                        for (int t = 0; t < tt; t++)
+                            dot[t] = dpbusd_b(dot[t], x, at.row[t] + ao + Q8K_QS + 64 * ch + 32 * nib + 4 * j);
+                    }
+                    const __m512i sc = k4_scale(D, s, 0);
+#pragma GCC unroll 8
+                    for (int t = 0; t < tt; t++)
+                        is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
+                }
+                continue;
+            }
             const __m512i sc_lo = k4_scale(D, 2 * ch, 0), sc_hi = k4_scale(D, 2 * ch + 1, 0);
             __m512i lo_acc[TTK], hi_acc[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < tt; t++)
                 lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
-            const uint8_t *qv = bb + qs_off + 512 * ch;
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) {
                 __m512i v = _mm512_load_si512(qv + 64 * j);
@@ -163,21 +201,21 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
                     lo = _mm512_or_si512(lo, _mm512_and_si512(bl, m10));
                     hi = _mm512_or_si512(hi, _mm512_and_si512(bh, m10));
                 }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                 for (int t = 0; t < tt; t++) {
                     const uint8_t *aq = at.row[t] + ao + Q8K_QS + 64 * ch + 4 * j;
                     lo_acc[t] = _mm512_dpbusd_epi32(lo_acc[t], lo, bcast32(aq));
                     hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, bcast32(aq + 32));
                 }
             }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < tt; t++)
                 is[t] = _mm512_add_epi32(is[t], _mm512_add_epi32(_mm512_mullo_epi32(lo_acc[t], sc_lo),
                                                                  _mm512_mullo_epi32(hi_acc[t], sc_hi)));
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64)));
         const __m512 dmw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64 + 32)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < tt; t++) {
             __m512 da = _mm512_set1_ps(load_f32(at.row[t] + ao));
             __m512 p1 = _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(is[t]));
@@ -185,7 +223,7 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
             c[t] = _mm512_add_ps(c[t], _mm512_sub_ps(p1, p2));
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
         acc[t] = c[t];
 }
@@ -247,6 +285,49 @@ AINL __m512i k16_quad(const int kind, const uint8_t *bb, int h, int g, int lq)
     return _mm512_ternarylogic_epi32(qs, _mm512_and_si512(hm, _mm512_set1_epi8(4)), _mm512_set1_epi8(3), 0xEC);
 }
 
+/* k16_scale (scales, not Q2_K mins) of sub-block s known only at run time; sp = the scale vectors */
+AINL __m512i k16_scale_rt(const int kind, const uint8_t *sp, int s)
+{
+    if (kind == K2)
+        return _mm512_and_si512(_mm512_srl_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(8 * (s % 4))),
+                                _mm512_set1_epi32(15));
+    if (kind == K6)
+        return _mm512_sra_epi32(
+            _mm512_sll_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(24 - 8 * (s % 4))),
+            _mm_cvtsi32_si128(24));
+    const int sl = s & 7, p = 8 * (s % 4) + 2 * (s / 4);
+    __m512i lo =
+        _mm512_srl_epi32(_mm512_load_si512(sp + 64 * (sl / 4)), _mm_cvtsi32_si128(8 * (sl % 4) + 4 * (s >> 3)));
+    const __m512i s2 = _mm512_load_si512(sp + 128);
+    __m512i hi = p >= 4 ? _mm512_srl_epi32(s2, _mm_cvtsi32_si128(p - 4))
+                        : _mm512_sll_epi32(s2, _mm_cvtsi32_si128(4 - p));
+    hi = _mm512_and_si512(hi, _mm512_set1_epi32(0x30));
+    return _mm512_sub_epi32(or_low4_32(lo, hi), _mm512_set1_epi32(32));
+}
+
+/* k16_quad of quad k (0..3) of sub-block s (elements 16s + 4k..) known only at run time: s = 8h + 2g + half.
+ * Bits (b, b+1) of every byte move to bits (4, 5) as ((v >> b) << 4) in 16-bit lanes (no bit crosses into
+ * the bits kept of the other byte). */
+AINL __m512i k16_quad_rt(const int kind, const uint8_t *bb, int s, int k)
+{
+    const int h = s >> 3, g = (s >> 1) & 3, lq = 4 * (s & 1) + k;
+    const __m128i c2g = _mm_cvtsi32_si128(2 * g);
+    if (kind == K6) {
+        __m512i ql = _mm512_load_si512(bb + 64 * (16 * h + 8 * (g & 1) + lq));
+        __m512i qh = _mm512_load_si512(bb + 2048 + 64 * (8 * h + lq));
+        ql = _mm512_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1)));
+        qh = _mm512_slli_epi16(_mm512_srl_epi16(qh, c2g), 4);
+        return or_low4(ql, _mm512_and_si512(qh, _mm512_set1_epi8(0x30)));
+    }
+    const size_t qs_off = kind == K2 ? 256 : 512;
+    __m512i qs = _mm512_srl_epi16(_mm512_load_si512(bb + qs_off + 64 * (8 * h + lq)), c2g);
+    if (kind == K2)
+        return _mm512_and_si512(qs, _mm512_set1_epi8(3));
+    __m512i hm = _mm512_load_si512(bb + 64 * lq);
+    hm = _mm512_slli_epi16(_mm512_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + g)), 2);
+    return _mm512_ternarylogic_epi32(qs, _mm512_and_si512(hm, _mm512_set1_epi8(4)), _mm512_set1_epi8(3), 0xEC);
+}
+
 AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int64_t nblk, const lc_act_tile *a,
                    int64_t ab0, const int tt, __m512 *acc)
 {
@@ -256,56 +337,78 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
     const size_t sc_off = kind == K2 ? 0 : kind == K3 ? 1536 : 3072;
     const int bias_shift = kind == K3 ? 2 : 5; /* Q3_K: 4, Q6_K: 32 */
     __m512 c[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
         c[t] = acc[t];
     for (int64_t b = 0; b < nblk; b++) {
         const uint8_t *bb = body + (size_t)b * bbytes;
         const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
-        if (tt <= 2)
+        if (at.pf)
             lc_prefetch_ahead(bb, bbytes);
         __m512i S[4];
         for (int k = 0; k < (kind == K3 ? 3 : 4); k++)
             S[k] = _mm512_load_si512(bb + sc_off + 64 * k);
         /* Q2_K: msum = sum_s m[s] * bsums[s]; Q3_K/Q6_K: corr = sum_s sc[s] * bsums[s]; pairs (2i, 2i+1) */
         __m512i ms[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < tt; t++)
             ms[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) {
             __m512i sp = _mm512_or_si512(_mm512_and_si512(k16_scale(kind, S, 2 * i, 1), lo16),
                                          _mm512_slli_epi32(k16_scale(kind, S, 2 * i + 1, 1), 16));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < tt; t++)
                 ms[t] = _mm512_dpwssd_epi32(ms[t], sp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * i));
         }
         __m512i is[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int t = 0; t < tt; t++)
             is[t] = kind == K2 ? _mm512_setzero_si512()
                                : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(ms[t], bias_shift));
+        if (tt > 4) {
+            /* small batches: one sub-block per iteration (run-time shifts), so each sub-block's dots are
+             * scaled as soon as they are complete and the tile fits the registers at 8 tokens */
+#pragma GCC unroll 1
+            for (int sb = 0; sb < 16; sb++) {
+                __m512i dot[TTK];
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    dot[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    const __m512i q = k16_quad_rt(kind, bb, sb, k);
+#pragma GCC unroll 8
+                    for (int t = 0; t < tt; t++)
+                        dot[t] = dpbusd_b(dot[t], q, at.row[t] + ao + Q8K_QS + 16 * sb + 4 * k);
+                }
+                const __m512i sc = k16_scale_rt(kind, bb + sc_off, sb);
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
+            }
+        } else
 #pragma GCC unroll 1
         for (int h = 0; h < 2; h++) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int g = 0; g < 4; g++) {
 #pragma GCC unroll 2
                 for (int half = 0; half < 2; half++) {
                     __m512i dot[TTK];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                     for (int t = 0; t < tt; t++)
                         dot[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                     for (int k = 0; k < 4; k++) {
                         const int lq = 4 * half + k;
                         const __m512i q = k16_quad(kind, bb, h, g, lq);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                         for (int t = 0; t < tt; t++)
                             dot[t] = _mm512_dpbusd_epi32(
                                 dot[t], q, bcast32(at.row[t] + ao + Q8K_QS + 128 * h + 32 * g + 4 * lq));
                     }
                     const __m512i sc = k16_scale(kind, S, 8 * h + 2 * g + half, 0);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
                     for (int t = 0; t < tt; t++)
                         is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
                 }
@@ -314,7 +417,7 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
         if (kind == K2) {
             const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64)));
             const __m512 dmw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64 + 32)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < tt; t++) {
                 __m512 da = _mm512_set1_ps(load_f32(at.row[t] + ao));
                 __m512 p1 = _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(is[t]));
@@ -323,14 +426,14 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
             }
         } else {
             const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 32)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int t = 0; t < tt; t++) {
                 __m512 da = _mm512_set1_ps(load_f32(at.row[t] + ao));
                 c[t] = _mm512_add_ps(c[t], _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(is[t])));
             }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
         acc[t] = c[t];
 }
@@ -353,11 +456,11 @@ AINL void q6_K_tile(const uint8_t *h, const uint8_t *q, int64_t n, const lc_act_
     k16_tile(K6, h, q, n, a, b, tt, c);
 }
 
-LC_DEFINE_TILES4(q2_K)
-LC_DEFINE_TILES4(q3_K)
-LC_DEFINE_TILES4(q4_K)
-LC_DEFINE_TILES4(q5_K)
-LC_DEFINE_TILES4(q6_K)
+LC_DEFINE_TILES8(q2_K)
+LC_DEFINE_TILES8(q3_K)
+LC_DEFINE_TILES8(q4_K)
+LC_DEFINE_TILES8(q5_K)
+LC_DEFINE_TILES8(q6_K)
 LC_PACK16_SIMD(pack_q2_K, LLAMAC_TYPE_Q2_K)
 LC_PACK16_SIMD(pack_q3_K, LLAMAC_TYPE_Q3_K)
 LC_PACK16_SIMD(pack_q4_K, LLAMAC_TYPE_Q4_K)

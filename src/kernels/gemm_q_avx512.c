@@ -158,7 +158,7 @@ AINL void q4_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
             is2[t] = _mm512_setzero_si512();
         }
         const uint8_t *q = qv + (size_t)b * 256;
-        if (tt <= 2)
+        if (at.pf)
             lc_prefetch_ahead(q, 256);
         if (tt <= 2) {
             /* decode: the high nibbles enter as (v & 0xf0) = 16 * q (still unsigned bytes); their chain is
@@ -233,13 +233,15 @@ AINL void q8_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
         for (int t = 0; t < tt; t++)
             is[t] = _mm512_slli_epi32(bcast32(at.row[t] + at.ext + 4 * (at.nb + ab)), 4);
         const uint8_t *q = qv + (size_t)b * 512; /* decode: the hardware prefetcher follows it (pf_body 0) */
+        if (at.pf && tt > 2) /* small batches: more work per byte, the stream needs the prefetch */
+            lc_prefetch_ahead(q, 512);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             __m512i w = _mm512_xor_si512(_mm512_load_si512(q + 64 * j), flip);
 #pragma GCC unroll 8
             for (int t = 0; t < tt; t++) {
                 const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
-                is[t] = _mm512_dpbusd_epi32(is[t], w, bcast32(aq + 4 * j));
+                is[t] = tt > 2 ? dpbusd_b(is[t], w, aq + 4 * j) : _mm512_dpbusd_epi32(is[t], w, bcast32(aq + 4 * j));
             }
         }
         __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
@@ -284,7 +286,7 @@ AINL void l32_tile(const int kind, const uint8_t *head, const uint8_t *body, int
     for (int64_t b = 0; b < nblk; b++) {
         const int64_t ab = ab0 + b;
         const uint8_t *bb = body + (size_t)b * bbytes;
-        if (tt <= 2)
+        if (at.pf)
             lc_prefetch_ahead(bb, bbytes);
         __m512i is[TT];
 #pragma GCC unroll 8
@@ -488,13 +490,14 @@ static inline __mmask16 lane_mask(int64_t grp, int64_t r0, int64_t r1)
 
 /* One pass of all tokens over one run of blocks (ab0 .. ab0+nblk) of group grp; first: start from zero. */
 static void run_chunk(const lc_qgemm512 *qd, const lc_gemm_args *g, const uint8_t *head, const uint8_t *body,
-                      int64_t nblk, int64_t ab0, int64_t grp, __mmask16 mask, int first)
+                      int64_t nblk, int64_t ab0, int64_t grp, __mmask16 mask, int first, int stream)
 {
     act_tile a;
     a.ext = qd->q8x == 1 ? lc_q8x_ext_offset(g->n) : qd->q8x == 2 ? lc_q81x_ext_offset(g->n) : 0;
     a.nb = g->n / 32;
     for (int64_t t0 = 0; t0 < g->nt; t0 += qd->tt) {
         int tt = g->nt - t0 < qd->tt ? (int)(g->nt - t0) : qd->tt;
+        a.pf = stream && t0 == 0 && g->nt <= LC_SMALL_NT;
         __m512 acc[TT];
         for (int t = 0; t < tt; t++) {
             a.row[t] = (const uint8_t *)g->a + (size_t)(t0 + t) * g->a_stride;
@@ -527,7 +530,7 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
     const int64_t nb = g->n / L->blck;
     if (packed) {
         const size_t hb = lc_pack_quant_offset(qd->type, g->n);
-        if (g->nt <= 2 && qd->pf_body) { /* decode: the tiles prefetch LC_PF_DIST ahead; fetch the start */
+        if (g->nt <= LC_SMALL_NT && qd->pf_body) { /* the tiles prefetch LC_PF_DIST ahead; fetch the start */
             const uint8_t *start = (const uint8_t *)g->w + (size_t)(g->r0 / 16) * g->w_stride;
             size_t len = (size_t)((g->r1 + 15) / 16 - g->r0 / 16) * g->w_stride;
             len = len < LC_PF_DIST ? len : LC_PF_DIST;
@@ -536,10 +539,10 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
         }
         for (int64_t grp = g->r0 / 16; grp * 16 < g->r1; grp++) {
             const uint8_t *base = (const uint8_t *)g->w + (size_t)grp * g->w_stride;
-            if (g->nt <= 2 && !qd->pf_body) /* decode: the group's head into L1 first: the body is one stream */
+            if (g->nt <= LC_SMALL_NT && !qd->pf_body) /* the group's head into L1 first: the body is one stream */
                 for (size_t off = 0; off < hb; off += 64)
                     _mm_prefetch((const char *)base + off, _MM_HINT_T0);
-            run_chunk(qd, g, base, base + hb, nb, 0, grp, lane_mask(grp, g->r0, g->r1), 1);
+            run_chunk(qd, g, base, base + hb, nb, 0, grp, lane_mask(grp, g->r0, g->r1), 1, 1);
         }
         return;
     }
@@ -568,7 +571,7 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
             }
             qd->pack(rows, b0, nblk, buf);
             size_t hb = ((size_t)nblk * L->nhalf * 32 + 63) & ~(size_t)63;
-            run_chunk(qd, g, buf, buf + hb, nblk, b0, grp, mask, b0 == 0);
+            run_chunk(qd, g, buf, buf + hb, nblk, b0, grp, mask, b0 == 0, 0);
         }
     }
 }
