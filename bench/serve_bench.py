@@ -107,7 +107,23 @@ def one_stream(host, port, prompt, n):
                 t_end=t_end, finish=finish)
 
 
-def run_clients(host, port, n_clients, requests, n, words, tag):
+def c_clients(load, host, port, n_clients, requests, n, words, tag):
+    """The same load from bench_serve_load (one C thread polling every connection): -> (results, errors)."""
+    r = subprocess.run([load, host, str(port), str(n_clients), str(requests), str(n), str(words), tag],
+                       capture_output=True, text=True)
+    results, errors = [], []
+    for line in r.stdout.splitlines():
+        o = json.loads(line)
+        (errors.append(o["error"]) if "error" in o else results.append(o))
+    if r.returncode != 0:
+        errors.append(f"bench_serve_load exited {r.returncode}: {r.stderr[-300:]}")
+    return results, errors
+
+
+def run_clients(host, port, n_clients, requests, n, words, tag, load=None):
+    if load:
+        results, errors = c_clients(load, host, port, n_clients, requests, n, words, tag)
+        return summarize(results, errors, n_clients, tag)
     results, errors = [], []
     lock = threading.Lock()
     barrier = threading.Barrier(n_clients)
@@ -128,6 +144,10 @@ def run_clients(host, port, n_clients, requests, n, words, tag):
         t.start()
     for t in threads:
         t.join()
+    return summarize(results, errors, n_clients, tag)
+
+
+def summarize(results, errors, n_clients, tag):
     if errors:
         print(f"warning: {len(errors)} failed requests ({tag}, {n_clients} clients): {errors[0]}", file=sys.stderr)
     if not results:
@@ -203,6 +223,11 @@ def main():
     ap.add_argument("--llama-server", help="also run upstream llama-server side by side")
     ap.add_argument("--np", type=int, default=8, help="llama-server -np")
     ap.add_argument("--tg", action="store_true", help="also run `llamac bench` tg for the single-stream reference")
+    ap.add_argument("--client", choices=("c", "python"), default=None,
+                    help="load generator: c = bench_serve_load, one C thread polling every stream (default when "
+                         "built); python = one Python thread per client (heavier: it shares the cores)")
+    ap.add_argument("--load", default=os.path.join(HERE, "..", "build", "bench", "bench_serve_load"),
+                    help="the bench_serve_load binary")
     ap.add_argument("--logdir", default=None, help="where server logs go (default: a temporary directory)")
     a = ap.parse_args()
     if not a.url and not a.model:
@@ -210,6 +235,11 @@ def main():
     if a.url and a.llama_server and not a.model:
         ap.error("--llama-server needs -m MODEL")
     clients = [int(x) for x in a.clients.split(",")]
+    if a.client is None:
+        a.client = "c" if os.access(a.load, os.X_OK) else "python"
+    if a.client == "c" and not os.access(a.load, os.X_OK):
+        ap.error(f"--client c needs {a.load} (cmake --build build --target bench_serve_load)")
+    load = a.load if a.client == "c" else None
     logdir = a.logdir or __import__("tempfile").mkdtemp(prefix="serve_bench-")
     os.makedirs(logdir, exist_ok=True)
 
@@ -241,7 +271,7 @@ def main():
         for n_clients in clients:
             row = {"clients": n_clients}
             for name, (host, port) in servers.items():
-                row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name)
+                row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name, load)
                 r = row[name]
                 print(f"{name:12s} {n_clients:2d} clients: " + (
                     f"{r['agg']:.1f} tok/s, TTFT p50 {r['ttft50']:.2f} s p99 {r['ttft99']:.2f} s, "
@@ -262,7 +292,7 @@ def main():
         head += " agg ratio |"
         sep += " ---: |"
     print(f"\nmodel {a.model or a.url}, {a.threads} threads, {a.n} tokens per request, {a.requests} requests per "
-          f"client, prompts of {a.prompt_words} words; llamac --parallel {a.parallel}"
+          f"client, prompts of {a.prompt_words} words, {a.client} load generator; llamac --parallel {a.parallel}"
           + (f"; llama-server -np {a.np}" if a.llama_server else "") + "\n")
     print(head)
     print(sep)
