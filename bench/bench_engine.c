@@ -285,6 +285,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_engine: %s\n", err);
         return 1;
     }
+    if (llamac_model_wait_loaded(m, err, sizeof err) != LLAMAC_OK) /* measure the complete copy */
+        fprintf(stderr, "bench_engine: %s\n", err);
     printf("model %s, %d threads, %d tokens per stream, %d-token prompts, %d parallel, median of %d runs\n\n",
            o.model, o.threads, o.n, o.prompt, o.parallel, o.reps);
     printf("| mode | clients | agg tok/s | tok/s per stream | CPU ms per token |\n| --- | ---: | ---: | ---: | ---: |\n");

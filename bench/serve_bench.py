@@ -8,16 +8,19 @@ side with upstream llama.cpp's llama-server on the same file, threads and client
         [--llama-server ../llama.cpp-peer/llama.cpp/build/bin/llama-server] [--np 8] [--tg]
     /usr/bin/python3 bench/serve_bench.py --url http://127.0.0.1:8080 [--clients ...]   # a server already running
 
-For each client count N, N threads each stream --requests completions (POST /v1/completions, "stream": true,
-max_tokens -n, ignore_eos, a different prompt per client and request, greedy) back to back. Reported per N:
+For each client count N, N clients each stream --requests completions (POST /v1/completions, "stream": true,
+max_tokens -n, ignore_eos, a different prompt per client and request, greedy) back to back, all from one C
+thread polling every stream (bench_serve_load, the default when built: the load generator shares the server's
+cores, so it must be cheap) or, with --client python, from one Python thread per client. Reported per N:
   agg tok/s     all generated tokens / wall time from the first request sent to the last stream ended
   TTFT p50/p99  request sent -> first token received, over every request
   stream tok/s  per request: (tokens - 1) / (last token - first token), median over requests
 With --llama-server, that binary is started too (-np --np, the same model, threads and per-slot context) and each
 N runs on llamac then on llama-server, one after the other (alternately, so both see the same machine state); the
 table puts them side by side with the ratio of the aggregates. --tg also runs `llamac bench -p 0 -n N -t T` for
-the single-stream reference (the server's 1-client stream rate should be within 5% of it). One warm-up request
-per server before measuring. Prints a markdown table. Not a test: asserts nothing; run it on a quiet machine.
+the single-stream reference (the server's 1-client stream rate should be within 5% of it). Measuring starts
+once llamac's /metrics says llamac_weights_loaded 1 (the background copy of the weights is complete, as `llamac
+bench` waits for it), after one warm-up request per server. Prints a markdown table. Not a test: asserts nothing; run it on a quiet machine.
 """
 import argparse
 import http.client
@@ -61,6 +64,27 @@ def wait_ready(host, port, proc, limit_s=600):
             pass
         time.sleep(0.2)
     sys.exit(f"serve_bench: no /health 200 from {host}:{port} in {limit_s} s")
+
+
+def wait_weights(host, port, limit_s=600):
+    """Waits until llamac serve's /metrics says llamac_weights_loaded 1: /health is 200 as soon as the model runs
+    from the file mapping, while the private copy of the weights is still being made in the background; tokens
+    decoded meanwhile are slower (and the copy takes CPU), so measuring then would charge the load to the server
+    path. A server without the metric is measured at once."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=5)
+            c.request("GET", "/metrics")
+            text = c.getresponse().read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        if "llamac_weights_loaded" not in text:
+            return
+        if "\nllamac_weights_loaded 1" in text:
+            return
+        time.sleep(0.2)
+    print(f"warning: the weights of {host}:{port} were not loaded after {limit_s} s", file=sys.stderr)
 
 
 def one_stream(host, port, prompt, n):
@@ -265,6 +289,7 @@ def main():
             procs.append(p)
             wait_ready("127.0.0.1", port, p.p)
             servers["llama-server"] = ("127.0.0.1", port)
+        wait_weights(*servers["llamac"])
         for name, (host, port) in servers.items():  # warm-up: page cache, first-use allocations
             one_stream(host, port, "warm up", 8)
         rows = []
