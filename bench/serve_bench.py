@@ -8,16 +8,19 @@ side with upstream llama.cpp's llama-server on the same file, threads and client
         [--llama-server ../llama.cpp-peer/llama.cpp/build/bin/llama-server] [--np 8] [--tg]
     /usr/bin/python3 bench/serve_bench.py --url http://127.0.0.1:8080 [--clients ...]   # a server already running
 
-For each client count N, N threads each stream --requests completions (POST /v1/completions, "stream": true,
-max_tokens -n, ignore_eos, a different prompt per client and request, greedy) back to back. Reported per N:
+For each client count N, N clients each stream --requests completions (POST /v1/completions, "stream": true,
+max_tokens -n, ignore_eos, a different prompt per client and request, greedy) back to back, all from one C
+thread polling every stream (bench_serve_load, the default when built: the load generator shares the server's
+cores, so it must be cheap) or, with --client python, from one Python thread per client. Reported per N:
   agg tok/s     all generated tokens / wall time from the first request sent to the last stream ended
   TTFT p50/p99  request sent -> first token received, over every request
   stream tok/s  per request: (tokens - 1) / (last token - first token), median over requests
 With --llama-server, that binary is started too (-np --np, the same model, threads and per-slot context) and each
 N runs on llamac then on llama-server, one after the other (alternately, so both see the same machine state); the
 table puts them side by side with the ratio of the aggregates. --tg also runs `llamac bench -p 0 -n N -t T` for
-the single-stream reference (the server's 1-client stream rate should be within 5% of it). One warm-up request
-per server before measuring. Prints a markdown table. Not a test: asserts nothing; run it on a quiet machine.
+the single-stream reference (the server's 1-client stream rate should be within 5% of it). Measuring starts
+once llamac's /metrics says llamac_weights_loaded 1 (the background copy of the weights is complete, as `llamac
+bench` waits for it), after one warm-up request per server. Prints a markdown table. Not a test: asserts nothing; run it on a quiet machine.
 """
 import argparse
 import http.client
@@ -61,6 +64,27 @@ def wait_ready(host, port, proc, limit_s=600):
             pass
         time.sleep(0.2)
     sys.exit(f"serve_bench: no /health 200 from {host}:{port} in {limit_s} s")
+
+
+def wait_weights(host, port, limit_s=600):
+    """Waits until llamac serve's /metrics says llamac_weights_loaded 1: /health is 200 as soon as the model runs
+    from the file mapping, while the private copy of the weights is still being made in the background; tokens
+    decoded meanwhile are slower (and the copy takes CPU), so measuring then would charge the load to the server
+    path. A server without the metric is measured at once."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=5)
+            c.request("GET", "/metrics")
+            text = c.getresponse().read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        if "llamac_weights_loaded" not in text:
+            return
+        if "\nllamac_weights_loaded 1" in text:
+            return
+        time.sleep(0.2)
+    print(f"warning: the weights of {host}:{port} were not loaded after {limit_s} s", file=sys.stderr)
 
 
 def one_stream(host, port, prompt, n):
@@ -107,7 +131,23 @@ def one_stream(host, port, prompt, n):
                 t_end=t_end, finish=finish)
 
 
-def run_clients(host, port, n_clients, requests, n, words, tag):
+def c_clients(load, host, port, n_clients, requests, n, words, tag):
+    """The same load from bench_serve_load (one C thread polling every connection): -> (results, errors)."""
+    r = subprocess.run([load, host, str(port), str(n_clients), str(requests), str(n), str(words), tag],
+                       capture_output=True, text=True)
+    results, errors = [], []
+    for line in r.stdout.splitlines():
+        o = json.loads(line)
+        (errors.append(o["error"]) if "error" in o else results.append(o))
+    if r.returncode != 0:
+        errors.append(f"bench_serve_load exited {r.returncode}: {r.stderr[-300:]}")
+    return results, errors
+
+
+def run_clients(host, port, n_clients, requests, n, words, tag, load=None):
+    if load:
+        results, errors = c_clients(load, host, port, n_clients, requests, n, words, tag)
+        return summarize(results, errors, n_clients, tag)
     results, errors = [], []
     lock = threading.Lock()
     barrier = threading.Barrier(n_clients)
@@ -128,6 +168,10 @@ def run_clients(host, port, n_clients, requests, n, words, tag):
         t.start()
     for t in threads:
         t.join()
+    return summarize(results, errors, n_clients, tag)
+
+
+def summarize(results, errors, n_clients, tag):
     if errors:
         print(f"warning: {len(errors)} failed requests ({tag}, {n_clients} clients): {errors[0]}", file=sys.stderr)
     if not results:
@@ -203,6 +247,11 @@ def main():
     ap.add_argument("--llama-server", help="also run upstream llama-server side by side")
     ap.add_argument("--np", type=int, default=8, help="llama-server -np")
     ap.add_argument("--tg", action="store_true", help="also run `llamac bench` tg for the single-stream reference")
+    ap.add_argument("--client", choices=("c", "python"), default=None,
+                    help="load generator: c = bench_serve_load, one C thread polling every stream (default when "
+                         "built); python = one Python thread per client (heavier: it shares the cores)")
+    ap.add_argument("--load", default=os.path.join(HERE, "..", "build", "bench", "bench_serve_load"),
+                    help="the bench_serve_load binary")
     ap.add_argument("--logdir", default=None, help="where server logs go (default: a temporary directory)")
     a = ap.parse_args()
     if not a.url and not a.model:
@@ -210,6 +259,11 @@ def main():
     if a.url and a.llama_server and not a.model:
         ap.error("--llama-server needs -m MODEL")
     clients = [int(x) for x in a.clients.split(",")]
+    if a.client is None:
+        a.client = "c" if os.access(a.load, os.X_OK) else "python"
+    if a.client == "c" and not os.access(a.load, os.X_OK):
+        ap.error(f"--client c needs {a.load} (cmake --build build --target bench_serve_load)")
+    load = a.load if a.client == "c" else None
     logdir = a.logdir or __import__("tempfile").mkdtemp(prefix="serve_bench-")
     os.makedirs(logdir, exist_ok=True)
 
@@ -235,13 +289,14 @@ def main():
             procs.append(p)
             wait_ready("127.0.0.1", port, p.p)
             servers["llama-server"] = ("127.0.0.1", port)
+        wait_weights(*servers["llamac"])
         for name, (host, port) in servers.items():  # warm-up: page cache, first-use allocations
             one_stream(host, port, "warm up", 8)
         rows = []
         for n_clients in clients:
             row = {"clients": n_clients}
             for name, (host, port) in servers.items():
-                row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name)
+                row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name, load)
                 r = row[name]
                 print(f"{name:12s} {n_clients:2d} clients: " + (
                     f"{r['agg']:.1f} tok/s, TTFT p50 {r['ttft50']:.2f} s p99 {r['ttft99']:.2f} s, "
@@ -262,7 +317,7 @@ def main():
         head += " agg ratio |"
         sep += " ---: |"
     print(f"\nmodel {a.model or a.url}, {a.threads} threads, {a.n} tokens per request, {a.requests} requests per "
-          f"client, prompts of {a.prompt_words} words; llamac --parallel {a.parallel}"
+          f"client, prompts of {a.prompt_words} words, {a.client} load generator; llamac --parallel {a.parallel}"
           + (f"; llama-server -np {a.np}" if a.llama_server else "") + "\n")
     print(head)
     print(sep)

@@ -145,6 +145,9 @@ void llamac_model_free(llamac_model *model);
  * there is none. If reading the file failed, returns LLAMAC_E_IO with a message: the model stays usable, running
  * from the file mapping. */
 llamac_status llamac_model_wait_loaded(llamac_model *model, char *err, size_t err_size);
+/* 1 when no background weight copy is running any more (complete, failed, or there was none), else 0 (NULL: 0);
+ * never blocks. Generation runs at full speed only from the complete copy (servers report it, benchmarks wait). */
+int llamac_model_loaded(const llamac_model *model);
 
 typedef struct llamac_model_info {
     char name[128];        /* general.name, or "" */

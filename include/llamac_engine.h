@@ -51,8 +51,9 @@
  * KV memory full (llamac_decode says LLAMAC_E_KV_FULL): the youngest running job gives way. If it has not
  * produced a token yet it goes back to the head of the queue (admission waits until another job ends);
  * otherwise it finishes with LLAMAC_FINISH_ERROR and status LLAMAC_E_KV_FULL (message in result.error). The
- * step is then retried. Nothing is ever silently truncated. Admission also waits while the pool cannot take the
- * next job's prompt and other jobs run (they will release memory).
+ * step is then retried. Nothing is ever silently truncated. Admission makes this rare: a job starts only when
+ * the KV blocks of its prompt + max_tokens positions fit beside those reserved by the running jobs (else it waits
+ * until one ends), so an admitted job cannot run out of KV memory mid-answer unless it alone exceeds the pool.
  *
  * Threads: every function may be called from any thread. A job handle belongs to one client thread at a time
  * (llamac_job_wait's update points into the job). llamac_job_cancel may be called from any thread at any time

@@ -462,6 +462,11 @@ const llamac_gguf *llamac_model_gguf(const llamac_model *m)
     return m && m->source ? m->source->gguf : NULL;
 }
 
+int llamac_model_loaded(const llamac_model *m)
+{
+    return m ? lc_weights_finished(m->weights) : 0;
+}
+
 llamac_status llamac_model_wait_loaded(llamac_model *m, char *err, size_t err_size)
 {
     if (!m)

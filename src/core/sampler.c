@@ -273,11 +273,28 @@ static void top_k(cand *c, int n, int k)
     qsort(c, (size_t)k, sizeof *c, cmp_cand);
 }
 
+/* Greedy without bias or penalties: the first largest logit, NaN never winning (every logit NaN or -infinity:
+ * token 0) — what the general path below picks, in one read-only pass instead of filling n candidates. */
+static int32_t argmax_raw(const float *logits, int n)
+{
+    int32_t best = 0;
+    float bl = logits[0] == logits[0] ? logits[0] : -INFINITY;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > bl) { /* false for NaN; a tie keeps the smaller id */
+            bl = logits[i];
+            best = i;
+        }
+    return best;
+}
+
 int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
 {
     if (!s || !logits)
         return -1;
     const int n = s->n_vocab;
+    if (s->p.temperature <= 0.0f && s->p.n_logit_bias == 0 && s->p.repeat_penalty == 1.0f &&
+        s->p.presence_penalty == 0.0f && s->p.frequency_penalty == 0.0f)
+        return argmax_raw(logits, n);
     cand *c = s->c;
     for (int i = 0; i < n; i++) {
         c[i].id = i;

@@ -3,8 +3,9 @@
  * engine_step.c, the client side in job.c).
  *
  * The loop: wait until a job is queued or running; drop queued jobs that were cancelled or ran out of time;
- * admit queued jobs onto free slots (first in, first out; none while admit_blocked, nor while the KV pool lacks
- * room for the next prompt and other jobs run, since they will release memory); run one step. On stop,
+ * admit queued jobs onto free slots (first in, first out; none while admit_blocked, nor while the KV blocks not
+ * reserved by running jobs cannot take the next job's prompt + max_tokens and other jobs run, since they will
+ * release memory); run one step. On stop,
  * every running and queued job finishes CANCELLED before the thread returns, so no waiter is left hanging.
  */
 #include <stdlib.h>
@@ -73,20 +74,23 @@ static void admit(llamac_engine *e)
     }
     if (e->admit_blocked && e->busy == 0)
         e->admit_blocked = 0;
-    /* KV positions not held by running jobs (blocks kept only by the prefix cache count as free: they are
-     * evicted on demand), as of the last step */
-    int64_t room = (int64_t)(e->stats.kv_blocks_total - e->stats.kv_blocks_used) *
-                   (e->stats.kv_blocks_total ? e->stats.kv_positions_capacity / e->stats.kv_blocks_total : 0);
+    /* Every running job holds a reservation of the blocks its prompt + max_tokens positions may fill; a job is
+     * admitted only when its own fits beside them (blocks kept only by the prefix cache count as free: they are
+     * evicted on demand), so an admitted job cannot run out of KV memory mid-answer. Alone, a job is always
+     * admitted (if even the whole pool is too small it ends KV_FULL rather than wait for ever). */
+    const int64_t total = (int64_t)e->stats.kv_blocks_total, bs = e->params.kv_block > 0 ? e->params.kv_block : 1;
     for (int i = 0; i < e->params.n_parallel && e->q_head && !e->admit_blocked; i++) {
         if (e->slot[i].job)
             continue;
         llamac_job *job = e->q_head;
-        if (e->busy > 0 && job->n_prompt + 1 > room)
-            break; /* the pool cannot hold its prompt now: wait (in order) until running jobs release memory */
-        room -= job->n_prompt + 1;
+        const int64_t need = (job->n_prompt + (job->gen.max_tokens > 0 ? job->gen.max_tokens : 1) + bs - 1) / bs;
+        if (e->busy > 0 && e->kv_reserved + need > total)
+            break; /* wait (in queue order) until running jobs end and give their reservation back */
         unqueue(e, job);
         job->order = e->next_order++;
         job->t_admit = 0;
+        job->kv_blocks = need;
+        e->kv_reserved += need;
         e->slot[i].job = job;
         e->slot[i].added = -1; /* to be started by the step */
         e->busy++;

@@ -69,6 +69,7 @@ struct llamac_job {
     /* the engine thread's side */
     llamac_job *next;              /* queue link */
     uint64_t order;                /* admission number: smaller = older */
+    int64_t kv_blocks;             /* KV blocks reserved at admission: prompt + max_tokens positions, rounded up */
     int64_t n_generated;           /* tokens sampled */
     double t_admit, t_first;
 };
@@ -99,6 +100,7 @@ struct llamac_engine {
     int q_len;
     int busy;                      /* slots holding a job */
     int admit_blocked;             /* a job was sent back for lack of KV memory: admit none until one ends */
+    int64_t kv_reserved;           /* sum of the running jobs' kv_blocks */
     llamac_engine_stats stats;
 
     /* engine thread only */

@@ -54,6 +54,8 @@ void lc_engine_end_job(llamac_engine *e, int i, llamac_finish finish, llamac_sta
     sl->added = 0;
     pthread_mutex_lock(&e->mu);
     e->busy--;
+    e->kv_reserved -= job->kv_blocks;
+    job->kv_blocks = 0;
     e->admit_blocked = 0;
     e->stats.jobs_finished[finish]++;
     if (finish == LLAMAC_FINISH_CANCELLED && status == LLAMAC_OK)
@@ -144,6 +146,8 @@ static void kv_full(llamac_engine *e, const int *idx, int k)
             e->q_tail = job;
         e->q_len++;
         e->busy--;
+        e->kv_reserved -= job->kv_blocks;
+        job->kv_blocks = 0;
         e->admit_blocked = 1;
         e->stats.jobs_requeued++;
         pthread_mutex_unlock(&e->mu);

@@ -648,6 +648,16 @@ llamac_status lc_weights_wait(lc_weights *ws, lc_err *e)
     return LLAMAC_OK;
 }
 
+int lc_weights_finished(lc_weights *ws)
+{
+    if (!ws)
+        return 1;
+    pthread_mutex_lock(&ws->mu);
+    const int f = ws->finished;
+    pthread_mutex_unlock(&ws->mu);
+    return f;
+}
+
 size_t lc_weights_copy_bytes(const lc_weights *ws)
 {
     return ws ? ws->total : 0;

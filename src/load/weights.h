@@ -109,6 +109,9 @@ llamac_status lc_weights_load(const lc_source *src, const lc_bind *binds, int n,
  * the weights then keep working from the mappings. */
 llamac_status lc_weights_wait(lc_weights *ws, lc_err *e);
 
+/* 1 once no background copy is running (finished, failed, or there was none); never blocks. */
+int lc_weights_finished(lc_weights *ws);
+
 /* Stops and joins a background copy, unmaps the private copy and frees ws (NULL: no-op). */
 void lc_weights_free(lc_weights *ws);
 

@@ -6,7 +6,8 @@
  *   - queue full -> LLAMAC_E_BUSY; prompt + max_tokens beyond n_ctx -> LLAMAC_E_CONTEXT_FULL with both numbers;
  *   - a second job with the same prompt start reuses cached KV blocks and gives the tokens it gives without the
  *     prefix cache;
- *   - timeouts; a KV pool too small for all jobs (requeue or KV_FULL error, never a hang or wrong tokens);
+ *   - timeouts; a KV pool too small for all jobs: admission reserves prompt + max_tokens, so every job completes
+ *     (none requeued or stopped KV_FULL), a job bigger than the pool ends KV_FULL alone (never a hang);
  *   - freeing the engine and jobs with jobs in flight (no hang; ASan checks for leaks);
  *   - client threads submitting chats at once (parallel rendering and tokenizing) get the answers one client gets;
  *   - log-probabilities in updates, notify;
@@ -625,7 +626,11 @@ static void test_logprobs_notify_timeout(llamac_model *m)
     llamac_engine_free(e);
 }
 
-/* A KV pool with room for fewer positions than the jobs need: jobs give way, never a hang or a wrong token. */
+/* A KV pool with room for fewer positions than the jobs need. Admission reserves each job's prompt + max_tokens
+ * positions, so the jobs that fit run together and the others wait: every job completes, none is sent back or
+ * stopped for lack of memory, and each gives the tokens it gives alone. (Admission by prompt length alone would
+ * start three of these and run out of blocks mid-answer.) A job bigger than the whole pool runs alone and ends
+ * KV_FULL, never hangs; the job queued behind it then runs. */
 static void test_kv_full(llamac_model *m)
 {
     enum { NJ = 4 };
@@ -633,12 +638,12 @@ static void test_kv_full(llamac_model *m)
     outcome o[NJ], ref;
     llamac_decode_traffic tr;
     llamac_model_decode_traffic(m, LLAMAC_KV_F32, &tr);
-    llamac_engine *e = engine(m, NJ, 64, 1, tr.kv_bytes_per_pos * 320);
+    llamac_engine *e = engine(m, NJ, 64, 1, tr.kv_bytes_per_pos * 320); /* 10 blocks of 32 positions */
     llamac_job *jobs[NJ];
     for (int i = 0; i < NJ; i++) {
         memset(&req[i], 0, sizeof req[i]);
         random_prompt(&req[i], 100);
-        req[i].max_tokens = 60;
+        req[i].max_tokens = 60; /* 160 positions: 5 blocks, so two jobs at a time */
         req[i].ignore_eos = 1;
         jobs[i] = submit(e, &req[i]);
     }
@@ -646,21 +651,33 @@ static void test_kv_full(llamac_model *m)
     for (int i = 0; i < NJ; i++) {
         collect(jobs[i], &o[i]);
         llamac_job_free(jobs[i]);
-        ok += o[i].finish == LLAMAC_FINISH_LENGTH;
-        CHECK(o[i].finish == LLAMAC_FINISH_LENGTH ||
-                  (o[i].finish == LLAMAC_FINISH_ERROR && o[i].status == LLAMAC_E_KV_FULL),
-              "job %d: finish %d status %d", i, (int)o[i].finish, (int)o[i].status);
+        ok += o[i].finish == LLAMAC_FINISH_LENGTH && o[i].n == 60;
+        CHECK(o[i].finish == LLAMAC_FINISH_LENGTH, "job %d: finish %d status %d", i, (int)o[i].finish,
+              (int)o[i].status);
     }
     llamac_engine_stats st;
     llamac_engine_get_stats(e, &st);
-    CHECK(ok >= 1 && st.jobs_requeued + st.jobs_kv_full >= 1 && st.busy_sequences == 0,
-          "%d completed, %llu requeued, %llu KV-full errors", ok, (unsigned long long)st.jobs_requeued,
+    CHECK(ok == NJ && st.jobs_requeued == 0 && st.jobs_kv_full == 0 && st.busy_sequences == 0,
+          "%d of %d completed, %llu requeued, %llu KV-full errors", ok, NJ, (unsigned long long)st.jobs_requeued,
           (unsigned long long)st.jobs_kv_full);
+
+    /* one job needs 100 + 400 positions of the 320: it runs alone and ends KV_FULL; the next one waits for it */
+    request big = req[0], next = req[1];
+    big.max_tokens = 400;
+    llamac_job *jb = submit(e, &big), *jn = submit(e, &next);
+    outcome ob, on;
+    collect(jb, &ob);
+    collect(jn, &on);
+    llamac_job_free(jb);
+    llamac_job_free(jn);
+    CHECK(ob.finish == LLAMAC_FINISH_ERROR && ob.status == LLAMAC_E_KV_FULL && ob.completion_tokens > 0,
+          "a job bigger than the pool: finish %d status %d", (int)ob.finish, (int)ob.status);
+    CHECK(on.finish == LLAMAC_FINISH_LENGTH && on.n == 60 && !memcmp(on.tokens, o[1].tokens, sizeof on.tokens[0] * 60),
+          "the job queued behind it: finish %d, %d tokens", (int)on.finish, on.n);
     llamac_engine_free(e);
+
     e = engine(m, 1, 512, 0, 0);
     for (int i = 0; i < NJ; i++) {
-        if (o[i].finish != LLAMAC_FINISH_LENGTH)
-            continue;
         llamac_job *job = submit(e, &req[i]);
         collect(job, &ref);
         llamac_job_free(job);

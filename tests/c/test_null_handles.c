@@ -53,6 +53,7 @@ static void test_model_context(void)
     CHECK(llamac_model_gguf(NULL) == NULL, "model_gguf");
     CHECK(llamac_model_tokenizer(NULL) == NULL, "model_tokenizer");
     CHECK(llamac_model_wait_loaded(NULL, NULL, 0) == INVALID, "model_wait_loaded");
+    CHECK(llamac_model_loaded(NULL) == 0, "model_loaded(NULL)");
     llamac_decode_traffic tr;
     CHECK(llamac_model_decode_traffic(NULL, LLAMAC_KV_F16, &tr) == INVALID, "model_decode_traffic");
     llamac_model *m = (llamac_model *)&mi;

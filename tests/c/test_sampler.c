@@ -63,6 +63,49 @@ static void test_greedy(void)
     llamac_sampler_free(s);
 }
 
+/* Plain greedy takes a one-pass argmax over the raw logits; a logit bias of 0 sends the same logits through the
+ * candidate path. Both must choose the same token: ties, NaN, -infinity, all NaN, a NaN or -infinity first. */
+static void test_greedy_fast_path(void)
+{
+    enum { V = 4099, TRIALS = 400 };
+    float *l = malloc(V * sizeof *l);
+    llamac_sampler_params p = plain();
+    p.temperature = 0;
+    llamac_sampler *fast = make(p, V);
+    llamac_logit_bias zero = {.token = 7, .bias = 0.0f};
+    p.logit_bias = &zero;
+    p.n_logit_bias = 1;
+    llamac_sampler *full = make(p, V);
+    uint64_t x = 12345;
+    int wrong = 0;
+    for (int t = 0; t < TRIALS; t++) {
+        const int kind = t % 8;
+        for (int i = 0; i < V; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            const int r = (int)(x % 1000);
+            /* few distinct values, so ties are common */
+            l[i] = kind == 0 ? (float)(r % 5) : kind == 1 ? (r < 500 ? NAN : (float)(r % 3))
+                 : kind == 2 ? -INFINITY : kind == 3 ? NAN : kind == 4 ? (r < 990 ? -INFINITY : NAN)
+                 : (float)(r % 50) * 0.25f - 3.0f;
+        }
+        if (kind == 5)
+            l[0] = NAN;
+        if (kind == 6)
+            l[0] = -INFINITY;
+        if (kind == 7)
+            l[V - 1] = 1e9f;
+        const int32_t a = llamac_sampler_sample(fast, l), b = llamac_sampler_sample(full, l);
+        wrong += a != b;
+    }
+    CHECK(wrong == 0, "greedy fast path: %d of %d choices differ from the candidate path", wrong, TRIALS);
+    for (int i = 0; i < V; i++)
+        l[i] = NAN;
+    CHECK(llamac_sampler_sample(fast, l) == 0, "greedy over all-NaN logits picks token 0");
+    llamac_sampler_free(fast);
+    llamac_sampler_free(full);
+    free(l);
+}
+
 static void test_distributions(void)
 {
     const int N = 200000;
@@ -554,6 +597,7 @@ static void test_invalid(void)
 int main(void)
 {
     test_greedy();
+    test_greedy_fast_path();
     test_distributions();
     test_seed_and_penalty();
     test_top_p_large(20000, 0.03, 12000); /* nucleus ~ 380: one growth step */

@@ -173,6 +173,7 @@ int main(void)
         CHECK(memcmp(b, ref, bytes) == 0, "trial %d: decoding during the background copy changed the logits", trial);
         char err[600];
         CHECK(llamac_model_wait_loaded(bg, err, sizeof err) == LLAMAC_OK, "wait_loaded: %s", err);
+        CHECK(llamac_model_loaded(bg) == 1, "trial %d: model_loaded is not 1 after wait_loaded", trial);
         float *c = run(bg, tok, info.n_vocab);
         CHECK(memcmp(c, ref, bytes) == 0, "trial %d: after the background copy the logits differ", trial);
         char wname[128] = "";
@@ -190,6 +191,7 @@ int main(void)
         llamac_model_free(load(path, 0, 1));
     llamac_model *mm2 = load(path, 1, 1); /* background without a copy (mmap): wait returns at once */
     CHECK(llamac_model_wait_loaded(mm2, NULL, 0) == LLAMAC_OK, "wait_loaded on a mapped model");
+    CHECK(llamac_model_loaded(mm2) == 1, "model_loaded on a mapped model");
     llamac_model_free(mm2);
 
     free(ref);

@@ -102,6 +102,8 @@ def test_sixteen_concurrent_equal_sequential():
               f"{srv.metric('llamac_engine_steps_total') - steps0:.0f} engine steps", flush=True)
         srv.wait_idle()
         check(srv.metric("llamac_busy_sequences") == 0, "sequences still busy")
+        # the background copy of a small model is long done: the gauge serve_bench waits for says so
+        srv.wait_metric("llamac_weights_loaded", 1, limit_s=60)
     with Server(model, "--parallel", 4, "--ctx", 1024, "--max-queue", 32) as srv:
         compare(alone, run_concurrently(srv, reqs), "--parallel 4 (12 queued), all at once")
 

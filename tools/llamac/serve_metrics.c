@@ -142,6 +142,9 @@ char *serve_metrics_text(serve_metrics *m, llamac_engine *eng, serve_watch *watc
     counter(&b, "llamac_busy_sequences", "gauge", "sequences prefilling or generating",
             (unsigned long long)es.busy_sequences);
     counter(&b, "llamac_parallel_sequences", "gauge", "sequences (--parallel)", (unsigned long long)es.n_parallel);
+    counter(&b, "llamac_weights_loaded", "gauge",
+            "1 once the background copy of the weights is complete (full generation speed), 0 while it runs",
+            (unsigned long long)llamac_model_loaded(llamac_engine_model(eng)));
     counter(&b, "llamac_kv_positions_used", "gauge", "KV positions held by all sequences",
             (unsigned long long)es.kv_positions_used);
     counter(&b, "llamac_kv_positions_capacity", "gauge", "KV positions the memory holds (--kv-size)",
