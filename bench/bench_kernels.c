@@ -7,6 +7,9 @@
  *   bench_kernels [-t THREADS] [--types q4_0,q8_0,f16,bf16,f32] [--shapes 2048x2048,14336x4096] [--nt 512]
  *                 [--no-gemm] [--no-gemv] [--raw]
  *
+ * GEMM runs the 1B shapes (2048x2048, 8192x2048, 2048x8192), and the 8B ones (4096x4096, 14336x4096,
+ * 4096x14336) when --shapes names them.
+ *
  * LLAMAC_KERNELS=scalar|avx2|avx512 picks the kernel table as in the engine. Rates are the best of several
  * repeats (the machine is shared; interference only slows runs down), with the median alongside.
  */
@@ -256,7 +259,9 @@ int main(int argc, char **argv)
                 {"f32", LLAMAC_TYPE_F32}};
     static const shape gemv_shapes[] = {{2048, 2048},  {8192, 2048},  {2048, 8192},  {4096, 4096},
                                         {14336, 4096}, {4096, 14336}, {128256, 2048}};
-    static const shape gemm_shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};
+    /* the 8B shapes (after the first 3) only when named by --shapes */
+    static const shape gemm_shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192},
+                                        {4096, 4096}, {14336, 4096}, {4096, 14336}};
     const int64_t max_n = 8192 * 2;
     const int64_t max_nt = nt_gemm > 1 ? nt_gemm : 1;
     float *x = alloc_huge((size_t)(max_n * max_nt) * sizeof(float), 1);
@@ -309,7 +314,7 @@ int main(int argc, char **argv)
         if (do_gemm) {
             for (size_t s = 0; s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++) {
                 shape sh = gemm_shapes[s];
-                if (!shape_selected(shapes_s, sh))
+                if (!shape_selected(shapes_s, sh) || (s >= 3 && !shapes_s))
                     continue;
                 bmat m;
                 make_bmat(&m, type, sh.n_out, sh.n_in, packed, 0);

@@ -170,43 +170,57 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
     const __m256i lo16 = _mm256_set1_epi32(0xffff);
     const size_t bbytes = kind == K2 ? 1280 : 1728, sc_off = kind == K2 ? 0 : 1536;
     __m256 c[2 * TTK];
+#pragma GCC unroll 4
     for (int i = 0; i < 2 * tt; i++)
         c[i] = acc[i];
     for (int64_t b = 0; b < nblk; b++) {
         const uint8_t *bb = body + (size_t)b * bbytes;
         const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
+#pragma GCC unroll 1
         for (int hf = 0; hf < 2; hf++) {
             __m256i S[4];
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 S[k] = k < (kind == K3 ? 3 : 4) ? _mm256_load_si256((const __m256i *)(bb + sc_off + 64 * k + 32 * hf))
                                                 : _mm256_setzero_si256();
             /* Q2_K: msum = sum_s m[s] * bsums[s]; Q3_K: corr = sum_s sc[s] * bsums[s]; pairs (2i, 2i+1) */
             __m256i ms[TTK], is[TTK];
+#pragma GCC unroll 2
             for (int t = 0; t < tt; t++)
                 ms[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
             for (int i = 0; i < 8; i++) {
                 __m256i sp = _mm256_or_si256(_mm256_and_si256(k16_scale(kind, S, 2 * i, 1), lo16),
                                              _mm256_slli_epi32(k16_scale(kind, S, 2 * i + 1, 1), 16));
+#pragma GCC unroll 2
                 for (int t = 0; t < tt; t++)
                     ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(sp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * i)));
             }
+#pragma GCC unroll 2
             for (int t = 0; t < tt; t++) /* Q3_K: levels u = q + 4, so isum = sum(sc * sum(u*a)) - 4 * corr */
                 is[t] = kind == K2 ? _mm256_setzero_si256()
                                    : _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(ms[t], 2));
+#pragma GCC unroll 2
             for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
                 for (int g = 0; g < 4; g++)
+#pragma GCC unroll 2
                     for (int half = 0; half < 2; half++) {
                         __m256i dot[TTK];
+#pragma GCC unroll 2
                         for (int t = 0; t < tt; t++)
                             dot[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
                         for (int k = 0; k < 4; k++) { /* int16: at most 4 * 2 * 7 * 127 */
                             const int lq = 4 * half + k;
                             const __m256i q = k16_quad(kind, bb, hf, h, g, lq);
+#pragma GCC unroll 2
                             for (int t = 0; t < tt; t++)
                                 dot[t] = _mm256_add_epi16(
                                     dot[t], _mm256_maddubs_epi16(q, bcast32(at.row[t] + ao + Q8K_QS + 128 * h + 32 * g + 4 * lq)));
                         }
                         const __m256i sc = lc_pair16_2(k16_scale(kind, S, 8 * h + 2 * g + half, 0));
+#pragma GCC unroll 2
                         for (int t = 0; t < tt; t++)
                             is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(dot[t], sc));
                     }
@@ -214,6 +228,7 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
                 const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * 64 + 16 * hf)));
                 const __m256 dmw =
                     _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * 64 + 32 + 16 * hf)));
+#pragma GCC unroll 2
                 for (int t = 0; t < tt; t++) {
                     __m256 da = _mm256_set1_ps(load_f32(at.row[t] + ao));
                     __m256 p1 = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(is[t]));
@@ -222,6 +237,7 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
                 }
             } else {
                 const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * 32 + 16 * hf)));
+#pragma GCC unroll 2
                 for (int t = 0; t < tt; t++) {
                     __m256 da = _mm256_set1_ps(load_f32(at.row[t] + ao));
                     c[2 * t + hf] = _mm256_add_ps(c[2 * t + hf], _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(is[t])));
@@ -229,6 +245,7 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
             }
         }
     }
+#pragma GCC unroll 4
     for (int i = 0; i < 2 * tt; i++)
         acc[i] = c[i];
 }
@@ -259,35 +276,48 @@ AINL void q6_K_tile(const uint8_t *head, const uint8_t *body, int64_t nblk, cons
     const __m256i m0f = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30), ones = _mm256_set1_epi16(1);
     const __m256i lo16m = _mm256_set1_epi32(0xffff);
     __m256 c[2 * TTK];
+#pragma GCC unroll 4
     for (int i = 0; i < 2 * tt; i++)
         c[i] = acc[i];
     for (int64_t b = 0; b < nblk; b++) {
         const uint8_t *bb = body + (size_t)b * 3328;
         const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
+#pragma GCC unroll 1
         for (int hf = 0; hf < 2; hf++) {
             __m256i S[4];
+#pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
                 S[k] = _mm256_load_si256((const __m256i *)(bb + 3072 + 64 * k + 32 * hf));
             __m256i is[TTK];
+#pragma GCC unroll 2
             for (int t = 0; t < tt; t++)
                 is[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
             for (int i = 0; i < 8; i++) { /* -32 * sum_s sc[s] * bsums[s] */
                 __m256i sp = _mm256_or_si256(_mm256_and_si256(q6_scale2(S, 2 * i), lo16m),
                                              _mm256_slli_epi32(q6_scale2(S, 2 * i + 1), 16));
+#pragma GCC unroll 2
                 for (int t = 0; t < tt; t++)
                     is[t] = _mm256_sub_epi32(is[t], _mm256_slli_epi32(
                                                         _mm256_madd_epi16(sp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * i)), 5));
             }
+#pragma GCC unroll 2
             for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
                 for (int g = 0; g < 4; g++)
+#pragma GCC unroll 2
                     for (int half = 0; half < 2; half++) {
                         __m256i dot[TTK];
+#pragma GCC unroll 2
                         for (int t = 0; t < tt; t++)
                             dot[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
                         for (int k2 = 0; k2 < 2; k2++) {
                             __m256i s16[TTK];
+#pragma GCC unroll 2
                             for (int t = 0; t < tt; t++)
                                 s16[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
                             for (int k1 = 0; k1 < 2; k1++) {
                                 const int lq = 4 * half + 2 * k2 + k1;
                                 __m256i ql = _mm256_load_si256(
@@ -299,24 +329,29 @@ AINL void q6_K_tile(const uint8_t *head, const uint8_t *body, int64_t nblk, cons
                                    : g == 1 ? _mm256_slli_epi16(qh, 2)
                                    : g == 3 ? _mm256_srli_epi16(qh, 2) : qh;
                                 __m256i q = _mm256_or_si256(_mm256_and_si256(ql, m0f), _mm256_and_si256(qh, m30));
+#pragma GCC unroll 2
                                 for (int t = 0; t < tt; t++)
                                     s16[t] = _mm256_add_epi16(
                                         s16[t], _mm256_maddubs_epi16(q, bcast32(at.row[t] + ao + Q8K_QS + 128 * h + 32 * g + 4 * lq)));
                             }
+#pragma GCC unroll 2
                             for (int t = 0; t < tt; t++)
                                 dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(s16[t], ones));
                         }
                         const __m256i sc = q6_scale2(S, 8 * h + 2 * g + half);
+#pragma GCC unroll 2
                         for (int t = 0; t < tt; t++)
                             is[t] = _mm256_add_epi32(is[t], _mm256_mullo_epi32(dot[t], sc));
                     }
             const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * 32 + 16 * hf)));
+#pragma GCC unroll 2
             for (int t = 0; t < tt; t++) {
                 __m256 da = _mm256_set1_ps(load_f32(at.row[t] + ao));
                 c[2 * t + hf] = _mm256_add_ps(c[2 * t + hf], _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(is[t])));
             }
         }
     }
+#pragma GCC unroll 4
     for (int i = 0; i < 2 * tt; i++)
         acc[i] = c[i];
 }
