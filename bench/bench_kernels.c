@@ -6,7 +6,10 @@
  *
  *   bench_kernels [-t THREADS] [--types q4_0,q8_0,f16,bf16,f32] [--shapes 2048x2048,14336x4096] [--nt 512]
  *                 [--gemv-nt S]  (S tokens per "gemv": the small-batch decode of S sequences)
- *                 [--no-gemm] [--no-gemv] [--raw]
+ *                 [--no-gemm] [--no-gemv] [--raw] [--reps N]
+ *
+ * GEMM runs the 1B shapes (2048x2048, 8192x2048, 2048x8192), and the 8B ones (4096x4096, 14336x4096,
+ * 4096x14336) when --shapes names them.
  *
  * LLAMAC_KERNELS=scalar|avx2|avx512 picks the kernel table as in the engine. Rates are the best of several
  * repeats (the machine is shared; interference only slows runs down), with the median alongside.
@@ -213,6 +216,7 @@ static int shape_selected(const char *list, shape sh)
 
 int main(int argc, char **argv)
 {
+    int reps_opt = 0;
     int n_threads = 2, nt_gemm = 512, nt_gemv = 1, do_gemm = 1, do_gemv = 1, raw = 0, do_bw = 1;
     const char *types_s = "q4_0,q8_0,q4_k,q6_k,f16,bf16,f32", *shapes_s = NULL;
     for (int i = 1; i < argc; i++) {
@@ -220,6 +224,8 @@ int main(int argc, char **argv)
             n_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--types") && i + 1 < argc)
             types_s = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps_opt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--nt") && i + 1 < argc)
             nt_gemm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--gemv-nt") && i + 1 < argc)
@@ -237,7 +243,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: bench_kernels [-t N] [--types LIST] [--shapes OUTxIN,...] [--nt N] [--gemv-nt S]\n"
                             "                     [--no-gemm] [--no-gemv]\n"
-                            "                     [--no-bw] [--raw]\n");
+                            "                     [--no-bw] [--raw] [--reps N (repeats, default 15 GEMV / 5 GEMM)]\n");
             return 2;
         }
     }
@@ -260,7 +266,9 @@ int main(int argc, char **argv)
                 {"f32", LLAMAC_TYPE_F32}};
     static const shape gemv_shapes[] = {{2048, 2048},  {8192, 2048},  {2048, 8192},  {4096, 4096},
                                         {14336, 4096}, {4096, 14336}, {128256, 2048}};
-    static const shape gemm_shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};
+    /* the 8B shapes (after the first 3) only when named by --shapes */
+    static const shape gemm_shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192},
+                                        {4096, 4096}, {14336, 4096}, {4096, 14336}};
     const int64_t max_n = 8192 * 2;
     if (nt_gemv < 1 || nt_gemv > 64)
         nt_gemv = 1;
@@ -289,7 +297,7 @@ int main(int argc, char **argv)
                 bmat m;
                 make_bmat(&m, type, sh.n_out, sh.n_in, packed, (size_t)512 << 20);
                 double r[15], rc[15];
-                int reps = 15;
+                int reps = reps_opt > 0 && reps_opt < 15 ? reps_opt : 15;
                 for (int rep = 0; rep < reps; rep++) {
                     double t0 = now(), c0 = cpu_now();
                     for (int c = 0; c < m.copies; c++) {
@@ -315,12 +323,13 @@ int main(int argc, char **argv)
         if (do_gemm) {
             for (size_t s = 0; s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++) {
                 shape sh = gemm_shapes[s];
-                if (!shape_selected(shapes_s, sh))
+                if (!shape_selected(shapes_s, sh) || (s >= 3 && !shapes_s))
                     continue;
                 bmat m;
                 make_bmat(&m, type, sh.n_out, sh.n_in, packed, 0);
                 double r[5], rc[5];
-                for (int rep = 0; rep < 5; rep++) {
+                const int reps = reps_opt > 0 && reps_opt < 5 ? reps_opt : 5;
+                for (int rep = 0; rep < reps; rep++) {
                     double t0 = now(), c0 = cpu_now();
                     lc_act_bind(&act, x, sh.n_in, sh.n_in, nt_gemm);
                     lc_mm mm = {&m.w[0], y, sh.n_out};
@@ -329,9 +338,9 @@ int main(int argc, char **argv)
                     rc[rep] = 2.0 * sh.n_out * sh.n_in * nt_gemm / (cpu_now() - c0) / 1e9;
                 }
                 printf("gemm %-5s %6lldx%-5lld nt=%d %-11s %7.1f GOP/s (median %6.1f)", tmap[ti].name,
-                       (long long)sh.n_out, (long long)sh.n_in, nt_gemm, lay, best(r, 5), median(r, 5));
+                       (long long)sh.n_out, (long long)sh.n_in, nt_gemm, lay, best(r, reps), median(r, reps));
                 if (n_threads == 1)
-                    printf("  per CPU-second %6.1f", best(rc, 5));
+                    printf("  per CPU-second %6.1f", best(rc, reps));
                 printf("\n");
                 free_bmat(&m);
                 fflush(stdout);

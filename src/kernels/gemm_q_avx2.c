@@ -1,20 +1,24 @@
 /*
- * gemm_q_avx2.c — AVX2 GEMM for Q4_0 and Q8_0 weights with Q8_0x activations, and the Q8_0x quantizer.
+ * gemm_q_avx2.c — AVX2 GEMM for the 32-element quants (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) with Q8_0x/Q8_1x
+ * activations, the Q8_0x quantizer, and the driver shared with the K-quants (gemm_avx2.h, gemm_k_avx2.c).
  *
  * Same G16 layout, tiling and float arithmetic as gemm_q_avx512.c (each 16-row group is two 8-lane halves),
  * so results equal the scalar reference bit for bit. AVX2 has no VNNI; the exact integer block sums come from
- *   Q4_0: maddubs(nibbles 0..15, activation bytes) -> int16 pair sums; all 8 quads of a block are added in
- *         int16 (at most 16 * 15 * 127 = 30480, no overflow), then madd(ones) -> int32, plus m8 = -8*sum(a)
+ * maddubs (unsigned weight bytes x signed activation bytes -> int16 sums of pairs), added in int16 only as far
+ * as they cannot overflow, then madd(ones) -> int32:
+ *   Q4_0, Q4_1: levels 0..15, all 8 quads of a block in int16 (at most 16 * 15 * 128 = 30720), plus for Q4_0
+ *         m8 = -8*sum(a)
+ *   Q5_0, Q5_1: levels 0..31, 4 quads at a time (at most 8 * 31 * 128 = 31744); Q5_0 adds 2*m8
  *   Q8_0: maddubs(|w|, sign(a, w)) per quad (pair sums <= 2 * 128 * 127, no saturation), madd(ones) -> int32
  */
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/gemm_avx2.h"
 #include "kernels/kernels.h"
 #include "kernels/pack.h"
 
-#define TT 4  /* tokens per micro-tile (16 ymm registers) */
-#define TTK 2 /* tokens per K-quant tile */
+#define TT LC_TT2_MAX /* tokens per micro-tile (16 ymm registers) */
 #define KC 64 /* blocks per on-the-fly packed chunk (raw path) */
 #define AINL static inline __attribute__((always_inline))
 
@@ -71,25 +75,9 @@ static void quantize_row_q8_0x(const float *x, void *y, int64_t n)
 
 /* ---- micro-kernels: 16 rows (two halves) x tt tokens over one packed chunk ---- */
 
-typedef struct act_tile {
-    const uint8_t *row[TT];
-    size_t ext;
-    int64_t nb;
-} act_tile;
-
-AINL __m256i bcast32(const uint8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
-AINL float load_f32(const uint8_t *p)
-{
-    float v;
-    memcpy(&v, p, 4);
-    return v;
-}
+typedef lc_act_tile2 act_tile;
+#define bcast32 lc_bcast32_2
+#define load_f32 lc_load_f32_2
 
 AINL __m256 block_accumulate(__m256 acc, __m256i isum, __m256 dw, float da)
 {
@@ -185,189 +173,129 @@ AINL void q8_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
         acc[i] = c[i];
 }
 
-/* ---- Q4_K and Q6_K (see gemm_k_avx512.c for the arithmetic; here each 16-row vector is two halves) ----
- * Q4_K: 8 quads of a 32-element sub-block add up in int16 (at most 16 * 15 * 127 = 30480), madd -> int32,
- *       times the 6-bit scale (pmulld); the min term by madd of (m, m) pairs with the bsums pairs.
- * Q6_K: levels 0..63, so only 2 quads add up in int16 (2 * 2 * 63 * 127 = 32004) before each madd. */
-#define Q8K_QS 4
-#define Q8K_BSUMS 260
-
-AINL __m256i or_low4_32(__m256i a, __m256i b)
+/* ---- Q4_1, Q5_0, Q5_1 ----
+ * Q5 fifth bits: the body starts with the qh vector (lane r = row r's 32 bits); for quad j the bits of elements
+ * 4j..4j+3 (low nibbles) sit in byte j/2 at bit 4*(j%2), those of 16+4j.. in byte 2 + j/2. A byte shuffle
+ * copies that byte to the 4 bytes of its lane, and a test against 1, 2, 4, 8 (<< 4 for odd j) gives 0x10 in
+ * each quant byte whose bit is set, or-ed into the nibble.
+ * Q4_1/Q5_1 (unsigned q, Q8_1x activations): acc += ((dw * da) * (float)isum + mw * sa)
+ * Q5_0 (q - 16, Q8_0x activations): isum = sum(q*a) + 2 * m8;  acc += (float)isum * (dw * da) */
+AINL __m256i q5_bits(__m256i qh, int byte, int odd)
 {
-    return _mm256_or_si256(_mm256_and_si256(a, _mm256_set1_epi32(15)), b);
+    const __m256i idx = _mm256_setr_epi32(0x01010101 * byte, 0x04040404 + 0x01010101 * byte,
+                                          0x08080808 + 0x01010101 * byte, 0x0c0c0c0c + 0x01010101 * byte,
+                                          0x01010101 * byte, 0x04040404 + 0x01010101 * byte,
+                                          0x08080808 + 0x01010101 * byte, 0x0c0c0c0c + 0x01010101 * byte);
+    const __m256i bits = _mm256_set1_epi32(odd ? (int)0x80402010 : 0x08040201);
+    __m256i s = _mm256_and_si256(_mm256_shuffle_epi8(qh, idx), bits);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(s, bits), _mm256_set1_epi8(0x10));
 }
 
-/* 6-bit scale or min of sub-block s of rows 8h..8h+7 from the 3 scale dwords D[3] */
-AINL __m256i k4_scale2(const __m256i D[3], int s, int mins)
+AINL void l32_tile(const int kind, const uint8_t *head, const uint8_t *body, int64_t nblk, const act_tile *a,
+                   int64_t ab0, const int tt, __m256 *acc)
 {
-    const __m256i m6 = _mm256_set1_epi32(63), m30 = _mm256_set1_epi32(0x30);
-    const __m256i A = mins ? D[1] : D[0];
-    if (s < 4)
-        return _mm256_and_si256(_mm256_srli_epi32(A, 8 * s), m6);
-    return or_low4_32(_mm256_srli_epi32(D[2], 8 * (s - 4) + (mins ? 4 : 0)),
-                      _mm256_and_si256(_mm256_srli_epi32(A, 8 * (s - 4) + 2), m30));
-}
-
-AINL void q4_K_tile(const uint8_t *head, const uint8_t *body, int64_t nblk, const act_tile *a, int64_t ab0,
-                    const int tt, __m256 *acc)
-{
-    const act_tile at = *a;
+    enum { Q41, Q50, Q51 };
+    const int has_qh = kind != Q41, has_min = kind != Q50;
+    const size_t abytes = has_min ? sizeof(lc_block_q8_1) : sizeof(lc_block_q8_0);
+    const size_t bbytes = has_qh ? 320 : 256, hstride = has_min ? 64 : 32;
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    __m256 c[2 * TTK];
-    for (int i = 0; i < 2 * tt; i++)
-        c[i] = acc[i];
-    for (int64_t b = 0; b < nblk; b++) {
-        const uint8_t *bb = body + (size_t)b * 2240;
-        const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
-        for (int h = 0; h < 2; h++) {
-            const __m256i D[3] = {_mm256_load_si256((const __m256i *)(bb + 32 * h)),
-                                  _mm256_load_si256((const __m256i *)(bb + 64 + 32 * h)),
-                                  _mm256_load_si256((const __m256i *)(bb + 128 + 32 * h))};
-            __m256i ms[TTK], is[TTK];
-            for (int t = 0; t < tt; t++)
-                ms[t] = is[t] = _mm256_setzero_si256();
-            for (int s = 0; s < 8; s++) {
-                __m256i m = k4_scale2(D, s, 1);
-                __m256i mp = _mm256_or_si256(m, _mm256_slli_epi32(m, 16));
-                for (int t = 0; t < tt; t++)
-                    ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(mp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * s)));
-            }
-            for (int ch = 0; ch < 4; ch++) {
-                __m256i lo16[TTK], hi16[TTK];
-                for (int t = 0; t < tt; t++)
-                    lo16[t] = hi16[t] = _mm256_setzero_si256();
-                const uint8_t *qv = bb + 192 + 512 * ch + 32 * h;
-                for (int j = 0; j < 8; j++) {
-                    __m256i v = _mm256_load_si256((const __m256i *)(qv + 64 * j));
-                    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                    for (int t = 0; t < tt; t++) {
-                        const uint8_t *aq = at.row[t] + ao + Q8K_QS + 64 * ch + 4 * j;
-                        lo16[t] = _mm256_add_epi16(lo16[t], _mm256_maddubs_epi16(lo, bcast32(aq)));
-                        hi16[t] = _mm256_add_epi16(hi16[t], _mm256_maddubs_epi16(hi, bcast32(aq + 32)));
-                    }
-                }
-                const __m256i sl = k4_scale2(D, 2 * ch, 0), sh = k4_scale2(D, 2 * ch + 1, 0);
-                for (int t = 0; t < tt; t++)
-                    is[t] = _mm256_add_epi32(is[t],
-                                             _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(lo16[t], ones), sl),
-                                                              _mm256_mullo_epi32(_mm256_madd_epi16(hi16[t], ones), sh)));
-            }
-            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * 64 + 16 * h)));
-            const __m256 dmw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * 64 + 32 + 16 * h)));
-            for (int t = 0; t < tt; t++) {
-                __m256 da = _mm256_set1_ps(load_f32(at.row[t] + ao));
-                __m256 p1 = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(is[t]));
-                __m256 p2 = _mm256_mul_ps(_mm256_mul_ps(dmw, da), _mm256_cvtepi32_ps(ms[t]));
-                c[2 * t + h] = _mm256_add_ps(c[2 * t + h], _mm256_sub_ps(p1, p2));
-            }
-        }
-    }
-    for (int i = 0; i < 2 * tt; i++)
-        acc[i] = c[i];
-}
-
-AINL __m256i q6_scale2(const __m256i S[4], int s)
-{
-    return _mm256_srai_epi32(_mm256_slli_epi32(S[s / 4], 24 - 8 * (s % 4)), 24);
-}
-
-AINL void q6_K_tile(const uint8_t *head, const uint8_t *body, int64_t nblk, const act_tile *a, int64_t ab0,
-                    const int tt, __m256 *acc)
-{
     const act_tile at = *a;
-    const __m256i m0f = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30), ones = _mm256_set1_epi16(1);
-    const __m256i lo16m = _mm256_set1_epi32(0xffff);
-    __m256 c[2 * TTK];
+    __m256 c[2 * TT];
+#pragma GCC unroll 8
     for (int i = 0; i < 2 * tt; i++)
         c[i] = acc[i];
     for (int64_t b = 0; b < nblk; b++) {
-        const uint8_t *bb = body + (size_t)b * 3328;
-        const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
-        for (int hf = 0; hf < 2; hf++) {
-            __m256i S[4];
-            for (int k = 0; k < 4; k++)
-                S[k] = _mm256_load_si256((const __m256i *)(bb + 3072 + 64 * k + 32 * hf));
-            __m256i is[TTK];
-            for (int t = 0; t < tt; t++)
-                is[t] = _mm256_setzero_si256();
-            for (int i = 0; i < 8; i++) { /* -32 * sum_s sc[s] * bsums[s] */
-                __m256i sp = _mm256_or_si256(_mm256_and_si256(q6_scale2(S, 2 * i), lo16m),
-                                             _mm256_slli_epi32(q6_scale2(S, 2 * i + 1), 16));
-                for (int t = 0; t < tt; t++)
-                    is[t] = _mm256_sub_epi32(is[t], _mm256_slli_epi32(
-                                                        _mm256_madd_epi16(sp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * i)), 5));
+        const int64_t ab = ab0 + b;
+        const uint8_t *bb = body + (size_t)b * bbytes;
+        const uint8_t *q = bb + (has_qh ? 64 : 0);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256i qh = has_qh ? _mm256_load_si256((const __m256i *)(bb + 32 * h)) : _mm256_setzero_si256();
+            __m256i is[TT], s16[TT];
+#pragma GCC unroll 4
+            for (int t = 0; t < tt; t++) { /* Q5_0: isum starts at 2 * m8 = -16 * sum(a) */
+                is[t] = kind == Q50 ? _mm256_slli_epi32(bcast32(at.row[t] + at.ext + 4 * (at.nb + ab)), 1)
+                                    : _mm256_setzero_si256();
+                s16[t] = _mm256_setzero_si256();
             }
-            for (int h = 0; h < 2; h++)
-                for (int g = 0; g < 4; g++)
-                    for (int half = 0; half < 2; half++) {
-                        __m256i dot[TTK];
-                        for (int t = 0; t < tt; t++)
-                            dot[t] = _mm256_setzero_si256();
-                        for (int k2 = 0; k2 < 2; k2++) {
-                            __m256i s16[TTK];
-                            for (int t = 0; t < tt; t++)
-                                s16[t] = _mm256_setzero_si256();
-                            for (int k1 = 0; k1 < 2; k1++) {
-                                const int lq = 4 * half + 2 * k2 + k1;
-                                __m256i ql = _mm256_load_si256(
-                                    (const __m256i *)(bb + 64 * (16 * h + 8 * (g & 1) + lq) + 32 * hf));
-                                __m256i qh = _mm256_load_si256((const __m256i *)(bb + 2048 + 64 * (8 * h + lq) + 32 * hf));
-                                if (g >= 2)
-                                    ql = _mm256_srli_epi16(ql, 4);
-                                qh = g == 0 ? _mm256_slli_epi16(qh, 4)
-                                   : g == 1 ? _mm256_slli_epi16(qh, 2)
-                                   : g == 3 ? _mm256_srli_epi16(qh, 2) : qh;
-                                __m256i q = _mm256_or_si256(_mm256_and_si256(ql, m0f), _mm256_and_si256(qh, m30));
-                                for (int t = 0; t < tt; t++)
-                                    s16[t] = _mm256_add_epi16(
-                                        s16[t], _mm256_maddubs_epi16(q, bcast32(at.row[t] + ao + Q8K_QS + 128 * h + 32 * g + 4 * lq)));
-                            }
-                            for (int t = 0; t < tt; t++)
-                                dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(s16[t], ones));
-                        }
-                        const __m256i sc = q6_scale2(S, 8 * h + 2 * g + half);
-                        for (int t = 0; t < tt; t++)
-                            is[t] = _mm256_add_epi32(is[t], _mm256_mullo_epi32(dot[t], sc));
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                __m256i v = _mm256_load_si256((const __m256i *)(q + 64 * j + 32 * h));
+                __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                if (has_qh) {
+                    lo = _mm256_or_si256(lo, q5_bits(qh, j / 2, j % 2));
+                    hi = _mm256_or_si256(hi, q5_bits(qh, 2 + j / 2, j % 2));
+                }
+#pragma GCC unroll 4
+                for (int t = 0; t < tt; t++) {
+                    const uint8_t *aq = at.row[t] + (size_t)ab * abytes + (has_min ? 4 : 2);
+                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(lo, bcast32(aq + 4 * j)));
+                    s16[t] = _mm256_add_epi16(s16[t], _mm256_maddubs_epi16(hi, bcast32(aq + 16 + 4 * j)));
+                }
+                if (has_qh && j == 1) /* levels up to 31: at most 4 quads per int16 sum */
+#pragma GCC unroll 4
+                    for (int t = 0; t < tt; t++) {
+                        is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(s16[t], ones));
+                        s16[t] = _mm256_setzero_si256();
                     }
-            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * 32 + 16 * hf)));
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < tt; t++)
+                is[t] = _mm256_add_epi32(is[t], _mm256_madd_epi16(s16[t], ones));
+            const __m256 dw = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * hstride + 16 * h)));
+            if (!has_min) {
+#pragma GCC unroll 4
+                for (int t = 0; t < tt; t++)
+                    c[2 * t + h] = block_accumulate(c[2 * t + h], is[t], dw, load_f32(at.row[t] + at.ext + 4 * ab));
+                continue;
+            }
+            const __m256 mw =
+                _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(head + (size_t)b * hstride + 32 + 16 * h)));
+#pragma GCC unroll 4
             for (int t = 0; t < tt; t++) {
-                __m256 da = _mm256_set1_ps(load_f32(at.row[t] + ao));
-                c[2 * t + hf] = _mm256_add_ps(c[2 * t + hf], _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(is[t])));
+                __m256 p = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(load_f32(at.row[t] + at.ext + 4 * ab))),
+                                         _mm256_cvtepi32_ps(is[t]));
+                __m256 mq = _mm256_mul_ps(mw, _mm256_set1_ps(load_f32(at.row[t] + at.ext + 4 * (at.nb + ab))));
+                c[2 * t + h] = _mm256_add_ps(c[2 * t + h], _mm256_add_ps(p, mq));
             }
         }
     }
+#pragma GCC unroll 8
     for (int i = 0; i < 2 * tt; i++)
         acc[i] = c[i];
 }
 
-/* ---- drivers ---- */
+AINL void q4_1_tile(const uint8_t *h, const uint8_t *q, int64_t n, const act_tile *a, int64_t b, const int tt,
+                    __m256 *c)
+{
+    l32_tile(0, h, q, n, a, b, tt, c);
+}
 
-typedef void (*tile_fn)(const uint8_t *head, const uint8_t *body, int64_t nblk, const act_tile *a, int64_t ab0,
-                        __m256 *acc);
+AINL void q5_0_tile(const uint8_t *h, const uint8_t *q, int64_t n, const act_tile *a, int64_t b, const int tt,
+                    __m256 *c)
+{
+    l32_tile(1, h, q, n, a, b, tt, c);
+}
 
-#define TILE_FN(NAME, K)                                                                                      \
-    static void NAME##_t##K(const uint8_t *h, const uint8_t *q, int64_t n, const act_tile *a, int64_t b, __m256 *c) \
-    {                                                                                                         \
-        NAME##_tile(h, q, n, a, b, K, c);                                                                     \
-    }
-TILE_FN(q4_0, 1) TILE_FN(q4_0, 2) TILE_FN(q4_0, 3) TILE_FN(q4_0, 4)
-TILE_FN(q8_0, 1) TILE_FN(q8_0, 2) TILE_FN(q8_0, 3) TILE_FN(q8_0, 4)
-TILE_FN(q4_K, 1) TILE_FN(q4_K, 2)
-TILE_FN(q6_K, 1) TILE_FN(q6_K, 2)
-static const tile_fn q4_0_tiles[] = {NULL, q4_0_t1, q4_0_t2, q4_0_t3, q4_0_t4};
-static const tile_fn q8_0_tiles[] = {NULL, q8_0_t1, q8_0_t2, q8_0_t3, q8_0_t4};
-static const tile_fn q4_K_tiles[] = {NULL, q4_K_t1, q4_K_t2};
-static const tile_fn q6_K_tiles[] = {NULL, q6_K_t1, q6_K_t2};
+AINL void q5_1_tile(const uint8_t *h, const uint8_t *q, int64_t n, const act_tile *a, int64_t b, const int tt,
+                    __m256 *c)
+{
+    l32_tile(2, h, q, n, a, b, tt, c);
+}
 
-typedef struct qtype_desc {
-    int type, tt, q8x, kc; /* tokens per tile, Q8_0x activations, blocks per on-the-fly chunk */
-    const tile_fn *tiles;
-} qtype_desc;
+/* ---- driver (gemm_avx2.h) ---- */
 
-static const qtype_desc g_q4_0 = {LLAMAC_TYPE_Q4_0, TT, 1, KC, q4_0_tiles};
-static const qtype_desc g_q8_0 = {LLAMAC_TYPE_Q8_0, TT, 1, KC, q8_0_tiles};
-static const qtype_desc g_q4_K = {LLAMAC_TYPE_Q4_K, TTK, 0, 8, q4_K_tiles};
-static const qtype_desc g_q6_K = {LLAMAC_TYPE_Q6_K, TTK, 0, 8, q6_K_tiles};
+LC2_DEFINE_TILES4(q4_0)
+LC2_DEFINE_TILES4(q8_0)
+LC2_DEFINE_TILES4(q4_1)
+LC2_DEFINE_TILES4(q5_0)
+LC2_DEFINE_TILES4(q5_1)
+
+static const lc_qgemm2 g_q4_0 = {LLAMAC_TYPE_Q4_0, TT, 1, KC, q4_0_tiles};
+static const lc_qgemm2 g_q8_0 = {LLAMAC_TYPE_Q8_0, TT, 1, KC, q8_0_tiles};
+static const lc_qgemm2 g_q4_1 = {LLAMAC_TYPE_Q4_1, TT, 2, KC, q4_1_tiles};
+static const lc_qgemm2 g_q5_0 = {LLAMAC_TYPE_Q5_0, TT, 1, KC, q5_0_tiles};
+static const lc_qgemm2 g_q5_1 = {LLAMAC_TYPE_Q5_1, TT, 2, KC, q5_1_tiles};
 
 /* stores lanes [lo, hi) of the 16 (two halves) */
 static void store_lanes(float *y, const __m256 v[2], int lo, int hi)
@@ -392,11 +320,11 @@ static void load_lanes(__m256 v[2], const float *y, int lo, int hi)
     v[1] = _mm256_loadu_ps(tmp + 8);
 }
 
-static void run_chunk(const qtype_desc *qd, const lc_gemm_args *g, const uint8_t *head, const uint8_t *body,
+static void run_chunk(const lc_qgemm2 *qd, const lc_gemm_args *g, const uint8_t *head, const uint8_t *body,
                       int64_t nblk, int64_t ab0, int64_t grp, int lo, int hi, int first)
 {
     act_tile a;
-    a.ext = qd->q8x ? lc_q8x_ext_offset(g->n) : 0;
+    a.ext = qd->q8x == 1 ? lc_q8x_ext_offset(g->n) : qd->q8x == 2 ? lc_q81x_ext_offset(g->n) : 0;
     a.nb = g->n / 32;
     for (int64_t t0 = 0; t0 < g->nt; t0 += qd->tt) {
         int tt = g->nt - t0 < qd->tt ? (int)(g->nt - t0) : qd->tt;
@@ -422,7 +350,7 @@ static void lane_range(int64_t grp, const lc_gemm_args *g, int *lo, int *hi)
 }
 
 /* Prefill: token blocks of ~384 KiB of activations that stay in L2 while the row groups pass over them. */
-static void qgemm(const qtype_desc *qd, const lc_gemm_args *g, int packed)
+void lc_qgemm2_run(const lc_qgemm2 *qd, const lc_gemm_args *g, int packed)
 {
     int64_t tb = ((int64_t)384 << 10) / (int64_t)g->a_stride;
     tb = tb < 16 ? 16 : tb & ~(int64_t)7;
@@ -432,7 +360,7 @@ static void qgemm(const qtype_desc *qd, const lc_gemm_args *g, int packed)
             h.a = (const uint8_t *)g->a + (size_t)t0 * g->a_stride;
             h.y = g->y + t0 * g->ldy;
             h.nt = g->nt - t0 < tb ? g->nt - t0 : tb;
-            qgemm(qd, &h, packed);
+            lc_qgemm2_run(qd, &h, packed);
         }
         return;
     }
@@ -448,7 +376,7 @@ static void qgemm(const qtype_desc *qd, const lc_gemm_args *g, int packed)
         }
         return;
     }
-    uint8_t buf[KC * 32 + KC * 16 * 32] __attribute__((aligned(64))); /* >= 8 super-blocks of 16 rows */
+    uint8_t buf[KC * 32 + KC * 16 * 32] __attribute__((aligned(64))); /* kc blocks of 16 rows of any type */
     for (int64_t grp = g->r0 / 16; grp * 16 < g->r1; grp++) {
         const void *rows[16];
         for (int r = 0; r < 16; r++) {
@@ -467,12 +395,13 @@ static void qgemm(const qtype_desc *qd, const lc_gemm_args *g, int packed)
 }
 
 #define ENTRIES(t)                                                                                            \
-    static void gemm_##t##_packed(const lc_gemm_args *g) { qgemm(&g_##t, g, 1); }                            \
-    static void gemm_##t##_raw(const lc_gemm_args *g) { qgemm(&g_##t, g, 0); }
+    static void gemm_##t##_packed(const lc_gemm_args *g) { lc_qgemm2_run(&g_##t, g, 1); }                            \
+    static void gemm_##t##_raw(const lc_gemm_args *g) { lc_qgemm2_run(&g_##t, g, 0); }
 ENTRIES(q4_0)
 ENTRIES(q8_0)
-ENTRIES(q4_K)
-ENTRIES(q6_K)
+ENTRIES(q4_1)
+ENTRIES(q5_0)
+ENTRIES(q5_1)
 #undef ENTRIES
 
 void lc_init_gemm_q_avx2(lc_kernels *k)
@@ -485,7 +414,9 @@ void lc_init_gemm_q_avx2(lc_kernels *k)
     k->gemm_packed[LLAMAC_TYPE_##T] = gemm_##t##_packed;
     SET(Q4_0, q4_0)
     SET(Q8_0, q8_0)
-    SET(Q4_K, q4_K)
-    SET(Q6_K, q6_K)
+    SET(Q4_1, q4_1)
+    SET(Q5_0, q5_0)
+    SET(Q5_1, q5_1)
 #undef SET
+    lc_init_gemm_k_avx2(k);
 }

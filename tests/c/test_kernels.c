@@ -5,6 +5,8 @@
  *     64, and r0/r1 splits; corrupt blocks (NaN/Inf scales, extreme quants) do not crash and match too
  *   - float GEMMs (F32/F16/BF16): within the stated bound of the double reference, and bit-identical across
  *     tilings, splits and between the avx2 and avx512 tables
+ *   - quantized GEMMs: the avx2 table has its own kernel for every quantized type, and scalar == avx2 == avx512
+ *     bit for bit (NaN/Inf scales included)
  *   - the packed layout round-trips exactly
  */
 #include <math.h>
@@ -354,6 +356,52 @@ static void test_float_paths_agree(void)
     }
 }
 
+/* Every quantized type has its own kernels in the avx2 table (not the scalar fallback), and the scalar,
+ * avx2 and avx512 tables give the same bits, corrupt blocks (NaN/Inf scales) included; each table quantizes
+ * the activations itself (the SIMD rows carry the Q8_0x/Q8_1x extension). */
+static void test_quant_paths_agree(void)
+{
+    const lc_kernels *ks = lc_kernels_by_name("scalar");
+    const lc_kernels *kp[2] = {lc_kernels_by_name("avx2"), lc_kernels_by_name("avx512")};
+    static const int types[] = {LLAMAC_TYPE_Q4_0, LLAMAC_TYPE_Q8_0, LLAMAC_TYPE_Q4_1, LLAMAC_TYPE_Q5_0,
+                                LLAMAC_TYPE_Q5_1, LLAMAC_TYPE_Q2_K, LLAMAC_TYPE_Q3_K, LLAMAC_TYPE_Q4_K,
+                                LLAMAC_TYPE_Q5_K, LLAMAC_TYPE_Q6_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const lc_type_traits *tt = lc_type_traits_get(types[ti]);
+        if (kp[0])
+            CHECK(kp[0]->gemm[types[ti]] != ks->gemm[types[ti]] && kp[0]->gemm_packed[types[ti]] != NULL,
+                  "avx2: %s has no kernel of its own", tt->name);
+        for (int corrupt = 0; corrupt <= 1; corrupt++) {
+            const int64_t n_out = 37, n_in = tt->blck == 256 ? 768 : 160, nt = 11;
+            mat m = make_mat(types[ti], n_out, n_in, corrupt);
+            float *y[3];
+            for (int p = 0; p < 3; p++) {
+                const lc_kernels *k = p == 0 ? ks : kp[p - 1];
+                y[p] = xalloc((size_t)(nt * n_out) * sizeof(float));
+                if (!k)
+                    continue;
+                rnd_seed(1234 + ti); /* the same activations for every table */
+                size_t as;
+                float *xf;
+                uint8_t *a = make_act(k, tt->vec_dot_type, n_in, nt, &as, &xf);
+                for (int packed = 0; packed <= (p > 0); packed++) {
+                    run_gemm(k, &m, packed, a, as, nt, y[p], n_out, 0, n_out);
+                    int same = 1;
+                    for (int64_t i = 0; i < nt * n_out; i++)
+                        same &= same_float(y[p][i], y[0][i]);
+                    CHECK(same, "%s%s: %s %s differs from scalar", tt->name, corrupt ? " corrupt" : "", k->name,
+                          packed ? "packed" : "raw");
+                }
+                free(a);
+                free(xf);
+            }
+            for (int p = 0; p < 3; p++)
+                free(y[p]);
+            free_mat(&m);
+        }
+    }
+}
+
 static void test_pack_roundtrip(void)
 {
     static const int types[] = {LLAMAC_TYPE_Q4_0, LLAMAC_TYPE_Q8_0, LLAMAC_TYPE_Q4_1, LLAMAC_TYPE_Q5_0,
@@ -439,5 +487,6 @@ int main(void)
         printf("%s: checked\n", k->name);
     }
     test_float_paths_agree();
+    test_quant_paths_agree();
     return check_finish("test_kernels");
 }
