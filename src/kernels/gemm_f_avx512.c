@@ -51,10 +51,10 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
         wrow[i] = (const char *)g->w + (size_t)(r + i) * g->w_stride;
     for (int j = 0; j < T; j++)
         arow[j] = (const float *)((const char *)g->a + (size_t)(t + j) * g->a_stride);
-    __m512 acc[8][4];
+    __m512 acc[8][8];
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int j = 0; j < T; j++)
             acc[i][j] = _mm512_setzero_ps();
     const int64_t n = g->n, nfull = n & ~(int64_t)15;
@@ -69,7 +69,7 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
             w[i] = load_w(wt, wrow[i], k, 0, 1);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int j = 0; j < T; j++) {
             __m512 a = _mm512_loadu_ps(arow[j] + k);
 #pragma GCC unroll 8
@@ -83,7 +83,7 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
             w[i] = load_w(wt, wrow[i], nfull, m, 0);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int j = 0; j < T; j++) {
             __m512 a = _mm512_maskz_loadu_ps(m, arow[j] + nfull);
 #pragma GCC unroll 8
@@ -93,15 +93,88 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
     }
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int j = 0; j < T; j++)
             g->y[(t + j) * g->ldy + r + i] = hsum16(acc[i][j]);
 }
 
-/* Decode (nt < 4): 8 rows x 1 token, so 8 independent FMA chains and 8 weight streams in flight.
- * Prefill: 4 rows x 4 tokens. Tails use smaller tiles of the same arithmetic. */
-/* Prefill: rows in blocks of about 256 KiB of weights (they stay in L2 while every token tile passes over
- * them), token tiles inside. */
+/* BF16 weights on the AVX512_BF16 path: activations rounded to bf16 (vcvtne2ps2bf16), 32 elements per step,
+ * lane l takes the pair (k + 2l, k + 2l + 1) through vdpbf16ps; then the same tree. Per output this is exactly
+ * lc_bf16_dot_bf16 (ref_basic.c). The activations are converted inside the tile (one vcvtne2ps2bf16 per token
+ * and step), so a tile's result never depends on which other tokens share it. */
+AINL __m512bh load_a_bf(const float *p, int64_t k, int64_t n, const int full)
+{
+    if (full)
+        return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + k + 16), _mm512_loadu_ps(p + k));
+    const int64_t m = n - k; /* 1..31 valid elements */
+    const __mmask16 m0 = m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1u);
+    const __mmask16 m1 = m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;
+    return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, p + k + 16), _mm512_maskz_loadu_ps(m0, p + k));
+}
+
+AINL __m512bh load_w_bf(const uint16_t *p, int64_t k, int64_t n, const int full)
+{
+    if (full)
+        return (__m512bh)_mm512_loadu_si512((const void *)(p + k));
+    return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << (n - k)) - 1ull), p + k);
+}
+
+AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t)
+{
+    const uint16_t *wrow[8];
+    const float *arow[8];
+    for (int i = 0; i < R; i++)
+        wrow[i] = (const uint16_t *)((const char *)g->w + (size_t)(r + i) * g->w_stride);
+    for (int j = 0; j < T; j++)
+        arow[j] = (const float *)((const char *)g->a + (size_t)(t + j) * g->a_stride);
+    __m512 acc[8][8];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < T; j++)
+            acc[i][j] = _mm512_setzero_ps();
+    const int64_t n = g->n, nfull = n & ~(int64_t)31;
+    for (int64_t k = 0; k < nfull; k += 32) {
+        if (T == 1) { /* decode: prefetch the next tile's rows into L2 */
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++)
+                _mm_prefetch((const char *)(wrow[i] + k) + (size_t)R * g->w_stride, _MM_HINT_T1);
+        }
+        __m512bh w[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+            w[i] = load_w_bf(wrow[i], k, n, 1);
+#pragma GCC unroll 8
+        for (int j = 0; j < T; j++) {
+            __m512bh a = load_a_bf(arow[j], k, n, 1);
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++)
+                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
+        }
+    }
+    if (nfull < n) {
+        __m512bh w[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+            w[i] = load_w_bf(wrow[i], nfull, n, 0);
+#pragma GCC unroll 8
+        for (int j = 0; j < T; j++) {
+            __m512bh a = load_a_bf(arow[j], nfull, n, 0);
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++)
+                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < T; j++)
+            g->y[(t + j) * g->ldy + r + i] = hsum16(acc[i][j]);
+}
+
+/* Decode (nt < TP): 8 rows x 1 token, so 8 independent chains and 8 weight streams in flight.
+ * Prefill: RP rows x TP tokens over rows in blocks of about 256 KiB of weights (they stay in L2 while every
+ * token tile passes over them). Tails use smaller tiles of the same arithmetic. */
 static int64_t row_block(const lc_gemm_args *g)
 {
     int64_t rb = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
@@ -109,24 +182,24 @@ static int64_t row_block(const lc_gemm_args *g)
     return rb;
 }
 
-#define GEMM_F(NAME, WT)                                                                                      \
-    static void NAME##_r8t1(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 8, 1, g, r, t); }       \
-    static void NAME##_r4t4(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 4, 4, g, r, t); }       \
-    static void NAME##_r4t1(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 4, 1, g, r, t); }       \
-    static void NAME##_r1t4(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 1, 4, g, r, t); }       \
-    static void NAME##_r1t1(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 1, 1, g, r, t); }       \
+#define GEMM_F(NAME, TILE, RP, TP)                                                                            \
+    static void NAME##_dec(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(8, 1, g, r, t); }            \
+    static void NAME##_pre(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(RP, TP, g, r, t); }          \
+    static void NAME##_r4t1(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(4, 1, g, r, t); }           \
+    static void NAME##_r1tp(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(1, TP, g, r, t); }          \
+    static void NAME##_r1t1(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(1, 1, g, r, t); }           \
     static void NAME(const lc_gemm_args *g)                                                                   \
     {                                                                                                         \
         int64_t t = 0;                                                                                        \
         const int64_t rb = row_block(g);                                                                      \
-        for (int64_t b0 = g->r0; b0 < g->r1 && g->nt >= 4; b0 += rb) {                                       \
+        for (int64_t b0 = g->r0; b0 < g->r1 && g->nt >= TP; b0 += rb) {                                      \
             const int64_t b1 = b0 + rb < g->r1 ? b0 + rb : g->r1;                                             \
-            for (t = 0; t + 4 <= g->nt; t += 4) {                                                             \
+            for (t = 0; t + TP <= g->nt; t += TP) {                                                           \
                 int64_t r = b0;                                                                               \
-                for (; r + 4 <= b1; r += 4)                                                                   \
-                    NAME##_r4t4(g, r, t);                                                                     \
+                for (; r + RP <= b1; r += RP)                                                                 \
+                    NAME##_pre(g, r, t);                                                                      \
                 for (; r < b1; r++)                                                                           \
-                    NAME##_r1t4(g, r, t);                                                                     \
+                    NAME##_r1tp(g, r, t);                                                                     \
             }                                                                                                 \
         }                                                                                                     \
         if (t < g->nt) /* decode: the tiles prefetch the next tile's rows; fetch the first tile's */          \
@@ -136,7 +209,7 @@ static int64_t row_block(const lc_gemm_args *g)
         for (; t < g->nt; t++) {                                                                              \
             int64_t r = g->r0;                                                                                \
             for (; r + 8 <= g->r1; r += 8)                                                                    \
-                NAME##_r8t1(g, r, t);                                                                         \
+                NAME##_dec(g, r, t);                                                                          \
             for (; r + 4 <= g->r1; r += 4)                                                                    \
                 NAME##_r4t1(g, r, t);                                                                         \
             for (; r < g->r1; r++)                                                                            \
@@ -144,13 +217,24 @@ static int64_t row_block(const lc_gemm_args *g)
         }                                                                                                     \
     }
 
-GEMM_F(gemm_f32, WF32)
-GEMM_F(gemm_f16, WF16)
-GEMM_F(gemm_bf16, WBF16)
+#define TILE_F32(R, T, g, r, t) tile(WF32, R, T, g, r, t)
+#define TILE_F16(R, T, g, r, t) tile(WF16, R, T, g, r, t)
+#ifndef LC_F_RP
+#define LC_F_RP 4
+#define LC_F_TP 4
+#endif
+#ifndef LC_BF_RP
+#define LC_BF_RP 4
+#define LC_BF_TP 4
+#endif
+GEMM_F(gemm_f32, TILE_F32, LC_F_RP, LC_F_TP)
+GEMM_F(gemm_f16, TILE_F16, LC_F_RP, LC_F_TP)
+GEMM_F(gemm_bf16, tile_bf, LC_BF_RP, LC_BF_TP)
 
 void lc_init_gemm_f_avx512(lc_kernels *k)
 {
     k->gemm[LLAMAC_TYPE_F32] = gemm_f32;
     k->gemm[LLAMAC_TYPE_F16] = gemm_f16;
     k->gemm[LLAMAC_TYPE_BF16] = gemm_bf16;
+    k->bf16_dot = 1;
 }
