@@ -98,21 +98,27 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
             g->y[(t + j) * g->ldy + r + i] = hsum16(acc[i][j]);
 }
 
-/* BF16 weights on the AVX512_BF16 path: activations rounded to bf16 (vcvtne2ps2bf16), 32 elements per step,
- * lane l takes the pair (k + 2l, k + 2l + 1) through vdpbf16ps; then the same tree. Per output this is exactly
- * lc_bf16_dot_bf16 (ref_basic.c). The activations are converted inside the tile (one vcvtne2ps2bf16 per token
- * and step), so a tile's result never depends on which other tokens share it. */
-AINL __m512bh load_a_bf(const float *p, int64_t k, int64_t n, const int full)
+/* BF16 weights on the AVX512_BF16 path: the activation rows arrive rounded to bf16 (act_to_bf16, once per
+ * row for all products sharing it), 32 elements per step, lane l takes the pair (k + 2l, k + 2l + 1) through
+ * vdpbf16ps (elements >= n read as +0); then the same tree. Per output this is exactly lc_bf16_dot_bf16
+ * (ref_basic.c). */
+static void act_to_bf16(const float *x, void *y, int64_t n)
 {
-    if (full)
-        return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + k + 16), _mm512_loadu_ps(p + k));
-    const int64_t m = n - k; /* 1..31 valid elements */
-    const __mmask16 m0 = m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1u);
-    const __mmask16 m1 = m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;
-    return _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, p + k + 16), _mm512_maskz_loadu_ps(m0, p + k));
+    uint16_t *h = y;
+    int64_t k = 0;
+    for (; k + 32 <= n; k += 32)
+        _mm512_storeu_si512((void *)(h + k),
+                            (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(x + k)));
+    if (k < n) {
+        const int64_t m = n - k;
+        const __mmask16 m0 = m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1u);
+        const __mmask16 m1 = m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;
+        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, x + k + 16), _mm512_maskz_loadu_ps(m0, x + k));
+        _mm512_mask_storeu_epi16(h + k, (__mmask32)((1ull << m) - 1ull), (__m512i)v);
+    }
 }
 
-AINL __m512bh load_w_bf(const uint16_t *p, int64_t k, int64_t n, const int full)
+AINL __m512bh load_bf(const uint16_t *p, int64_t k, int64_t n, const int full)
 {
     if (full)
         return (__m512bh)_mm512_loadu_si512((const void *)(p + k));
@@ -121,12 +127,11 @@ AINL __m512bh load_w_bf(const uint16_t *p, int64_t k, int64_t n, const int full)
 
 AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t)
 {
-    const uint16_t *wrow[8];
-    const float *arow[8];
+    const uint16_t *wrow[8], *arow[8];
     for (int i = 0; i < R; i++)
         wrow[i] = (const uint16_t *)((const char *)g->w + (size_t)(r + i) * g->w_stride);
     for (int j = 0; j < T; j++)
-        arow[j] = (const float *)((const char *)g->a + (size_t)(t + j) * g->a_stride);
+        arow[j] = (const uint16_t *)((const char *)g->a + (size_t)(t + j) * g->a_stride);
     __m512 acc[8][8];
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
@@ -143,10 +148,10 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
         __m512bh w[8];
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
-            w[i] = load_w_bf(wrow[i], k, n, 1);
+            w[i] = load_bf(wrow[i], k, n, 1);
 #pragma GCC unroll 8
         for (int j = 0; j < T; j++) {
-            __m512bh a = load_a_bf(arow[j], k, n, 1);
+            __m512bh a = load_bf(arow[j], k, n, 1);
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++)
                 acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
@@ -156,10 +161,10 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
         __m512bh w[8];
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
-            w[i] = load_w_bf(wrow[i], nfull, n, 0);
+            w[i] = load_bf(wrow[i], nfull, n, 0);
 #pragma GCC unroll 8
         for (int j = 0; j < T; j++) {
-            __m512bh a = load_a_bf(arow[j], nfull, n, 0);
+            __m512bh a = load_bf(arow[j], nfull, n, 0);
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++)
                 acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
@@ -236,5 +241,6 @@ void lc_init_gemm_f_avx512(lc_kernels *k)
     k->gemm[LLAMAC_TYPE_F32] = gemm_f32;
     k->gemm[LLAMAC_TYPE_F16] = gemm_f16;
     k->gemm[LLAMAC_TYPE_BF16] = gemm_bf16;
-    k->bf16_dot = 1;
+    k->act_type[LLAMAC_TYPE_BF16] = LLAMAC_TYPE_BF16;
+    k->quantize_row[LLAMAC_TYPE_BF16] = act_to_bf16;
 }
