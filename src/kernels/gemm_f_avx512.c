@@ -43,7 +43,11 @@ AINL __m512 load_w(const int wt, const void *row, int64_t k, __mmask16 m, const 
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t)
+/* One tile over elements [k0, k1) (multiples of 32 except k1 = n): the accumulators start from zero (k0 = 0) or
+ * from save[], and end in save[] (k1 < n) or, summed by the tree, in y. Splitting the elements this way
+ * changes nothing in any lane's sequence of operations. */
+AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t, int64_t k0,
+               int64_t k1, __m512 *save)
 {
     const char *wrow[8];
     const float *arow[8];
@@ -56,10 +60,11 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < T; j++)
-            acc[i][j] = _mm512_setzero_ps();
+            acc[i][j] = k0 ? save[i * T + j] : _mm512_setzero_ps();
     const int64_t n = g->n, nfull = n & ~(int64_t)15;
     const int esz = wt == WF32 ? 4 : 2;
-    for (int64_t k = 0; k < nfull; k += 16) {
+    const int64_t kend = k1 < nfull ? k1 : nfull;
+    for (int64_t k = k0; k < kend; k += 16) {
         __m512 w[8];
         if (T == 1 && (k & (64 / esz - 1)) == 0) { /* decode: prefetch the next tile's rows into L2 */
 #pragma GCC unroll 8
@@ -77,7 +82,7 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
                 acc[i][j] = _mm512_fmadd_ps(w[i], a, acc[i][j]);
         }
     }
-    if (nfull < n) {
+    if (k1 == n && nfull < n) {
         __mmask16 m = (__mmask16)((1u << (n - nfull)) - 1u);
         __m512 w[8];
 #pragma GCC unroll 8
@@ -90,6 +95,14 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
             for (int i = 0; i < R; i++)
                 acc[i][j] = _mm512_fmadd_ps(w[i], a, acc[i][j]);
         }
+    }
+    if (k1 < n) {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < T; j++)
+                save[i * T + j] = acc[i][j];
+        return;
     }
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
@@ -125,7 +138,8 @@ AINL __m512bh load_bf(const uint16_t *p, int64_t k, int64_t n, const int full)
     return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << (n - k)) - 1ull), p + k);
 }
 
-AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t)
+AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t, int64_t k0, int64_t k1,
+                  __m512 *save)
 {
     const uint16_t *wrow[8], *arow[8];
     for (int i = 0; i < R; i++)
@@ -137,9 +151,10 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < T; j++)
-            acc[i][j] = _mm512_setzero_ps();
+            acc[i][j] = k0 ? save[i * T + j] : _mm512_setzero_ps();
     const int64_t n = g->n, nfull = n & ~(int64_t)31;
-    for (int64_t k = 0; k < nfull; k += 32) {
+    const int64_t kend = k1 < nfull ? k1 : nfull;
+    for (int64_t k = k0; k < kend; k += 32) {
         if (T == 1) { /* decode: prefetch the next tile's rows into L2 */
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++)
@@ -157,7 +172,7 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
                 acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
         }
     }
-    if (nfull < n) {
+    if (k1 == n && nfull < n) {
         __m512bh w[8];
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
@@ -170,6 +185,14 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
                 acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
         }
     }
+    if (k1 < n) {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < T; j++)
+                save[i * T + j] = acc[i][j];
+        return;
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
@@ -179,32 +202,50 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
 
 /* Decode (nt < TP): 8 rows x 1 token, so 8 independent chains and 8 weight streams in flight.
  * Prefill: RP rows x TP tokens over rows in blocks of about 256 KiB of weights (they stay in L2 while every
- * token tile passes over them). Tails use smaller tiles of the same arithmetic. */
+ * token tile passes over them); rows longer than KC elements are taken KC at a time (each token tile's
+ * activations then stay in L1 across the row tiles), the accumulators waiting in save[] between the pieces.
+ * Tails use smaller tiles of the same arithmetic. */
+#define KC 2048
+#define SAVE_ROWS 64
 static int64_t row_block(const lc_gemm_args *g)
 {
     int64_t rb = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
     rb = rb < 8 ? 8 : rb & ~(int64_t)7;
+    if (g->n > KC && rb > SAVE_ROWS)
+        rb = SAVE_ROWS;
     return rb;
 }
 
+/* the tiles stay functions of their own: inlined into the driver, the compiler runs out of registers */
+#define NOINL static __attribute__((noinline))
 #define GEMM_F(NAME, TILE, RP, TP)                                                                            \
-    static void NAME##_dec(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(8, 1, g, r, t); }            \
-    static void NAME##_pre(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(RP, TP, g, r, t); }          \
-    static void NAME##_r4t1(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(4, 1, g, r, t); }           \
-    static void NAME##_r1tp(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(1, TP, g, r, t); }          \
-    static void NAME##_r1t1(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(1, 1, g, r, t); }           \
+    NOINL void NAME##_dec(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(8, 1, g, r, t, 0, g->n, NULL); } \
+    NOINL void NAME##_r4t1(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(4, 1, g, r, t, 0, g->n, NULL); }\
+    NOINL void NAME##_r1t1(const lc_gemm_args *g, int64_t r, int64_t t) { TILE(1, 1, g, r, t, 0, g->n, NULL); }\
+    NOINL void NAME##_pre(const lc_gemm_args *g, int64_t r, int64_t t, int64_t k0, int64_t k1, __m512 *sv)   \
+    {                                                                                                         \
+        TILE(RP, TP, g, r, t, k0, k1, sv);                                                                    \
+    }                                                                                                         \
+    NOINL void NAME##_r1tp(const lc_gemm_args *g, int64_t r, int64_t t, int64_t k0, int64_t k1, __m512 *sv)  \
+    {                                                                                                         \
+        TILE(1, TP, g, r, t, k0, k1, sv);                                                                     \
+    }                                                                                                         \
     static void NAME(const lc_gemm_args *g)                                                                   \
     {                                                                                                         \
         int64_t t = 0;                                                                                        \
-        const int64_t rb = row_block(g);                                                                      \
+        const int64_t rb = row_block(g), kc = g->n > KC ? KC : g->n;                                          \
+        __m512 save[SAVE_ROWS * TP];                                                                          \
         for (int64_t b0 = g->r0; b0 < g->r1 && g->nt >= TP; b0 += rb) {                                      \
             const int64_t b1 = b0 + rb < g->r1 ? b0 + rb : g->r1;                                             \
             for (t = 0; t + TP <= g->nt; t += TP) {                                                           \
-                int64_t r = b0;                                                                               \
-                for (; r + RP <= b1; r += RP)                                                                 \
-                    NAME##_pre(g, r, t);                                                                      \
-                for (; r < b1; r++)                                                                           \
-                    NAME##_r1tp(g, r, t);                                                                     \
+                for (int64_t k0 = 0; k0 < g->n; k0 += kc) {                                                   \
+                    const int64_t k1 = k0 + kc < g->n ? k0 + kc : g->n;                                       \
+                    int64_t r = b0;                                                                           \
+                    for (; r + RP <= b1; r += RP)                                                             \
+                        NAME##_pre(g, r, t, k0, k1, save + (r - b0) * TP);                                    \
+                    for (; r < b1; r++)                                                                       \
+                        NAME##_r1tp(g, r, t, k0, k1, save + (r - b0) * TP);                                   \
+                }                                                                                             \
             }                                                                                                 \
         }                                                                                                     \
         if (t < g->nt) /* decode: the tiles prefetch the next tile's rows; fetch the first tile's */          \
@@ -222,8 +263,8 @@ static int64_t row_block(const lc_gemm_args *g)
         }                                                                                                     \
     }
 
-#define TILE_F32(R, T, g, r, t) tile(WF32, R, T, g, r, t)
-#define TILE_F16(R, T, g, r, t) tile(WF16, R, T, g, r, t)
+#define TILE_F32(R, T, g, r, t, k0, k1, sv) tile(WF32, R, T, g, r, t, k0, k1, sv)
+#define TILE_F16(R, T, g, r, t, k0, k1, sv) tile(WF16, R, T, g, r, t, k0, k1, sv)
 #ifndef LC_F_RP
 #define LC_F_RP 4
 #define LC_F_TP 4
