@@ -1,13 +1,16 @@
 /*
- * gemm_f_avx512.c — AVX-512 GEMM for F32, F16 and BF16 weights with f32 activations (activations are never
- * rounded; weights are widened exactly to f32).
+ * gemm_f_avx512.c — AVX-512 GEMM for F32 and F16 weights with f32 activations (activations are never rounded;
+ * weights are widened exactly to f32), and for BF16 weights with bf16 activations through AVX512_BF16
+ * (tile_bf below; its arithmetic is lc_bf16_dot_bf16's, docs/KERNELS.md).
  *
+ * F32/F16:
  * Arithmetic of one output (r, t), whatever the tile: 16 f32 lanes, lane l accumulates the elements
  * k = 16*i + l in increasing i with FMA (the tail of n % 16 elements is loaded masked as zeros), then the
  * lanes are summed by the fixed tree of lc_hsum16 (lanes l and l+8, then l and l+4, l and l+2, l and l+1).
  * Only the tile shape (rows x tokens sharing loads) changes between decode and prefill, never this sequence,
  * so results are independent of nt, r0/r1 and the thread count. The AVX2 table performs the same sequence
- * with two 8-lane halves, so both paths give identical results.
+ * with two 8-lane halves, so both paths give identical results (for BF16 the avx2 table keeps this exact f32
+ * path, so there the tables differ).
  *
  * Accuracy against the double-precision reference: |err| <= (n/16 + 4) * 2^-24 * sum_k |w_k a_k| (a standard
  * bound for this blocked summation), i.e. about 1e-5 relative to sum |w a| for n = 8192.
