@@ -330,7 +330,9 @@ def test_zz_write_tolerance_summary():
     check(not missing, f"no measurement for {missing} (their comparison failed or did not run)")
     lines = ["# llamac vs ref_llama (float64): achieved max|engine - reference| / std(reference logits)",
              f"# tolerances: F32/F16/BF16 {FLOAT_TOL}; quantized max {Q_TOL}, rms {Q_RMS_TOL}, "
-             f"median per-position max {Q_MEDIAN_POS_TOL}; --kv f16 {KV_F16_TOL}"]
+             f"median per-position max {Q_MEDIAN_POS_TOL}; --kv f16 {KV_F16_TOL}"
+             + (f"; BF16 with bf16 dot products (avx512): max {BF16_TOL}, vs the scheme {FLOAT_TOL}" if bf16_dot()
+                else "")]
     by_type = {}
     for n, r in RESULTS.items():
         if "max" in r:
