@@ -91,8 +91,7 @@ void lc_matmul(lc_pool *pool, const lc_kernels *k, lc_act *a, const lc_mm *mm, i
     int nth = lc_pool_n_threads(pool);
     j.first_task[0] = 0;
     for (int i = 0; i < n; i++) {
-        const lc_type_traits *tt = lc_type_traits_get(mm[i].w->type);
-        j.act[i] = act_get(pool, k, a, tt->vec_dot_type, &j.act_stride[i]);
+        j.act[i] = act_get(pool, k, a, k->act_type[mm[i].w->type], &j.act_stride[i]);
         /* about 4 tasks per thread per product, in multiples of 16 rows */
         int64_t rows = mm[i].w->n_out;
         int64_t chunk = (rows + 4 * nth - 1) / (4 * nth);

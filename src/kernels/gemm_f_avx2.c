@@ -4,7 +4,9 @@
  * Performs exactly the arithmetic of gemm_f_avx512.c: per output, 16 lanes (here two 8-lane halves, lanes
  * 0..7 and 8..15) accumulate elements k = 16*i + l with FMA in increasing i, the tail of n % 16 elements is
  * read as zeros past the end, and the lanes are summed (l, l+8), (l, l+4), (l, l+2), (l, l+1). So the avx2
- * and avx512 tables give identical results (tested), independent of tiles, nt, r0/r1 and threads.
+ * and avx512 tables give identical results for F32 and F16 (tested), independent of tiles, nt, r0/r1 and
+ * threads. BF16 differs: the avx512 table uses the AVX512_BF16 dot products on bf16-rounded activations, this
+ * one the exact f32 path (docs/KERNELS.md).
  */
 #include <immintrin.h>
 #include <string.h>

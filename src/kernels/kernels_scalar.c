@@ -78,6 +78,7 @@ void lc_kernels_init_scalar(lc_kernels *k)
         const lc_type_traits *tt = lc_type_traits_get(t);
         if (tt && tt->from_float)
             k->quantize_row[t] = tt->from_float;
+        k->act_type[t] = tt ? tt->vec_dot_type : -1;
     }
     k->act_row_bytes = scalar_act_row_bytes;
 #define SET_GEMM(T) k->gemm[LLAMAC_TYPE_##T] = gemm_ref_##T;

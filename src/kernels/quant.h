@@ -193,6 +193,11 @@ typedef struct lc_kernels {
     /* Packs blocks [b0, b0+nblk) of 16 rows (NULL = zero row) of a packable type into the G16 layout
      * (quant/pack.h; lc_pack_group_blocks is the portable version, used by the scalar table). */
     void (*pack16)(int type, const void *const rows[16], int64_t b0, int64_t nblk, void *dst);
+    /* Activation row type gemm[w] reads, per weight type (the traits' vec_dot_type unless a table says
+     * otherwise). The avx512 table sets BF16 -> BF16: its BF16 GEMM takes activations rounded to bf16 by its
+     * quantize_row[BF16] (lc_f32_to_bf16_daz) and uses the AVX512_BF16 dot products, so its results are
+     * lc_bf16_dot_bf16's (quant_ref.h), not the exact f32 path's. */
+    int act_type[LLAMAC_TYPE_COUNT];
 
     /* Per-token operations of the forward pass (scalar references in core/ops.c, same signatures). Each is
      * a pure function of its inputs with a fixed reduction order. */

@@ -34,4 +34,17 @@ LC_DECLARE_TYPE_REF(q6_K)
 LC_DECLARE_ACT_REF(q8_1) /* ref_legacy.c */
 LC_DECLARE_ACT_REF(q8_K) /* ref_kquants_sym.c */
 
+/* ---- the BF16-dot arithmetic of AVX512_BF16 (ref_basic.c; docs/KERNELS.md "Determinism and exactness") ---- */
+/* f32 -> bf16 as vcvtne2ps2bf16: a denormal input becomes a zero of its sign, then round to nearest even;
+ * NaN stays NaN (quieted). */
+uint16_t lc_f32_to_bf16_daz(float f);
+/* One lane of vdpbf16ps: acc += w1*a1, then acc += w0*a0, each step a fused multiply-add rounded to nearest
+ * even with denormal inputs read as zero and a denormal result flushed to zero of its sign. */
+float lc_bf16_dot2(float acc, uint16_t w0, uint16_t w1, uint16_t a0, uint16_t a1);
+/* Dot product of a BF16 weight row with an f32 activation row as the avx512 table's BF16 GEMM computes it:
+ * activations rounded by lc_f32_to_bf16_daz; 16 lanes, lane l takes the pairs (32i + 2l, 32i + 2l + 1) in
+ * increasing i through lc_bf16_dot2 (elements >= n read as +0); then the fixed tree (l, l+8), (l, l+4),
+ * (l, l+2), (l, l+1) of f32 additions. */
+float lc_bf16_dot_bf16(int64_t n, const void *w, const float *a);
+
 #endif

@@ -78,6 +78,54 @@ float lc_bf16_vec_dot(int64_t n, const void *w, const void *a)
     return (float)s;
 }
 
+/* ---- BF16 dot products as AVX512_BF16 computes them (vcvtne2ps2bf16 + vdpbf16ps) ---- */
+uint16_t lc_f32_to_bf16_daz(float f)
+{
+    if (f != 0.0f && fabsf(f) < 0x1p-126f)
+        f = copysignf(0.0f, f);
+    return lc_f32_to_bf16(f);
+}
+
+/* bf16 -> f32 with a denormal read as a zero of its sign */
+static float bf16_daz(uint16_t h)
+{
+    return lc_bf16_to_f32((h & 0x7f80u) ? h : (uint16_t)(h & 0x8000u));
+}
+
+/* one fused step: the product of two bf16 values is exact in f32's precision, fmaf rounds once (to nearest
+ * even, the default mode; a denormal result is rounded on the denormal grid and then flushed, which is what
+ * the instruction does: checked against the hardware in tests/c/test_kernels.c) */
+static float dp_step(float acc, uint16_t w, uint16_t a)
+{
+    float r = fmaf(bf16_daz(w), bf16_daz(a), acc);
+    return fabsf(r) < 0x1p-126f ? copysignf(0.0f, r) : r;
+}
+
+float lc_bf16_dot2(float acc, uint16_t w0, uint16_t w1, uint16_t a0, uint16_t a1)
+{
+    if (fabsf(acc) < 0x1p-126f) /* denormal (or zero) accumulator input read as zero */
+        acc = copysignf(0.0f, acc);
+    return dp_step(dp_step(acc, w1, a1), w0, a0);
+}
+
+float lc_bf16_dot_bf16(int64_t n, const void *w, const float *a)
+{
+    const uint16_t *x = w;
+    float lane[16] = {0};
+    for (int64_t k0 = 0; k0 < n; k0 += 32) {
+        for (int l = 0; l < 16; l++) {
+            int64_t k = k0 + 2 * l;
+            uint16_t w0 = k < n ? x[k] : 0, w1 = k + 1 < n ? x[k + 1] : 0;
+            uint16_t a0 = k < n ? lc_f32_to_bf16_daz(a[k]) : 0, a1 = k + 1 < n ? lc_f32_to_bf16_daz(a[k + 1]) : 0;
+            lane[l] = lc_bf16_dot2(lane[l], w0, w1, a0, a1);
+        }
+    }
+    for (int s = 8; s >= 1; s /= 2)
+        for (int l = 0; l < s; l++)
+            lane[l] = lane[l] + lane[l + s];
+    return lane[0];
+}
+
 /* ---- Q8_0: value = d * q, q in [-127, 127] ---- */
 void lc_q8_0_to_float(const void *x, float *y, int64_t n)
 {

@@ -17,7 +17,12 @@
 
 #include "kernels/kernels.h"
 #include "kernels/pack.h"
+#include "kernels/quant_ref.h"
 #include "check.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 static int same_float(float a, float b)
 {
@@ -242,19 +247,26 @@ static void test_gemm_type(const lc_kernels *k, int type, int64_t n_out, int64_t
 {
     const lc_kernels *ref = lc_kernels_by_name("scalar");
     const lc_type_traits *tt = lc_type_traits_get(type);
-    const int exact = type != LLAMAC_TYPE_F32 && type != LLAMAC_TYPE_F16 && type != LLAMAC_TYPE_BF16;
+    /* the BF16-dot path is exact against its own reference (lc_bf16_dot_bf16), the f32 paths are bounded */
+    const int bfdot = type == LLAMAC_TYPE_BF16 && k->act_type[type] == LLAMAC_TYPE_BF16;
+    const int exact = bfdot || (type != LLAMAC_TYPE_F32 && type != LLAMAC_TYPE_F16 && type != LLAMAC_TYPE_BF16);
     mat m = make_mat(type, n_out, n_in, corrupt);
     const int64_t NT = 64;
     size_t as;
     float *xf;
-    uint8_t *a = make_act(k, tt->vec_dot_type, n_in, NT, &as, &xf);
+    uint8_t *a = make_act(k, k->act_type[type], n_in, NT, &as, &xf);
     float *yref = xalloc((size_t)(NT * n_out) * sizeof(float));
     float *y0 = xalloc((size_t)(NT * n_out) * sizeof(float));
     float *y1 = xalloc((size_t)(NT * n_out) * sizeof(float));
     /* the reference reads the standard prefix of each activation row (same stride) */
     lc_gemm_args g = {m.raw, m.row_bytes, a, as, yref, n_out, n_in, 0, n_out, NT};
-    lc_gemm_ref(type, &g);
     (void)ref;
+    if (!bfdot)
+        lc_gemm_ref(type, &g);
+    else /* from the f32 activations: the reference rounds them itself */
+        for (int64_t t = 0; t < NT; t++)
+            for (int64_t r = 0; r < n_out; r++)
+                yref[t * n_out + r] = lc_bf16_dot_bf16(n_in, m.raw + (size_t)r * m.row_bytes, xf + t * n_in);
 
     for (int packed = 0; packed <= (k->gemm_packed[type] != NULL); packed++) {
         if (!k->gemm[type])
@@ -338,8 +350,10 @@ static void test_float_paths_agree(void)
     const lc_kernels *k2 = lc_kernels_by_name("avx2"), *k5 = lc_kernels_by_name("avx512");
     if (!k2 || !k5 || k2->gemm[LLAMAC_TYPE_F16] == lc_kernels_by_name("scalar")->gemm[LLAMAC_TYPE_F16])
         return;
+    /* (BF16 is not among them when the avx512 table uses the BF16 dot products: test_gemm_type checks it
+     * against its own reference) */
     static const int types[] = {LLAMAC_TYPE_F32, LLAMAC_TYPE_F16, LLAMAC_TYPE_BF16};
-    for (int ti = 0; ti < 3; ti++) {
+    for (int ti = 0; ti < 3 - (k5->act_type[LLAMAC_TYPE_BF16] == LLAMAC_TYPE_BF16); ti++) {
         mat m = make_mat(types[ti], 37, 333, 0);
         size_t as;
         float *xf;
@@ -402,6 +416,80 @@ static void test_quant_paths_agree(void)
     }
 }
 
+#if defined(__x86_64__)
+/* a bf16 with a random sign and mantissa and an exponent drawn from [e0, e0 + span) */
+static uint16_t rand_bf16(int e0, int span)
+{
+    return (uint16_t)((rnd() & 0x807fu) | (uint16_t)((e0 + (int)(rnd() % (uint64_t)span)) << 7));
+}
+
+/* The scalar emulation of the AVX512_BF16 instructions equals the hardware bit for bit: vcvtne2ps2bf16
+ * (denormal inputs, ties, NaN, Inf) and vdpbf16ps (the order of its two fused steps, cancellation, denormal
+ * inputs and results flushed, overflow). NaN results only need to be NaN (payloads are not part of the
+ * contract). */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void test_bf16_instructions(const lc_kernels *k)
+{
+    long bad_cvt = 0, bad_dp = 0, bad_row = 0;
+    for (int it = 0; it < 60000; it++) {
+        uint32_t u[32];
+        for (int i = 0; i < 32; i++) {
+            u[i] = (uint32_t)rnd();
+            if (it % 4 == 0)
+                u[i] &= 0x807fffffu; /* zeros and denormals */
+            else if (it % 4 == 1)
+                u[i] |= 0x7f800000u; /* Inf and NaN */
+            else if (it % 4 == 2)
+                u[i] = (u[i] & 0xffff0000u) | (rnd() % 2 ? 0x8000u : 0x7fffu); /* ties and near-ties */
+        }
+        float f[32];
+        memcpy(f, u, sizeof f);
+        __m512bh c = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(f + 16), _mm512_loadu_ps(f));
+        uint16_t hc[32];
+        memcpy(hc, &c, sizeof hc);
+        for (int i = 0; i < 32; i++)
+            bad_cvt += hc[i] != lc_f32_to_bf16_daz(f[i]);
+        /* the table's activation converter (any length; it writes exactly n elements) */
+        uint16_t row[34];
+        int n = 1 + it % 32;
+        row[n] = 0x5a5a;
+        k->quantize_row[LLAMAC_TYPE_BF16](f, row, n);
+        for (int i = 0; i < n; i++)
+            bad_row += row[i] != lc_f32_to_bf16_daz(f[i]);
+        bad_row += row[n] != 0x5a5a;
+
+        /* operand ranges: moderate, tiny (denormal products and results), huge (overflow), and accumulators
+         * that nearly cancel the first product (so the order and the rounding of the two steps show) */
+        int mode = it % 4;
+        int e0 = mode == 0 ? 118 : mode == 1 ? 0 : mode == 2 ? 60 : 200, span = mode == 3 ? 55 : 20;
+        uint16_t w[32], a[32];
+        float acc[16];
+        for (int l = 0; l < 16; l++) {
+            for (int h = 0; h < 2; h++) {
+                w[2 * l + h] = rand_bf16(e0, span);
+                a[2 * l + h] = rand_bf16(mode == 2 ? 127 - (e0 - 127) : e0, span);
+            }
+            float p = lc_bf16_to_f32(w[2 * l + 1]) * lc_bf16_to_f32(a[2 * l + 1]);
+            uint32_t v;
+            memcpy(&v, &p, 4);
+            v = (v ^ 0x80000000u) ^ (uint32_t)(rnd() % 64);
+            if (rnd() % 2)
+                v = (uint32_t)rnd() & (mode == 1 ? 0x81ffffffu : 0xffffffffu);
+            memcpy(&acc[l], &v, 4);
+        }
+        __m512bh W, A;
+        memcpy(&W, w, sizeof w);
+        memcpy(&A, a, sizeof a);
+        float out[16];
+        _mm512_storeu_ps(out, _mm512_dpbf16_ps(_mm512_loadu_ps(acc), W, A));
+        for (int l = 0; l < 16; l++)
+            bad_dp += !same_float(out[l], lc_bf16_dot2(acc[l], w[2 * l], w[2 * l + 1], a[2 * l], a[2 * l + 1]));
+    }
+    CHECK(bad_cvt == 0, "vcvtne2ps2bf16: %ld of %d conversions differ from lc_f32_to_bf16_daz", bad_cvt, 60000 * 32);
+    CHECK(bad_row == 0, "%s quantize_row[BF16]: %ld elements differ from lc_f32_to_bf16_daz", k->name, bad_row);
+    CHECK(bad_dp == 0, "vdpbf16ps: %ld of %d lanes differ from lc_bf16_dot2", bad_dp, 60000 * 16);
+}
+#endif
+
 static void test_pack_roundtrip(void)
 {
     static const int types[] = {LLAMAC_TYPE_Q4_0, LLAMAC_TYPE_Q8_0, LLAMAC_TYPE_Q4_1, LLAMAC_TYPE_Q5_0,
@@ -457,6 +545,10 @@ int main(void)
     static const int64_t kshapes[][2] = {{1, 256}, {16, 512}, {17, 256}, {33, 768}, {40, 2304}, {21, 16384}};
     static const int64_t fshapes[][2] = {{1, 1}, {3, 15}, {17, 17}, {9, 31}, {33, 100}, {40, 1030}};
     test_pack_roundtrip();
+#if defined(__x86_64__)
+    if (lc_kernels_by_name("avx512") && lc_kernels_by_name("avx512")->act_type[LLAMAC_TYPE_BF16] == LLAMAC_TYPE_BF16)
+        test_bf16_instructions(lc_kernels_by_name("avx512"));
+#endif
     for (int p = 0; p < 2; p++) {
         const lc_kernels *k = lc_kernels_by_name(paths[p]);
         if (!k) {

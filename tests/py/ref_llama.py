@@ -21,6 +21,9 @@ a comparison at the chosen tolerance would catch an engine getting it wrong.
 before each product with a Q8_0/Q4_0 weight the activation row is rounded to Q8_0 (blocks of 32, scale
 d = max|x|/127 stored as f16, q = round(x/d)). It is not part of the model's definition; the tests use it to
 show that the engine's deviation on quantized files is that scheme's rounding and nothing else.
+
+`forward(..., act_bf16=True)` models the BF16 dot products of llamac's avx512 table (docs/KERNELS.md): before
+each product with a BF16 weight the activation row is rounded to bfloat16 (to nearest even).
 """
 import os
 import sys
@@ -34,6 +37,11 @@ from gguf_reader import GGUFFile  # noqa: E402
 
 ABLATIONS = ("no_rope_freqs", "gqa_modulo", "neox_rope", "eps_default", "no_rope", "no_mask")
 INT_DOT_TYPES = ("Q8_0", "Q4_0")  # weight types whose products take Q8_0-rounded activations in the engine
+
+
+def bf16_round(x):
+    """x rounded to bfloat16 (round to nearest even, via float32) and widened back to float64."""
+    return x.to(torch.float32).to(torch.bfloat16).to(torch.float64)
 
 
 def q8_0_round(x):
@@ -115,7 +123,7 @@ class RefLlama:
 
     # ---- forward ----
     @torch.no_grad()
-    def forward(self, tokens, ablate=(), act_q8=False):
+    def forward(self, tokens, ablate=(), act_q8=False, act_bf16=False):
         """Logits [len(tokens), n_vocab] (float64) of a single sequence starting at position 0."""
         for a in ablate:
             assert a in ABLATIONS, a
@@ -141,6 +149,8 @@ class RefLlama:
             W = self.layers[l][role] if l >= 0 else self.output
             if act_q8 and self.types[name] in INT_DOT_TYPES:
                 x = q8_0_round(x)
+            if act_bf16 and self.types[name] == "BF16":
+                x = bf16_round(x)
             return x @ W.T
 
         h = self.tok_embd[tokens]                                            # [T, n_embd]
