@@ -16,7 +16,8 @@
  * Attention, per query head: score_j = hsum16(q . k_j, 16 lanes over head_dim, FMA) * scale; softmax with
  * max, p_j = exp(s_j - max), sum over 16 lanes of positions (lane = j mod 16) then hsum16; out = (sum_j p_j v_j,
  * FMA over j in order, lanes over head_dim) * (1 / sum). Query heads sharing a KV head are processed together
- * (one pass over K and V), which changes nothing per head. K and V rows are read through the paged view
+ * (one pass over K and V; scores in tiles of 4 heads x 4 positions, each K row converted once for the 4), which
+ * changes nothing per head. K and V rows are read through the paged view
  * (lc_kv_view): only the addressing depends on the block layout, never the arithmetic or its order.
  */
 #include <immintrin.h>
