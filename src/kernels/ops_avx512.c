@@ -16,7 +16,8 @@
  * Attention, per query head: score_j = hsum16(q . k_j, 16 lanes over head_dim, FMA) * scale; softmax with
  * max, p_j = exp(s_j - max), sum over 16 lanes of positions (lane = j mod 16) then hsum16; out = (sum_j p_j v_j,
  * FMA over j in order, lanes over head_dim) * (1 / sum). Query heads sharing a KV head are processed together
- * (one pass over K and V), which changes nothing per head. K and V rows are read through the paged view
+ * (one pass over K and V; scores in tiles of 4 heads x 4 positions, each K row converted once for the 4), which
+ * changes nothing per head. K and V rows are read through the paged view
  * (lc_kv_view): only the addressing depends on the block layout, never the arithmetic or its order.
  */
 #include <immintrin.h>
@@ -115,12 +116,6 @@ AINL __m512 kv_load(const char *row, int kv_f16, int c, __mmask16 m)
     return _mm512_maskz_loadu_ps(m, (const float *)row + 16 * c);
 }
 
-/* Row 0 of the block holding positions jb.. (jb a multiple of the block size) in base (view k or v). */
-AINL const char *block_rows(const lc_kv_view *kv, const char *base, int64_t jb)
-{
-    return base + (size_t)kv->blocks[jb >> kv->block_log2] * kv->block_stride;
-}
-
 /* Asks for bytes at p in L1. The kernels prefetch the rows they will read one block ahead: a block's rows of
  * one (layer, head) are only a few KiB and the next block is far away, so the hardware prefetchers miss the
  * start of every block (one core, 2048 positions over the 1B model's 16 x 8 KV heads: without this, paged
@@ -138,12 +133,15 @@ AINL void prefetch_rows(const char *p, size_t bytes)
 AINL __m512 hsum16x16(const __m512 v[16])
 {
     __m512 b[8], c[4], d[2];
+#pragma GCC unroll 8
     for (int k = 0; k < 8; k++) /* b[k]: s8 of v[2k] (lanes 0-7) and v[2k+1] (lanes 8-15) */
         b[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
                              _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xee));
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) /* c[k] 128-bit lane i: s4 of v[4k + i] */
         c[k] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0x88),
                              _mm512_shuffle_f32x4(b[2 * k], b[2 * k + 1], 0xdd));
+#pragma GCC unroll 2
     for (int k = 0; k < 2; k++) { /* d[k] lane i: s2 of v[8k + i] (elements 0,1) and v[8k + 4 + i] (2,3) */
         __m512d x = _mm512_castps_pd(c[2 * k]), y = _mm512_castps_pd(c[2 * k + 1]);
         d[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
@@ -154,13 +152,44 @@ AINL __m512 hsum16x16(const __m512 v[16])
     return _mm512_permutexvar_ps(order, e);
 }
 
-/* scores[h * n_pos + j] = hsum16(q_h . k_j) * scale for h < n_q; NC = chunks of 16 in head_dim (0: any).
- * 16 positions at a time (always inside one block, the block size being a multiple of 16): their 16
- * dot-product vectors are summed by hsum16x16. */
-AINL void scores_pass(const int NC, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int hd, float scale,
-                      float *scores)
+/* Scores of H heads (q, n_pos apart in scores) at 16 / H positions of rows (16 / H consecutive rows rb bytes
+ * apart, the first one position j): acc[h * P + p] = q_h . k_p (16 lanes over head_dim, FMA over the NC chunks
+ * in order), reduced by hsum16x16 so lane h * P + p holds exactly hsum16(acc[h * P + p]); head h's P scores are
+ * stored with one masked store. Each K row is converted once for the H heads (q is read from L1). */
+AINL void scores_tile(const int NC, const int H, const float *q, int hd, const char *rows, size_t rb, int kv_f16,
+                      __m512 vscale, float *scores, int64_t n_pos, int64_t j)
 {
-    const int nc = NC ? NC : (hd + 15) / 16, kv_f16 = kv->f16;
+    const int P = 16 / H;
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int p = 0; p < P; p++) {
+        __m512 kr[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++)
+            kr[c] = kv_load(rows + p * rb, kv_f16, c, 0xffff);
+#pragma GCC unroll 16
+        for (int h = 0; h < H; h++) {
+            __m512 a = _mm512_setzero_ps();
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; c++)
+                a = _mm512_fmadd_ps(_mm512_loadu_ps(q + (int64_t)h * hd + 16 * c), kr[c], a);
+            acc[h * P + p] = a;
+        }
+    }
+    const __m512 sc = _mm512_mul_ps(hsum16x16(acc), vscale);
+#pragma GCC unroll 16
+    for (int h = 0; h < H; h++) /* lanes h*P .. h*P+P-1 go to scores[h * n_pos + j ..] */
+        _mm512_mask_storeu_ps(scores + (int64_t)h * n_pos + j - h * P, (__mmask16)(((1u << P) - 1u) << (h * P)), sc);
+}
+
+/* scores[h * n_pos + j] = hsum16(q_h . k_j) * scale for h < n_q; NC = chunks of 16 in head_dim (0: any).
+ * 16 positions at a time (always inside one block, the block size being a multiple of 16), in tiles of 4 heads
+ * x 4 positions (then 2 x 8, 1 x 16 for the remaining heads): the 16 dot-product vectors of a tile are summed
+ * by hsum16x16. */
+AINL void scores_pass(const int NC, const int F16, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int hd,
+                      float scale, float *scores)
+{
+    const int nc = NC ? NC : (hd + 15) / 16, kv_f16 = F16;
     const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
     const __m512 vscale = _mm512_set1_ps(scale);
     const int64_t bs = (int64_t)1 << kv->block_log2;
@@ -169,21 +198,20 @@ AINL void scores_pass(const int NC, const float *q, int n_q, const lc_kv_view *k
         const char *rows = kv->k + lc_kv_row_offset(kv, j0, rb);
         if (j0 + bs < n_pos) /* the same 16 rows of the next block */
             prefetch_rows(kv->k + lc_kv_row_offset(kv, j0 + bs, rb), 16 * rb);
-        for (int h = 0; h < n_q; h++) {
-            const float *qh = q + (int64_t)h * hd;
-            __m512 qv[8], acc[16];
-#pragma GCC unroll 8
-            for (int c = 0; c < NC; c++)
-                qv[c] = _mm512_loadu_ps(qh + 16 * c);
-#pragma GCC unroll 16
-            for (int p = 0; p < 16; p++) {
-                acc[p] = _mm512_setzero_ps();
-#pragma GCC unroll 8
-                for (int c = 0; c < NC; c++)
-                    acc[p] = _mm512_fmadd_ps(qv[c], kv_load(rows + p * rb, kv_f16, c, 0xffff), acc[p]);
-            }
-            _mm512_storeu_ps(scores + (int64_t)h * n_pos + j0, _mm512_mul_ps(hsum16x16(acc), vscale));
+        int h = 0;
+        for (; h + 4 <= n_q; h += 4)
+            for (int t = 0; t < 4; t++)
+                scores_tile(NC, 4, q + (int64_t)h * hd, hd, rows + 4 * t * rb, rb, kv_f16, vscale,
+                            scores + (int64_t)h * n_pos, n_pos, j0 + 4 * t);
+        if (h + 2 <= n_q) {
+            for (int t = 0; t < 2; t++)
+                scores_tile(NC, 2, q + (int64_t)h * hd, hd, rows + 8 * t * rb, rb, kv_f16, vscale,
+                            scores + (int64_t)h * n_pos, n_pos, j0 + 8 * t);
+            h += 2;
         }
+        if (h < n_q)
+            scores_tile(NC, 1, q + (int64_t)h * hd, hd, rows, rb, kv_f16, vscale, scores + (int64_t)h * n_pos, n_pos,
+                        j0);
     }
     for (int64_t j = j0; j < n_pos; j++) {
         const char *row = kv->k + lc_kv_row_offset(kv, j, rb);
@@ -227,31 +255,32 @@ static float softmax_row(float *s, int n_pos)
     return hsum16(sum);
 }
 
-/* out_h = sum_j p_h[j] v_j for HC heads at once (accumulators in registers: HC * NC <= 16); pf: prefetch the
- * next block's rows (the first pass over V; later ones find them in cache) */
-AINL void values_pass(const int NC, const int HC, const float *p, int n_pos, const lc_kv_view *kv, int hd,
-                      float *out, const float *inv, int pf)
+/* out_h = sum_j p_h[j] v_j for HC heads at once (accumulators in registers: HC * NC <= 16); F16: the view's
+ * element type (a constant, so the loop holds no test); pf: prefetch the next block's rows (the first pass over
+ * V; later ones find them in cache). Positions go in groups of 16 (inside one block), in order. */
+AINL void values_pass(const int NC, const int HC, const int F16, const float *p, int n_pos, const lc_kv_view *kv,
+                      int hd, float *out, const float *inv, int pf)
 {
-    const int kv_f16 = kv->f16;
-    const size_t rb = (size_t)hd * (kv_f16 ? 2 : 4);
+    const size_t rb = (size_t)hd * (F16 ? 2 : 4);
     const int64_t bs = (int64_t)1 << kv->block_log2;
     __m512 o[16];
 #pragma GCC unroll 16
     for (int i = 0; i < HC * NC; i++)
         o[i] = _mm512_setzero_ps();
-    for (int64_t jb = 0; jb < n_pos; jb += bs) {
-        const int64_t je = jb + bs < n_pos ? jb + bs : n_pos;
-        const char *row = block_rows(kv, kv->v, jb), *next = pf && je < n_pos ? block_rows(kv, kv->v, je) : NULL;
-        for (int64_t j = jb; j < je; j++, row += rb) {
-            if (next && ((j - jb) & 15) == 0) /* the same 16 rows of the next block */
-                prefetch_rows(next + (size_t)(j - jb) * rb, 16 * rb);
+    for (int64_t jg = 0; jg < n_pos; jg += 16) {
+        if (pf && jg + bs < n_pos) /* the same 16 rows of the next block */
+            prefetch_rows(kv->v + lc_kv_row_offset(kv, jg + bs, rb), 16 * rb);
+        const char *row = kv->v + lc_kv_row_offset(kv, jg, rb);
+        const int64_t n = n_pos - jg < 16 ? n_pos - jg : 16;
+        const float *pg = p + jg;
+        for (int64_t j = 0; j < n; j++, row += rb) {
             __m512 vv[8];
 #pragma GCC unroll 8
             for (int c = 0; c < NC; c++)
-                vv[c] = kv_load(row, kv_f16, c, tail_mask(hd - 16 * c));
+                vv[c] = kv_load(row, F16, c, tail_mask(hd - 16 * c));
 #pragma GCC unroll 4
             for (int h = 0; h < HC; h++) {
-                __m512 ph = _mm512_set1_ps(p[(int64_t)h * n_pos + j]);
+                __m512 ph = _mm512_set1_ps(pg[(int64_t)h * n_pos + j]);
 #pragma GCC unroll 8
                 for (int c = 0; c < NC; c++)
                     o[h * NC + c] = _mm512_fmadd_ps(ph, vv[c], o[h * NC + c]);
@@ -299,27 +328,45 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
         return;
     }
     const float scale = 1.0f / sqrtf((float)head_dim);
-    if (head_dim == 64)
-        scores_pass(4, q, n_q, kv, n_pos, head_dim, scale, scores);
+    if (head_dim == 64 && kv->f16)
+        scores_pass(4, 1, q, n_q, kv, n_pos, head_dim, scale, scores);
+    else if (head_dim == 64)
+        scores_pass(4, 0, q, n_q, kv, n_pos, head_dim, scale, scores);
+    else if (head_dim == 128 && kv->f16)
+        scores_pass(8, 1, q, n_q, kv, n_pos, head_dim, scale, scores);
     else if (head_dim == 128)
-        scores_pass(8, q, n_q, kv, n_pos, head_dim, scale, scores);
+        scores_pass(8, 0, q, n_q, kv, n_pos, head_dim, scale, scores);
     else
-        scores_pass(0, q, n_q, kv, n_pos, head_dim, scale, scores);
+        scores_pass(0, kv->f16, q, n_q, kv, n_pos, head_dim, scale, scores);
     float inv[16];
     for (int h = 0; h < n_q; h++)
         inv[h] = 1.0f / softmax_row(scores + (int64_t)h * n_pos, n_pos);
     int h = 0;
-    if (head_dim == 64) {
+#define VALUES(NC, HC, F16)                                                                                           \
+    values_pass(NC, HC, F16, scores + (int64_t)h * n_pos, n_pos, kv, head_dim, out + (int64_t)h * head_dim, inv + h, \
+                h == 0)
+    if (head_dim == 64 && kv->f16) {
         for (; h + 4 <= n_q; h += 4)
-            values_pass(4, 4, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h, h == 0);
+            VALUES(4, 4, 1);
         for (; h < n_q; h++)
-            values_pass(4, 1, scores + (int64_t)h * n_pos, n_pos, kv, 64, out + (int64_t)h * 64, inv + h, h == 0);
+            VALUES(4, 1, 1);
+    } else if (head_dim == 64) {
+        for (; h + 4 <= n_q; h += 4)
+            VALUES(4, 4, 0);
+        for (; h < n_q; h++)
+            VALUES(4, 1, 0);
+    } else if (head_dim == 128 && kv->f16) {
+        for (; h + 2 <= n_q; h += 2)
+            VALUES(8, 2, 1);
+        for (; h < n_q; h++)
+            VALUES(8, 1, 1);
     } else if (head_dim == 128) {
         for (; h + 2 <= n_q; h += 2)
-            values_pass(8, 2, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h, h == 0);
+            VALUES(8, 2, 0);
         for (; h < n_q; h++)
-            values_pass(8, 1, scores + (int64_t)h * n_pos, n_pos, kv, 128, out + (int64_t)h * 128, inv + h, h == 0);
+            VALUES(8, 1, 0);
     }
+#undef VALUES
     for (; h < n_q; h++)
         values_pass_any(scores + (int64_t)h * n_pos, n_pos, kv, head_dim, out + (int64_t)h * head_dim, inv[h]);
 }
