@@ -39,7 +39,8 @@ BASE = {"F32": "F32", "F16": "F16", "BF16": "BF16", "Q8_0": "Q8_0", "Q4_0": "Q4_
 # |logits - F32 model's logits| RMS / RMS(F32 logits), bound per type (about 1.35x the value measured on model A:
 # the random 8-layer model amplifies weight errors ~10x, so these are sanity bounds; the ordering check below
 # and tests/c/test_quant_ref.c are the sharp ones)
-DRIFT = {"F32": 1e-6, "F16": 2e-3, "BF16": 1.4e-2, "Q8_0": 6.5e-2, "Q6_K": 1.6e-1, "Q5_K_M": 2.9e-1,
+# (BF16: 1.9e-2 covers the avx512 table's bf16-rounded activations, measured 1.40e-2)
+DRIFT = {"F32": 1e-6, "F16": 2e-3, "BF16": 1.9e-2, "Q8_0": 6.5e-2, "Q6_K": 1.6e-1, "Q5_K_M": 2.9e-1,
          "Q5_K_S": 2.9e-1, "Q5_1": 3.1e-1, "Q5_0": 3.5e-1, "Q4_K_M": 5e-1, "Q4_K_S": 5e-1, "Q4_1": 5.9e-1,
          "Q4_0": 6.5e-1, "Q3_K_L": 8e-1, "Q3_K_M": 8.1e-1, "Q3_K_S": 1.05, "Q2_K": 1.25}
 # |logits - float64 reference on the same file|: the engine rounds activations to Q8_0/Q8_1 (32-element
@@ -192,14 +193,29 @@ def rel_rms(a, b):
 TOKENS = [int(t) for t in np.random.default_rng(7).integers(0, 512, 24)]
 
 
-def logits(path, tokens=TOKENS, n_vocab=512):
+def logits(path, tokens=TOKENS, n_vocab=512, kernels=None):
+    """The engine's logits; kernels forces a kernel table (LLAMAC_KERNELS) for this run."""
     out = path + ".logits"
-    run_llamac(["logits", "-m", path, "--tokens", ",".join(map(str, tokens)), "-o", out, "--ctx", "64", "-t", "2"],
-               expect_ok=True)
+    old = os.environ.get("LLAMAC_KERNELS")
+    if kernels:
+        os.environ["LLAMAC_KERNELS"] = kernels
+    try:
+        _run_logits(path, tokens, out)
+    finally:
+        if kernels:
+            if old is None:
+                del os.environ["LLAMAC_KERNELS"]
+            else:
+                os.environ["LLAMAC_KERNELS"] = old
     x = np.fromfile(out, "<f4").astype(np.float64)
     os.unlink(out)
     check(x.size == len(tokens) * n_vocab, f"logits of {path}: {x.size} values")
     return x.reshape(len(tokens), n_vocab)
+
+
+def _run_logits(path, tokens, out):
+    run_llamac(["logits", "-m", path, "--tokens", ",".join(map(str, tokens)), "-o", out, "--ctx", "64", "-t", "2"],
+               expect_ok=True)
 
 
 def quantize(src, dst, ftype, *extra, ok=True):
@@ -226,7 +242,10 @@ def test_every_type():
                   f"{ftype}: llamac info does not list {t.name} as {t.type_name}")
         got = logits(out)
         ref = RefLlama(out).forward(TOKENS).numpy()
-        err_ref, drift = rel_rms(got, ref), rel_rms(got, base_logits)
+        # BF16 on the avx512 table rounds activations to bf16 for its dot products (docs/KERNELS.md; its own
+        # reference is checked in test_reference.py): the file's exact function is checked on the avx2 table
+        exact = logits(out, kernels="avx2") if ftype == "BF16" else got
+        err_ref, drift = rel_rms(exact, ref), rel_rms(got, base_logits)
         report.append(f"{ftype}: vs reference {err_ref:.2e}, vs F32 model {drift:.3e}")
         # the engine computes the file's function up to activation rounding (Q8_0/Q8_1/Q8_K rows)
         bound = REF_BOUND.get(ftype, 7e-2)
