@@ -199,11 +199,11 @@ int serve_static_exists(const char *path);
 
 /* ---- cross-origin requests (serve_cors.c) ---- */
 struct MHD_Response;
-/* Adds Vary: Origin and, when the request's Origin is allowed, Access-Control-Allow-Origin (nothing without
- * --cors-origin). Every response of the server goes through this. */
-void serve_cors_headers(serve_request *rq, struct MHD_Response *r);
-/* Answers an OPTIONS preflight on a route whose methods are `methods` (204, or 403 for an origin not allowed).
- * Only called when --cors-origin was given. */
-int serve_cors_preflight(serve_request *rq, const char *methods);
+/* Adds Vary: Origin and, when the Origin of the request on conn is allowed, Access-Control-Allow-Origin
+ * (nothing without --cors-origin). Every response of the server goes through this. */
+void serve_cors_headers(const serve_options *o, struct MHD_Connection *conn, struct MHD_Response *r);
+/* The 204 answer to an OPTIONS preflight on a route whose methods are `methods`, or NULL when the request's
+ * origin is not allowed (the caller answers 403) or memory ran out. Only called with --cors-origin given. */
+struct MHD_Response *serve_cors_preflight(const serve_options *o, struct MHD_Connection *conn, const char *methods);
 
 #endif

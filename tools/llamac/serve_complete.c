@@ -394,7 +394,7 @@ static int stream_response(serve_request *rq, llamac_oai_request *oai, llamac_jo
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    serve_cors_headers(rq, r);
+    serve_cors_headers(&serve_request_server(rq)->opt, serve_request_connection(rq), r);
     int ret = MHD_queue_response(serve_request_connection(rq), MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     serve_request_set_status(rq, 200);

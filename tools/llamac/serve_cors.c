@@ -7,7 +7,8 @@
  * itself, or `*` when any is allowed) and `Vary: Origin`, and a preflight (OPTIONS on a route, with
  * Access-Control-Request-Method) gets 204 with the route's methods, the request headers it asked for (when they
  * are plain header names; else Authorization and Content-Type) and a max age — no API key is asked for a
- * preflight: browsers never send one. A preflight from an origin not allowed gets a 403 naming it.
+ * preflight: browsers never send one. A preflight from an origin not allowed gets a 403 naming it (answered by
+ * serve_http.c: this file only builds headers and responses, it does not reply).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -17,7 +18,6 @@
 #include <microhttpd.h>
 
 #include "serve.h"
-#include "serve_request.h"
 
 #define CORS_MAX_REQUEST_HEADERS 1024 /* the longest Access-Control-Request-Headers echoed back */
 
@@ -35,17 +35,17 @@ static const char *allowed_origin(const serve_options *o, const char *origin)
     return NULL;
 }
 
-static const char *origin_of(serve_request *rq)
+static const char *origin_of(struct MHD_Connection *conn)
 {
-    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Origin");
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
 }
 
-void serve_cors_headers(serve_request *rq, struct MHD_Response *r)
+void serve_cors_headers(const serve_options *o, struct MHD_Connection *conn, struct MHD_Response *r)
 {
-    if (!rq->srv->opt.n_cors)
+    if (!o->n_cors)
         return;
     MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
-    const char *allow = allowed_origin(&rq->srv->opt, origin_of(rq));
+    const char *allow = allowed_origin(o, origin_of(conn));
     if (allow)
         MHD_add_response_header(r, "Access-Control-Allow-Origin", allow);
 }
@@ -62,20 +62,15 @@ static int plain_header_list(const char *s)
     return n > 0;
 }
 
-int serve_cors_preflight(serve_request *rq, const char *methods)
+struct MHD_Response *serve_cors_preflight(const serve_options *o, struct MHD_Connection *conn, const char *methods)
 {
-    const char *origin = origin_of(rq);
-    const char *allow = allowed_origin(&rq->srv->opt, origin);
-    if (!allow)
-        return serve_reply_fail(rq, 403, "permission_error", "origin_not_allowed",
-                                "cross-origin requests from '%.200s' are not allowed (start the server with "
-                                "--cors-origin ORIGIN)",
-                                origin && *origin ? origin : "(no Origin header)");
-    const char *want = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+    if (!allowed_origin(o, origin_of(conn)))
+        return NULL;
+    const char *want = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r)
-        return MHD_NO;
-    serve_cors_headers(rq, r);
+        return NULL;
+    serve_cors_headers(o, conn, r);
     MHD_add_response_header(r, "Access-Control-Allow-Methods", methods);
     MHD_add_response_header(r, "Access-Control-Allow-Headers",
                             want && plain_header_list(want) ? want : "Authorization, Content-Type");
@@ -83,11 +78,5 @@ int serve_cors_preflight(serve_request *rq, const char *methods)
     char allow_hdr[64];
     snprintf(allow_hdr, sizeof allow_hdr, "%s, OPTIONS", methods);
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow_hdr);
-    int ret = MHD_queue_response(rq->conn, MHD_HTTP_NO_CONTENT, r);
-    MHD_destroy_response(r);
-    if (ret == MHD_YES) {
-        rq->status = 204;
-        rq->answered = 1;
-    }
-    return ret;
+    return r;
 }

@@ -62,9 +62,22 @@ static int find_route(const char *path, const char *method, const route_def **r)
     return 404;
 }
 
-const char *serve_route_allow(const route_def *r)
+/* A CORS preflight on a route whose methods are `methods`: 204 with the Access-Control headers, or 403 for an
+ * origin not allowed (serve_cors.c decides). */
+static int preflight(serve_request *rq, const char *methods)
 {
-    return r && !strcmp(r->method, "GET") ? "GET, HEAD" : r ? r->method : "";
+    const char *origin = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Origin");
+    struct MHD_Response *r = serve_cors_preflight(&rq->srv->opt, rq->conn, methods);
+    if (!r)
+        return serve_reply_fail(rq, 403, "permission_error", "origin_not_allowed",
+                                "cross-origin requests from '%.200s' are not allowed (start the server with "
+                                "--cors-origin ORIGIN)",
+                                origin && *origin ? origin : "(no Origin header)");
+    int ret = MHD_queue_response(rq->conn, MHD_HTTP_NO_CONTENT, r);
+    MHD_destroy_response(r);
+    if (ret == MHD_YES)
+        serve_request_set_status(rq, 204);
+    return ret;
 }
 
 /* The first call: route, check the key and the announced body size. Returns 1 when the request was answered. */
@@ -73,9 +86,9 @@ static int on_headers(serve_request *rq, const char *url, const char *method)
     int code = find_route(url, method, &rq->route);
     if (!strcmp(method, "OPTIONS") && rq->srv->opt.n_cors) { /* a CORS preflight: no key asked */
         if (code == 405)
-            return serve_cors_preflight(rq, serve_route_allow(rq->route)), 1;
+            return preflight(rq, serve_route_allow(rq->route)), 1;
         if (code == 404 && strncmp(url, "/v1/", 4) && serve_static_exists(url))
-            return serve_cors_preflight(rq, "GET, HEAD"), 1;
+            return preflight(rq, "GET, HEAD"), 1;
     }
     if (code == 405)
         return serve_reply_fail(rq, 405, "invalid_request_error", NULL, "%s %s: method not allowed (use %s)",

@@ -75,6 +75,11 @@ int serve_client_gone(serve_request *rq)
 /* ---------------------------------------------------------------------------------------------------------
  * Replies
  * ------------------------------------------------------------------------------------------------------- */
+const char *serve_route_allow(const route_def *r)
+{
+    return r && !strcmp(r->method, "GET") ? "GET, HEAD" : r ? r->method : "";
+}
+
 int serve_reply_text(serve_request *rq, int status, const char *content_type, char *body)
 {
     if (!body) {
@@ -97,7 +102,7 @@ int serve_reply_text(serve_request *rq, int status, const char *content_type, ch
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405 && rq->route)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, serve_route_allow(rq->route));
-    serve_cors_headers(rq, r);
+    serve_cors_headers(&rq->srv->opt, rq->conn, r);
     int ret = MHD_queue_response(rq->conn, (unsigned)status, r);
     MHD_destroy_response(r);
     if (ret == MHD_YES) {

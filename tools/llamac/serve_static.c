@@ -35,7 +35,7 @@ int serve_static(serve_request *rq, const char *method, const char *path)
     add_header(r, MHD_HTTP_HEADER_ALLOW, a.allow);
     add_header(r, "Content-Security-Policy", a.content_security_policy);
     add_header(r, "X-Content-Type-Options", a.content_type_options);
-    serve_cors_headers(rq, r);
+    serve_cors_headers(&serve_request_server(rq)->opt, c, r);
     int ret = MHD_queue_response(c, (unsigned)a.status, r);
     MHD_destroy_response(r);
     serve_request_set_status(rq, a.status);
