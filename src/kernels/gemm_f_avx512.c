@@ -63,7 +63,7 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < T; j++)
-            acc[i][j] = k0 ? save[i * T + j] : _mm512_setzero_ps();
+            acc[i][j] = k0 && save ? save[i * T + j] : _mm512_setzero_ps();
     const int64_t n = g->n, nfull = n & ~(int64_t)15;
     const int esz = wt == WF32 ? 4 : 2;
     const int64_t kend = k1 < nfull ? k1 : nfull;
@@ -99,7 +99,7 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
                 acc[i][j] = _mm512_fmadd_ps(w[i], a, acc[i][j]);
         }
     }
-    if (k1 < n) {
+    if (k1 < n && save) { /* decode tiles pass save = NULL with k1 = n */
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
@@ -154,7 +154,7 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
         for (int j = 0; j < T; j++)
-            acc[i][j] = k0 ? save[i * T + j] : _mm512_setzero_ps();
+            acc[i][j] = k0 && save ? save[i * T + j] : _mm512_setzero_ps();
     const int64_t n = g->n, nfull = n & ~(int64_t)31;
     const int64_t kend = k1 < nfull ? k1 : nfull;
     for (int64_t k = k0; k < kend; k += 32) {
@@ -188,7 +188,7 @@ AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, in
                 acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
         }
     }
-    if (k1 < n) {
+    if (k1 < n && save) { /* decode tiles pass save = NULL with k1 = n */
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 8
