@@ -18,16 +18,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "core/ops.h"
 #include "kernels/kernels.h"
 #include "util/threadpool.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* CPU time of the calling thread: with -t 1 it excludes the time other processes held the core */
 static double cpu_now(void)
@@ -35,12 +29,6 @@ static double cpu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct job {
@@ -141,18 +129,18 @@ int main(int argc, char **argv)
              q, out, scores};
     double check = 0;
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-        double t0 = now(), c0 = cpu_now();
+        double t0 = bench_now(), c0 = cpu_now();
         for (int l = 0; l < n_layer; l++) {
             j.layer = l;
             lc_pool_run(pool, attn_task, &j, n_head_kv);
         }
-        double t = (now() - t0) * 1e3, c = (cpu_now() - c0) * 1e3;
+        double t = (bench_now() - t0) * 1e3, c = (cpu_now() - c0) * 1e3;
         if (r >= 0)
             ms[r] = t, cms[r] = c;
         check += out[0];
     }
-    qsort(ms, (size_t)reps, sizeof(double), cmp_double);
-    qsort(cms, (size_t)reps, sizeof(double), cmp_double);
+    qsort(ms, (size_t)reps, sizeof(double), bench_cmp_double);
+    qsort(cms, (size_t)reps, sizeof(double), bench_cmp_double);
     const double kv_bytes = (double)n_layer * n_head_kv * depth * hd * esize * 2;
     printf("attention %s: %d layers x %d KV heads x %d query heads, hd %d, depth %d, %s KV, blocks of %d%s, "
            "%d threads\n",

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 static const char *WORDS[] = {"time",    "light",  "river",  "stone",   "garden", "market",  "letter", "window",
                               "mountain", "music", "winter", "harbor",  "forest", "silver",  "engine", "story",
                               "village", "candle", "thunder", "paper",  "island", "bridge",  "orchard", "lantern"};
@@ -48,13 +50,6 @@ typedef struct conn {
     long text_events, usage_tokens;
     char finish[32];
 } conn;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static struct sockaddr_storage g_addr;
 static socklen_t g_addr_len;
@@ -90,7 +85,7 @@ static int start(conn *k, int client, int request)
         return -1;
     int one = 1;
     setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    k->t_start = now_s();
+    k->t_start = bench_now();
     if (connect(k->fd, (struct sockaddr *)&g_addr, g_addr_len) != 0)
         return -1;
     return 0;
@@ -104,7 +99,7 @@ static void report(conn *k, const char *error)
         printf("{\"ttft\": %.6f, \"tokens\": %ld, \"t_first\": %.6f, \"t_last\": %.6f, \"t_start\": %.6f, "
                "\"t_end\": %.6f, \"finish\": \"%s\"}\n",
                k->t_first - k->t_start, k->usage_tokens > 0 ? k->usage_tokens : k->text_events, k->t_first,
-               k->t_last, k->t_start, now_s(), k->finish);
+               k->t_last, k->t_start, bench_now(), k->finish);
     fflush(stdout);
 }
 
@@ -245,7 +240,7 @@ int main(int argc, char **argv)
             perror("poll");
             return 1;
         }
-        const double t = now_s();
+        const double t = bench_now();
         for (int c = 0; c < n_clients; c++) {
             conn *k = &cs[c];
             if (k->fd < 0 || !pf[c].revents)

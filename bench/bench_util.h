@@ -27,6 +27,13 @@ static inline double bench_cpu_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* qsort comparator for doubles in increasing order */
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* a kB field of /proc/self/status ("VmRSS:", "VmHWM:"), or -1 */
 static inline long bench_status_kib(const char *key)
 {
