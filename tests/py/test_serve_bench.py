@@ -1,7 +1,7 @@
 """test_serve_bench.py — bench/serve_bench.py keeps working (a smoke run on a tiny model; no timing is asserted):
 it starts `llamac serve` itself, or measures one already running (--url), with the C load generator
 (bench_serve_load) or Python client threads, and prints a markdown table with a row
-per client count whose figures are all positive numbers.
+per client count whose throughputs are positive and whose TTFTs are ordered (p50 <= p99).
 """
 import os
 import re
@@ -27,7 +27,8 @@ def run_bench(args):
             rows[int(m.group(1))] = [float(x) for x in m.group(2).split("|")]
     check(sorted(rows) == [1, 3], f"table rows {sorted(rows)}:\n{r.stdout}")
     for n, vals in rows.items():
-        check(len(vals) == 4 and all(v > 0 for v in vals), f"{n} clients: {vals}")
+        # throughputs are positive; TTFTs are printed in seconds to 2 decimals, so a tiny model's may read 0.00
+        check(len(vals) == 4 and vals[0] > 0 and vals[3] > 0 and 0 <= vals[1] <= vals[2], f"{n} clients: {vals}")
     return r.stdout
 
 
