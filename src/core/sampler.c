@@ -2,7 +2,8 @@
  * sampler.c — token sampling: logit bias -> penalties (repetition, presence, frequency) -> top-k -> temperature
  * -> softmax -> min-p -> top-p -> draw, with a seeded xoshiro256** generator; log-probabilities of the raw
  * logits for the OpenAI API. Candidates are ordered by (logit desc, id asc), so equal inputs give equal choices
- * on every machine.
+ * on every machine. The softmax's exponentials come from lc_kernels.exp_shifted (util/exp_nonpos.h in SIMD,
+ * the same bits on every CPU): over a 128k vocabulary libm's exp, one call per token, cost ~1 ms per draw.
  *
  * Invariants: the sampler owns its copy of the logit bias (p.logit_bias points into it); cnt[] is all zero
  * between calls (the penalty pass sets and clears only the entries of the tokens in the window), so the work
@@ -14,6 +15,8 @@
 #include <string.h>
 
 #include "llamac.h"
+#include "kernels/quant.h"
+#include "util/exp_nonpos.h"
 
 typedef struct cand {
     int32_t id;
@@ -25,6 +28,8 @@ struct llamac_sampler {
     llamac_sampler_params p;  /* p.logit_bias points to bias */
     int n_vocab;
     cand *c;                  /* [n_vocab] scratch candidates */
+    float *w;                 /* [n_vocab] scratch logits after bias and penalties (NaN -> -infinity) */
+    double *pd;               /* [n_vocab] scratch unnormalized probabilities, in id order */
     int32_t *cnt;             /* [n_vocab] scratch occurrence counts, all zero between calls */
     llamac_logit_bias *bias;  /* [p.n_logit_bias] owned copy, or NULL */
     int32_t *hist;            /* ring of the last repeat_last_n accepted tokens */
@@ -123,6 +128,8 @@ static llamac_sampler *alloc_sampler(const llamac_sampler_params *p, int n_vocab
     s->p = *p;
     s->n_vocab = n_vocab;
     s->c = malloc((size_t)n_vocab * sizeof *s->c);
+    s->w = malloc((size_t)n_vocab * sizeof *s->w);
+    s->pd = malloc((size_t)n_vocab * sizeof *s->pd);
     s->cnt = calloc((size_t)n_vocab, sizeof *s->cnt);
     s->hist = malloc((size_t)(p->repeat_last_n ? p->repeat_last_n : 1) * sizeof *s->hist);
     if (p->n_logit_bias > 0) {
@@ -131,7 +138,7 @@ static llamac_sampler *alloc_sampler(const llamac_sampler_params *p, int n_vocab
             memcpy(s->bias, p->logit_bias, (size_t)p->n_logit_bias * sizeof *s->bias);
     }
     s->p.logit_bias = s->bias;
-    if (!s->c || !s->cnt || !s->hist || (p->n_logit_bias > 0 && !s->bias)) {
+    if (!s->c || !s->w || !s->pd || !s->cnt || !s->hist || (p->n_logit_bias > 0 && !s->bias)) {
         llamac_sampler_free(s);
         return NULL;
     }
@@ -180,6 +187,8 @@ void llamac_sampler_free(llamac_sampler *s)
     if (!s)
         return;
     free(s->c);
+    free(s->w);
+    free(s->pd);
     free(s->cnt);
     free(s->bias);
     free(s->hist);
@@ -196,14 +205,14 @@ void llamac_sampler_accept(llamac_sampler *s, int32_t token)
         s->hist_n++;
 }
 
-/* Adds the logit bias, then the penalties of the tokens in the window, to the candidates c[i] = logits[i]:
+/* Adds the logit bias, then the penalties of the tokens in the window, to w[i] = logits[i]:
  * repetition (divides a positive logit, multiplies a negative one), then presence and frequency
  * (logit -= presence * (count > 0) + frequency * count). Touches only the biased and the window's tokens. */
-static void bias_and_penalize(llamac_sampler *s, cand *c)
+static void bias_and_penalize(llamac_sampler *s, float *w)
 {
     const int n = s->n_vocab;
     for (int i = 0; i < s->p.n_logit_bias; i++)
-        c[s->bias[i].token].logit += s->bias[i].bias;
+        w[s->bias[i].token] += s->bias[i].bias;
     const float rp = s->p.repeat_penalty, pp = s->p.presence_penalty, fp = s->p.frequency_penalty;
     if (rp == 1.0f && pp == 0.0f && fp == 0.0f)
         return;
@@ -218,11 +227,11 @@ static void bias_and_penalize(llamac_sampler *s, cand *c)
         int32_t t = s->hist[h];
         if (t < 0 || t >= n || cnt[t] == 0)
             continue;
-        float l = c[t].logit;
+        float l = w[t];
         if (rp != 1.0f)
             l = l > 0 ? l / rp : l * rp;
         l -= pp + fp * (float)cnt[t];
-        c[t].logit = l;
+        w[t] = l;
         cnt[t] = 0;
     }
 }
@@ -287,49 +296,11 @@ static int32_t argmax_raw(const float *logits, int n)
     return best;
 }
 
-int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
+/* min-p (unless applied already), top-p and the draw over the candidates c[0..m) whose p are set (sum = their
+ * total; sorted: c is in (logit desc, id asc) order already). */
+static int32_t draw_candidates(llamac_sampler *s, cand *c, int m, double sum, int sorted, int min_p_done)
 {
-    if (!s || !logits)
-        return -1;
-    const int n = s->n_vocab;
-    if (s->p.temperature <= 0.0f && s->p.n_logit_bias == 0 && s->p.repeat_penalty == 1.0f &&
-        s->p.presence_penalty == 0.0f && s->p.frequency_penalty == 0.0f)
-        return argmax_raw(logits, n);
-    cand *c = s->c;
-    for (int i = 0; i < n; i++) {
-        c[i].id = i;
-        c[i].logit = logits[i];
-    }
-    bias_and_penalize(s, c);
-    /* NaN logits never win */
-    for (int i = 0; i < n; i++)
-        if (c[i].logit != c[i].logit)
-            c[i].logit = -INFINITY;
-    if (s->p.temperature <= 0.0f) {
-        int best = 0;
-        for (int i = 1; i < n; i++)
-            if (better(&c[i], &c[best]))
-                best = i;
-        return c[best].id;
-    }
-    int m = n, sorted = 0;
-    if (s->p.top_k > 0 && s->p.top_k < n) {
-        m = s->p.top_k;
-        top_k(c, n, m);
-        sorted = 1;
-    }
-    double mx = -INFINITY;
-    for (int i = 0; i < m; i++)
-        if (c[i].logit > mx)
-            mx = c[i].logit;
-    if (mx == -INFINITY)
-        return c[0].id;
-    double sum = 0;
-    for (int i = 0; i < m; i++) {
-        c[i].p = exp(((double)c[i].logit - mx) / s->p.temperature);
-        sum += c[i].p;
-    }
-    if (s->p.min_p > 0.0f) {
+    if (s->p.min_p > 0.0f && !min_p_done) {
         /* the largest p is exp(0) = 1 before normalization */
         int k = 0;
         for (int i = 0; i < m; i++)
@@ -373,6 +344,126 @@ int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
     return c[last].id;
 }
 
+/* The sum of v[0..n) in a fixed order (four interleaved partial sums, then added in order): the same on every
+ * machine, and four times shorter a dependency chain than one running sum. */
+static double sum4(const double *v, int n)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += v[i];
+        a1 += v[i + 1];
+        a2 += v[i + 2];
+        a3 += v[i + 3];
+    }
+    for (; i < n; i++)
+        a0 += v[i];
+    return (a0 + a1) + (a2 + a3);
+}
+
+/* Sampling over the whole vocabulary (no top-k), w = the adjusted logits, mx their maximum (finite). The
+ * probabilities are computed once into pd, in id order, without building n candidates: min-p is a threshold
+ * on pd; without top-p the draw walks pd in id order; with top-p only the tokens whose logit is within 20 x
+ * temperature of the best (p >= e^-20 of the best's) become candidates when their mass already holds top_p of
+ * the total, else every token does. The nucleus is a prefix of the (logit desc, id asc) order, and so is that
+ * set, so the nucleus found in it is the one the whole vocabulary gives. */
+static int32_t sample_vocab(llamac_sampler *s, const float *w, float mx)
+{
+    const int n = s->n_vocab;
+    double *pd = s->pd;
+    lc_kernels_get()->exp_shifted(pd, w, n, (double)mx, 1.0 / (double)s->p.temperature);
+    const double min_p = s->p.min_p > 0.0f ? (double)s->p.min_p : 0.0;
+    double sum;
+    if (min_p > 0) {
+        for (int i = 0; i < n; i++)
+            if (pd[i] < min_p)
+                pd[i] = 0; /* dropped: a zero is never drawn */
+    }
+    sum = sum4(pd, n);
+    if (s->p.top_p >= 1.0f) {
+        double r = next_unit(s->rng) * sum, acc = 0;
+        int last = 0;
+        for (int i = 0; i < n; i++) {
+            acc += pd[i];
+            if (r < acc)
+                return i;
+            if (pd[i] > 0)
+                last = i;
+        }
+        return last;
+    }
+    const double limit = s->p.top_p * sum;
+    const float w_cut = mx - 20.0f * s->p.temperature;
+    cand *c = s->c;
+    int m = 0;
+    double mass = 0;
+    for (int i = 0; i < n; i++)
+        if (w[i] >= w_cut && pd[i] > 0) {
+            c[m].id = i;
+            c[m].logit = w[i];
+            c[m].p = pd[i];
+            mass += pd[i];
+            m++;
+        }
+    /* margin: the nucleus loop sums the same values in another order */
+    if (!(mass > limit * (1.0 + 1e-9))) {
+        m = 0;
+        for (int i = 0; i < n; i++)
+            if (pd[i] > 0) {
+                c[m].id = i;
+                c[m].logit = w[i];
+                c[m].p = pd[i];
+                m++;
+            }
+    }
+    if (m == 0)
+        return 0;
+    return draw_candidates(s, c, m, sum, 0, 1); /* min-p is applied already (pd zeroed) */
+}
+
+int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
+{
+    if (!s || !logits)
+        return -1;
+    const int n = s->n_vocab;
+    if (s->p.temperature <= 0.0f && s->p.n_logit_bias == 0 && s->p.repeat_penalty == 1.0f &&
+        s->p.presence_penalty == 0.0f && s->p.frequency_penalty == 0.0f)
+        return argmax_raw(logits, n);
+    float *w = s->w;
+    memcpy(w, logits, (size_t)n * sizeof *w);
+    bias_and_penalize(s, w);
+    /* NaN logits never win; the first largest logit (ties: the smaller id) */
+    float mx = -INFINITY;
+    int best = 0;
+    for (int i = 0; i < n; i++) {
+        if (w[i] != w[i])
+            w[i] = -INFINITY;
+        if (w[i] > mx) {
+            mx = w[i];
+            best = i;
+        }
+    }
+    if (s->p.temperature <= 0.0f || mx == -INFINITY)
+        return best;
+    if (mx == INFINITY) /* a +infinity logit (an overflowed model): the first one is certain */
+        return best;
+    if (!(s->p.top_k > 0 && s->p.top_k < n))
+        return sample_vocab(s, w, mx);
+    cand *c = s->c;
+    for (int i = 0; i < n; i++) {
+        c[i].id = i;
+        c[i].logit = w[i];
+    }
+    const int m = s->p.top_k;
+    top_k(c, n, m);
+    double sum = 0;
+    for (int i = 0; i < m; i++) {
+        c[i].p = lc_exp_nonpos(((double)c[i].logit - (double)mx) * (1.0 / (double)s->p.temperature));
+        sum += c[i].p;
+    }
+    return draw_candidates(s, c, m, sum, 1, 0);
+}
+
 /* The raw logit as a double; NaN counts as -infinity, as in sampling. */
 static double raw_logit(const float *logits, int i)
 {
@@ -413,7 +504,7 @@ int32_t llamac_sampler_sample_logprobs(llamac_sampler *s, const float *logits, i
         n_top = 0;
     if (n_top > LLAMAC_MAX_TOP_LOGPROBS)
         n_top = LLAMAC_MAX_TOP_LOGPROBS;
-    /* log-softmax in double, reduced in index order: the same numbers on every machine and thread count */
+    /* log-softmax in double, reduced in a fixed order: the same numbers on every machine and thread count */
     double mx = -INFINITY, val[LLAMAC_MAX_TOP_LOGPROBS];
     int have = 0, want = n_top < n ? n_top : n;
     for (int i = 0; i < n; i++) {
@@ -424,11 +515,11 @@ int32_t llamac_sampler_sample_logprobs(llamac_sampler *s, const float *logits, i
             keep_top(top, val, &have, want, i, l);
     }
     double log_z = -INFINITY;
-    if (mx > -INFINITY) {
-        double sum = 0;
-        for (int i = 0; i < n; i++)
-            sum += exp(raw_logit(logits, i) - mx);
-        log_z = mx + log(sum);
+    if (mx == INFINITY) {
+        log_z = INFINITY;
+    } else if (mx > -INFINITY) {
+        lc_kernels_get()->exp_shifted(s->pd, logits, n, mx, 1.0); /* NaN -> 0, as -infinity */
+        log_z = mx + log(sum4(s->pd, n));
     }
     for (int k = 0; k < have; k++)
         top[k].logprob = logprob(val[k], log_z);

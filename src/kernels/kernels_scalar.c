@@ -88,4 +88,5 @@ void lc_kernels_init_scalar(lc_kernels *k)
     k->rmsnorm = lc_rmsnorm;
     k->swiglu = lc_swiglu;
     k->attention = lc_attention;
+    k->exp_shifted = lc_exp_shifted;
 }

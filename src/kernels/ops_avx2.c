@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/ops_ref.h"
 
 #define AINL static inline __attribute__((always_inline))
 
@@ -277,8 +278,43 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
     }
 }
 
+/* lc_exp_shifted with 4 doubles per step: util/exp_nonpos.h's operations in its order (mul and add, never
+ * fused), so the same bits */
+static void exp_shifted(double *y, const float *x, int64_t n, double shift, double scale)
+{
+    const __m256d vs = _mm256_set1_pd(shift), vc = _mm256_set1_pd(scale), lim = _mm256_set1_pd(-708.0),
+                  sh = _mm256_set1_pd(0x1.8p52);
+#define C(v) _mm256_set1_pd(v)
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vs), vc);
+        const __m256d live = _mm256_cmp_pd(v, lim, _CMP_GT_OQ);
+        v = _mm256_blendv_pd(lim, v, live);
+        const __m256d t = _mm256_add_pd(_mm256_mul_pd(v, C(0x1.71547652b82fep0)), sh);
+        const __m256d k = _mm256_sub_pd(t, sh);
+        __m256d r = _mm256_sub_pd(v, _mm256_mul_pd(k, C(0x1.62e42fee00000p-1)));
+        r = _mm256_sub_pd(r, _mm256_mul_pd(k, C(0x1.a39ef35793c76p-33)));
+        const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2), r8 = _mm256_mul_pd(r4, r4);
+        const __m256d a0 = _mm256_add_pd(C(1.0), r), a1 = _mm256_add_pd(C(0.5), _mm256_mul_pd(r, C(1.0 / 6.0))),
+                      a2 = _mm256_add_pd(C(1.0 / 24.0), _mm256_mul_pd(r, C(1.0 / 120.0))),
+                      a3 = _mm256_add_pd(C(1.0 / 720.0), _mm256_mul_pd(r, C(1.0 / 5040.0))),
+                      a4 = _mm256_add_pd(C(1.0 / 40320.0), _mm256_mul_pd(r, C(1.0 / 362880.0))),
+                      a5 = _mm256_add_pd(C(1.0 / 3628800.0), _mm256_mul_pd(r, C(1.0 / 39916800.0))),
+                      a6 = _mm256_add_pd(C(1.0 / 479001600.0), _mm256_mul_pd(r, C(1.0 / 6227020800.0)));
+        const __m256d b0 = _mm256_add_pd(a0, _mm256_mul_pd(r2, a1)), b1 = _mm256_add_pd(a2, _mm256_mul_pd(r2, a3)),
+                      b2 = _mm256_add_pd(a4, _mm256_mul_pd(r2, a5));
+        const __m256d c0 = _mm256_add_pd(b0, _mm256_mul_pd(r4, b1)), c1 = _mm256_add_pd(b2, _mm256_mul_pd(r4, a6));
+        const __m256d p = _mm256_add_pd(c0, _mm256_mul_pd(r8, c1));
+        const __m256i b = _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(1023)), 52);
+        _mm256_storeu_pd(y + i, _mm256_and_pd(live, _mm256_mul_pd(p, _mm256_castsi256_pd(b))));
+    }
+#undef C
+    lc_exp_shifted(y + i, x + i, n - i, shift, scale);
+}
+
 void lc_init_ops_avx2(lc_kernels *k)
 {
+    k->exp_shifted = exp_shifted;
     k->rmsnorm = rmsnorm;
     k->swiglu = swiglu;
     k->attention = attention;

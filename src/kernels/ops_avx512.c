@@ -371,8 +371,42 @@ static void attention(float *out, const float *q, int n_q, const lc_kv_view *kv,
         values_pass_any(scores + (int64_t)h * n_pos, n_pos, kv, head_dim, out + (int64_t)h * head_dim, inv[h]);
 }
 
+/* lc_exp_shifted with 8 doubles per step: util/exp_nonpos.h's operations in its order (mul and add, never
+ * fused), so the same bits */
+static void exp_shifted(double *y, const float *x, int64_t n, double shift, double scale)
+{
+    const __m512d vs = _mm512_set1_pd(shift), vc = _mm512_set1_pd(scale), lim = _mm512_set1_pd(-708.0),
+                  sh = _mm512_set1_pd(0x1.8p52);
+#define C(v) _mm512_set1_pd(v)
+    for (int64_t i = 0; i < n; i += 8) {
+        const __mmask8 m = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1u);
+        __m512d v = _mm512_mul_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i)), vs), vc);
+        const __mmask8 live = _mm512_cmp_pd_mask(v, lim, _CMP_GT_OQ);
+        v = _mm512_mask_blend_pd(live, lim, v);
+        const __m512d t = _mm512_add_pd(_mm512_mul_pd(v, C(0x1.71547652b82fep0)), sh);
+        const __m512d k = _mm512_sub_pd(t, sh);
+        __m512d r = _mm512_sub_pd(v, _mm512_mul_pd(k, C(0x1.62e42fee00000p-1)));
+        r = _mm512_sub_pd(r, _mm512_mul_pd(k, C(0x1.a39ef35793c76p-33)));
+        const __m512d r2 = _mm512_mul_pd(r, r), r4 = _mm512_mul_pd(r2, r2), r8 = _mm512_mul_pd(r4, r4);
+        const __m512d a0 = _mm512_add_pd(C(1.0), r), a1 = _mm512_add_pd(C(0.5), _mm512_mul_pd(r, C(1.0 / 6.0))),
+                      a2 = _mm512_add_pd(C(1.0 / 24.0), _mm512_mul_pd(r, C(1.0 / 120.0))),
+                      a3 = _mm512_add_pd(C(1.0 / 720.0), _mm512_mul_pd(r, C(1.0 / 5040.0))),
+                      a4 = _mm512_add_pd(C(1.0 / 40320.0), _mm512_mul_pd(r, C(1.0 / 362880.0))),
+                      a5 = _mm512_add_pd(C(1.0 / 3628800.0), _mm512_mul_pd(r, C(1.0 / 39916800.0))),
+                      a6 = _mm512_add_pd(C(1.0 / 479001600.0), _mm512_mul_pd(r, C(1.0 / 6227020800.0)));
+        const __m512d b0 = _mm512_add_pd(a0, _mm512_mul_pd(r2, a1)), b1 = _mm512_add_pd(a2, _mm512_mul_pd(r2, a3)),
+                      b2 = _mm512_add_pd(a4, _mm512_mul_pd(r2, a5));
+        const __m512d c0 = _mm512_add_pd(b0, _mm512_mul_pd(r4, b1)), c1 = _mm512_add_pd(b2, _mm512_mul_pd(r4, a6));
+        const __m512d p = _mm512_add_pd(c0, _mm512_mul_pd(r8, c1));
+        const __m512i b = _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(1023)), 52);
+        _mm512_mask_storeu_pd(y + i, m, _mm512_maskz_mul_pd(live, p, _mm512_castsi512_pd(b)));
+    }
+#undef C
+}
+
 void lc_init_ops_avx512(lc_kernels *k)
 {
+    k->exp_shifted = exp_shifted;
     k->rmsnorm = rmsnorm;
     k->swiglu = swiglu;
     k->attention = attention;

@@ -8,6 +8,13 @@
 #include <math.h>
 
 #include "kernels/quant.h"
+#include "util/exp_nonpos.h"
+
+void lc_exp_shifted(double *y, const float *x, int64_t n, double shift, double scale)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = lc_exp_nonpos(((double)x[i] - shift) * scale);
+}
 
 void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
 {

@@ -10,6 +10,8 @@
 
 /* y[i] = x[i] / sqrt(mean(x^2) + eps) * w[i], i < n. The sum of squares is accumulated in double. */
 void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+/* y[i] = lc_exp_nonpos(((double)x[i] - shift) * scale): the reference of lc_kernels.exp_shifted */
+void lc_exp_shifted(double *y, const float *x, int64_t n, double shift, double scale);
 
 /* h[i] = silu(g[i]) * u[i] */
 void lc_swiglu(float *h, const float *g, const float *u, int64_t n);

@@ -206,6 +206,10 @@ typedef struct lc_kernels {
     /* causal attention of n_q query heads sharing one KV head over cached positions 0..n_pos-1 (ops_ref.h) */
     void (*attention)(float *out, const float *q, int n_q, const lc_kv_view *kv, int n_pos, int head_dim,
                       float *scores);
+    /* y[i] = lc_exp_nonpos(((double)x[i] - shift) * scale) (util/exp_nonpos.h; x[i] <= shift, scale > 0): the
+     * sampler's softmax over the vocabulary. Every table gives the scalar function's bits (the same operations
+     * in the same order, no FMA), so a draw does not depend on the CPU. */
+    void (*exp_shifted)(double *y, const float *x, int64_t n, double shift, double scale);
 } lc_kernels;
 
 /* The table for this CPU, chosen on first call (thread-safe); LLAMAC_KERNELS=scalar|avx2|avx512 forces a path

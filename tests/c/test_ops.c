@@ -6,6 +6,8 @@
  *     bounds of the reference; the avx2 and avx512 tables bit-identical; attention of n_q heads at once
  *     bit-identical to one head at a time (heads never influence each other); attention over a paged KV view
  *     (blocks of 16..4096 positions in scattered order) bit-identical to the same rows stored contiguously
+ *   - exp_shifted (the sampler's softmax): every table bit-identical to the scalar reference, which is within
+ *     5e-16 relative (2 ulp) of libm's exp over [-708, 0]
  */
 #include <math.h>
 #include <stdint.h>
@@ -230,6 +232,51 @@ static void test_attention(const lc_kernels *k, const lc_kernels *ref, const lc_
     }
 }
 
+/* exp_shifted: every table gives the scalar reference's bits (tails of 1..17, NaN, -infinity, the -708 cut),
+ * and the reference is within 5e-16 relative (2 ulp) of libm's exp over [-708, 0] */
+static void test_exp_shifted(const lc_kernels *k, const lc_kernels *ref)
+{
+    enum { N = 4099 };
+    float *x = malloc(N * sizeof *x);
+    double *y0 = malloc(N * sizeof *y0), *y1 = malloc(N * sizeof *y1);
+    const double shift = 3.25, scales[] = {1.0, 1.0 / 0.6, 1.0 / 0.01, 0.5};
+    for (int si = 0; si < 4; si++) {
+        const double scale = scales[si];
+        for (int i = 0; i < N; i++)
+            x[i] = (float)(shift - fabs((double)frand()) * 800.0 / scale * (i % 3 ? 0.05 : 1.0));
+        x[0] = (float)shift;
+        x[1] = NAN;
+        x[2] = -INFINITY;
+        x[3] = (float)(shift - 708.0 / scale);
+        x[4] = (float)(shift - 707.9 / scale);
+        for (int n = 1; n <= 17; n++) {
+            ref->exp_shifted(y0, x, n, shift, scale);
+            k->exp_shifted(y1, x, n, shift, scale);
+            CHECK(memcmp(y0, y1, (size_t)n * sizeof *y0) == 0, "%s exp_shifted n=%d scale %g: bits differ from scalar",
+                  k->name, n, scale);
+        }
+        ref->exp_shifted(y0, x, N, shift, scale);
+        k->exp_shifted(y1, x, N, shift, scale);
+        CHECK(memcmp(y0, y1, N * sizeof *y0) == 0, "%s exp_shifted scale %g: bits differ from scalar", k->name, scale);
+        CHECK(y0[0] == 1.0 && y0[1] == 0.0 && y0[2] == 0.0, "exp_shifted: exp(0) %g, NaN -> %g, -inf -> %g", y0[0],
+              y0[1], y0[2]);
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            const double v = ((double)x[i] - shift) * scale;
+            if (v > -708.0) {
+                const double e = exp(v), rel = fabs(y0[i] - e) / e;
+                worst = rel > worst ? rel : worst;
+            } else {
+                CHECK(y0[i] == 0.0, "exp_shifted(%g) = %g below the cut", v, y0[i]);
+            }
+        }
+        CHECK(worst < 5e-16, "exp_shifted scale %g: relative error %g against libm", scale, worst);
+    }
+    free(x);
+    free(y0);
+    free(y1);
+}
+
 static void test_paths_agree(const lc_kernels *a, const lc_kernels *b)
 {
     const int64_t n = 4133;
@@ -258,15 +305,18 @@ int main(void)
     rnd_seed(0x2545F4914F6CDD1Dull);
     const lc_kernels *ref = lc_kernels_by_name("scalar");
     const lc_kernels *k2 = lc_kernels_by_name("avx2"), *k5 = lc_kernels_by_name("avx512");
+    test_exp_shifted(ref, ref); /* the reference's accuracy */
     if (k2) {
         test_exp("avx2", lc_avx2_exp);
         test_rmsnorm_swiglu(k2, ref);
         test_attention(k2, ref, NULL);
+        test_exp_shifted(k2, ref);
     }
     if (k5) {
         test_exp("avx512", lc_avx512_exp);
         test_rmsnorm_swiglu(k5, ref);
         test_attention(k5, ref, k2);
+        test_exp_shifted(k5, ref);
     }
     if (k2 && k5)
         test_paths_agree(k2, k5);
