@@ -1,12 +1,13 @@
 /*
  * bench_serve_load.c — a cheap load generator for bench/serve_bench.py: N clients, each streaming R completions
- * back to back from an OpenAI-compatible server (POST /v1/completions, "stream": true, greedy, ignore_eos,
+ * back to back from an OpenAI-compatible server (POST /v1/completions, "stream": true, ignore_eos,
  * max_tokens N, stream_options.include_usage), all from ONE thread with poll(), so on a small machine the load
  * generator takes little CPU from the server it measures (Python client threads parsing every event took a
  * visible share of 2 cores).
  *
- *   bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG
+ *   bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG [TEMPERATURE]
  *
+ * TEMPERATURE (default 0, greedy) > 0 samples, as OpenAI clients do by default (temperature 1).
  * Prompts are those of serve_bench.py ("[TAG c.r] " + prompt_for(c, r, words)). Prints one JSON object per
  * request on stdout: {"ttft", "tokens", "t_first", "t_last", "t_start", "t_end", "finish"} (seconds on the
  * monotonic clock, like Python's time.monotonic), or {"error": "..."}. tokens is the usage chunk's
@@ -54,6 +55,7 @@ typedef struct conn {
 static struct sockaddr_storage g_addr;
 static socklen_t g_addr_len;
 static int g_tokens, g_words;
+static double g_temperature; /* 0: greedy */
 static const char *g_tag, *g_host;
 
 static void prompt_for(int c, int r, char *out, size_t cap)
@@ -70,9 +72,9 @@ static int start(conn *k, int client, int request)
     char prompt[16384], body[20000];
     prompt_for(client, request, prompt, sizeof prompt);
     int bl = snprintf(body, sizeof body,
-                      "{\"prompt\": \"%s\", \"max_tokens\": %d, \"stream\": true, \"temperature\": 0, \"ignore_eos\": "
+                      "{\"prompt\": \"%s\", \"max_tokens\": %d, \"stream\": true, \"temperature\": %g, \"ignore_eos\": "
                       "true, \"stream_options\": {\"include_usage\": true}}",
-                      prompt, g_tokens);
+                      prompt, g_tokens, g_temperature);
     k->out = malloc((size_t)bl + 512);
     if (!k->out)
         return -1;
@@ -192,9 +194,17 @@ static int feed(conn *k, const char *b, size_t n, double t)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG\n");
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG [TEMPERATURE]\n");
         return 2;
+    }
+    if (argc == 9) {
+        char *end;
+        g_temperature = strtod(argv[8], &end);
+        if (*end || !(g_temperature >= 0 && g_temperature <= 2)) {
+            fprintf(stderr, "bench_serve_load: temperature %s is not a number in 0..2\n", argv[8]);
+            return 2;
+        }
     }
     g_host = argv[1];
     const int n_clients = atoi(argv[3]), n_requests = atoi(argv[4]);

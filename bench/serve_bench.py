@@ -5,12 +5,12 @@ side with upstream llama.cpp's llama-server on the same file, threads and client
     /usr/bin/python3 bench/make_models.py ~/models --shapes 1b --types Q4_K_M     # once: the 1B-shaped file
     /usr/bin/python3 bench/serve_bench.py -m ~/models/llama-3.2-1b-Q4_K_M.gguf [-t 2] [--clients 1,2,4,8,16]
         [-n 128] [--requests 2] [--prompt-words 48] [--parallel 16] [--ctx 1024] [--llamac build/llamac]
-        [--llama-server ../llama.cpp-peer/llama.cpp/build/bin/llama-server] [--np 8] [--tg]
+        [--llama-server ../llama.cpp-peer/llama.cpp/build/bin/llama-server] [--np 8] [--tg] [--temperature T]
     /usr/bin/python3 bench/serve_bench.py --url http://127.0.0.1:8080 [--clients ...]   # a server already running
 
 For each client count N, N clients each stream --requests completions (POST /v1/completions, "stream": true,
-max_tokens -n, ignore_eos, a different prompt per client and request, greedy) back to back, all from one C
-thread polling every stream (bench_serve_load, the default when built: the load generator shares the server's
+max_tokens -n, ignore_eos, a different prompt per client and request, greedy unless --temperature T) back to
+back, all from one C thread polling every stream (bench_serve_load, the default when built: the load generator shares the server's
 cores, so it must be cheap) or, with --client python, from one Python thread per client. Reported per N:
   agg tok/s     all generated tokens / wall time from the first request sent to the last stream ended
   TTFT p50/p99  request sent -> first token received, over every request
@@ -87,9 +87,10 @@ def wait_weights(host, port, limit_s=600):
     print(f"warning: the weights of {host}:{port} were not loaded after {limit_s} s", file=sys.stderr)
 
 
-def one_stream(host, port, prompt, n):
+def one_stream(host, port, prompt, n, temperature=0.0):
     """-> dict(ttft, tokens, t_first, t_last, t_start, t_end) for one streamed completion."""
-    body = json.dumps({"prompt": prompt, "max_tokens": n, "stream": True, "temperature": 0, "ignore_eos": True,
+    body = json.dumps({"prompt": prompt, "max_tokens": n, "stream": True, "temperature": temperature,
+                       "ignore_eos": True,
                        "stream_options": {"include_usage": True}})
     c = http.client.HTTPConnection(host, port, timeout=600)
     t_start = time.monotonic()
@@ -131,9 +132,10 @@ def one_stream(host, port, prompt, n):
                 t_end=t_end, finish=finish)
 
 
-def c_clients(load, host, port, n_clients, requests, n, words, tag):
+def c_clients(load, host, port, n_clients, requests, n, words, tag, temperature=0.0):
     """The same load from bench_serve_load (one C thread polling every connection): -> (results, errors)."""
-    r = subprocess.run([load, host, str(port), str(n_clients), str(requests), str(n), str(words), tag],
+    r = subprocess.run([load, host, str(port), str(n_clients), str(requests), str(n), str(words), tag,
+                        str(temperature)],
                        capture_output=True, text=True)
     results, errors = [], []
     for line in r.stdout.splitlines():
@@ -144,9 +146,9 @@ def c_clients(load, host, port, n_clients, requests, n, words, tag):
     return results, errors
 
 
-def run_clients(host, port, n_clients, requests, n, words, tag, load=None):
+def run_clients(host, port, n_clients, requests, n, words, tag, load=None, temperature=0.0):
     if load:
-        results, errors = c_clients(load, host, port, n_clients, requests, n, words, tag)
+        results, errors = c_clients(load, host, port, n_clients, requests, n, words, tag, temperature)
         return summarize(results, errors, n_clients, tag)
     results, errors = [], []
     lock = threading.Lock()
@@ -156,7 +158,7 @@ def run_clients(host, port, n_clients, requests, n, words, tag, load=None):
         barrier.wait()
         for ri in range(requests):
             try:
-                res = one_stream(host, port, f"[{tag} {ci}.{ri}] " + prompt_for(ci, ri, words), n)
+                res = one_stream(host, port, f"[{tag} {ci}.{ri}] " + prompt_for(ci, ri, words), n, temperature)
             except Exception as ex:  # noqa: BLE001 — reported
                 with lock:
                     errors.append(str(ex))
@@ -240,6 +242,8 @@ def main():
     ap.add_argument("-n", type=int, default=128, help="tokens generated per request")
     ap.add_argument("--requests", type=int, default=2, help="requests per client, back to back")
     ap.add_argument("--prompt-words", type=int, default=48)
+    ap.add_argument("--temperature", type=float, default=0.0,
+                    help="0 = greedy (default); OpenAI clients sample at 1 unless told otherwise")
     ap.add_argument("--parallel", type=int, default=16, help="llamac serve --parallel")
     ap.add_argument("--ctx", type=int, default=1024, help="positions per request (llamac --ctx; llama-server "
                                                            "-c is this x --np)")
@@ -296,7 +300,8 @@ def main():
         for n_clients in clients:
             row = {"clients": n_clients}
             for name, (host, port) in servers.items():
-                row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name, load)
+                row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name, load,
+                                        a.temperature)
                 r = row[name]
                 print(f"{name:12s} {n_clients:2d} clients: " + (
                     f"{r['agg']:.1f} tok/s, TTFT p50 {r['ttft50']:.2f} s p99 {r['ttft99']:.2f} s, "
@@ -317,7 +322,8 @@ def main():
         head += " agg ratio |"
         sep += " ---: |"
     print(f"\nmodel {a.model or a.url}, {a.threads} threads, {a.n} tokens per request, {a.requests} requests per "
-          f"client, prompts of {a.prompt_words} words, {a.client} load generator; llamac --parallel {a.parallel}"
+          f"client, prompts of {a.prompt_words} words, {a.client} load generator, temperature {a.temperature:g}; "
+          f"llamac --parallel {a.parallel}"
           + (f"; llama-server -np {a.np}" if a.llama_server else "") + "\n")
     print(head)
     print(sep)

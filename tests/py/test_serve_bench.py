@@ -34,9 +34,10 @@ def run_bench(args):
 
 def test_bench_starts_its_server():
     check(os.access(LOAD, os.X_OK), f"{LOAD} is not built")
-    out = run_bench(["-m", talk_model(), "--ctx", "128", "--client", "c", "--load", LOAD])
+    out = run_bench(["-m", talk_model(), "--ctx", "128", "--client", "c", "--load", LOAD, "--temperature", "0.8"])
     check("| clients | llamac agg tok/s |" in out, f"table header: {out}")
     check("c load generator" in out, f"the C load generator was not used: {out}")
+    check("temperature 0.8" in out, f"the sampling temperature is not reported: {out}")
 
 
 def test_bench_against_a_running_server():
