@@ -10,8 +10,9 @@ side with upstream llama.cpp's llama-server on the same file, threads and client
 
 For each client count N, N clients each stream --requests completions (POST /v1/completions, "stream": true,
 max_tokens -n, ignore_eos, a different prompt per client and request, greedy unless --temperature T) back to
-back, all from one C thread polling every stream (bench_serve_load, the default when built: the load generator shares the server's
-cores, so it must be cheap) or, with --client python, from one Python thread per client. Reported per N:
+back, all from one C thread polling every stream (bench_serve_load, the default when built: the load generator
+shares the server's cores, so it must be cheap) or, with --client python, from one Python thread per client.
+Reported per N:
   agg tok/s     all generated tokens / wall time from the first request sent to the last stream ended
   TTFT p50/p99  request sent -> first token received, over every request
   stream tok/s  per request: (tokens - 1) / (last token - first token), median over requests
