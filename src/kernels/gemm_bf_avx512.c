@@ -39,50 +39,74 @@ static void act_to_bf16(const float *x, void *y, int64_t n)
 }
 
 /* One tile: groups at w, w + gs, ... (G of them; vector m of a group at + 64 m), tokens t..t+T-1, pairs
- * [m0, m1) (all whole pairs of the activation rows). The accumulators start from +0 (m0 = 0) or from y, and
- * end in y; lane l of group i is output row rb + 16 i + l, written where mask[i] has bit l. */
+ * [m0, m1) (m0 a multiple of CH; m1 = ceil(n/2) at most, the pair past an odd n's whole pairs reading its
+ * activation as (element n - 1, +0)). Each piece of CH pairs is a chain from +0 in registers, then added to
+ * the output's total in y (the first piece is stored as the total); lane l of group i is output row
+ * rb + 16 i + l, written where mask[i] has bit l. */
+#define CH 16
 AINL void tile(const int G, const int T, const lc_gemm_args *g, const char *w, size_t gs, int64_t rb,
                const __mmask16 *mask, int64_t t, int64_t m0, int64_t m1, const int pf)
 {
-    const char *arow[8];
-    for (int j = 0; j < T; j++)
+    const char *arow[12];
+    float *yrow[12];
+    for (int j = 0; j < T; j++) {
         arow[j] = (const char *)g->a + (size_t)(t + j) * g->a_stride;
-    __m512 acc[8][8];
+        yrow[j] = g->y + (t + j) * g->ldy + rb;
+    }
+    const int64_t nw = g->n / 2;
+    for (int64_t c = m0; c < m1; c += CH) {
+        const int64_t ce = c + CH < m1 ? c + CH : m1, we = ce < nw ? ce : nw;
+        __m512 acc[8][12];
 #pragma GCC unroll 8
-    for (int i = 0; i < G; i++)
+        for (int i = 0; i < G; i++)
+#pragma GCC unroll 12
+            for (int j = 0; j < T; j++)
+                acc[i][j] = _mm512_setzero_ps();
+        for (int64_t m = c; m < we; m++) {
+            __m512bh wv[8];
+            if (pf && (m & 3) == 0) { /* decode: prefetch each group's stream 2 KiB ahead */
 #pragma GCC unroll 8
-        for (int j = 0; j < T; j++)
-            acc[i][j] = m0 ? _mm512_maskz_loadu_ps(mask[i], g->y + (t + j) * g->ldy + rb + 16 * i)
-                           : _mm512_setzero_ps();
-    for (int64_t m = m0; m < m1; m++) {
-        __m512bh wv[8];
-        if (pf && (m & 3) == 0) { /* decode: prefetch each group's stream 2 KiB ahead */
+                for (int i = 0; i < G; i++)
+                    _mm_prefetch(w + (size_t)i * gs + (size_t)m * 64 + 2048, _MM_HINT_T0);
+            }
 #pragma GCC unroll 8
             for (int i = 0; i < G; i++)
-                _mm_prefetch(w + (size_t)i * gs + (size_t)m * 64 + 2048, _MM_HINT_T0);
+                wv[i] = (__m512bh)_mm512_loadu_si512((const void *)(w + (size_t)i * gs + (size_t)m * 64));
+#pragma GCC unroll 12
+            for (int j = 0; j < T; j++) {
+                int32_t pair;
+                memcpy(&pair, arow[j] + 4 * m, 4);
+                __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
+#pragma GCC unroll 8
+                for (int i = 0; i < G; i++)
+                    acc[i][j] = _mm512_dpbf16_ps(acc[i][j], wv[i], a);
+            }
+        }
+        if (we < ce) { /* the last pair of an odd n (file layout only) */
+#pragma GCC unroll 8
+            for (int i = 0; i < G; i++) {
+                const __m512bh wv = (__m512bh)_mm512_loadu_si512((const void *)(w + (size_t)i * gs + (size_t)we * 64));
+#pragma GCC unroll 12
+                for (int j = 0; j < T; j++)
+                    acc[i][j] = _mm512_dpbf16_ps(
+                        acc[i][j], wv, (__m512bh)_mm512_set1_epi32(((const uint16_t *)arow[j])[g->n - 1]));
+            }
         }
 #pragma GCC unroll 8
         for (int i = 0; i < G; i++)
-            wv[i] = (__m512bh)_mm512_loadu_si512((const void *)(w + (size_t)i * gs + (size_t)m * 64));
-#pragma GCC unroll 8
-        for (int j = 0; j < T; j++) {
-            int32_t pair;
-            memcpy(&pair, arow[j] + 4 * m, 4);
-            __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
-#pragma GCC unroll 8
-            for (int i = 0; i < G; i++)
-                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], wv[i], a);
-        }
+#pragma GCC unroll 12
+            for (int j = 0; j < T; j++) {
+                float *y = yrow[j] + 16 * i;
+                __m512 v = c ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask[i], y), acc[i][j]) : acc[i][j];
+                _mm512_mask_storeu_ps(y, mask[i], v);
+            }
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < G; i++)
-#pragma GCC unroll 8
-        for (int j = 0; j < T; j++)
-            _mm512_mask_storeu_ps(g->y + (t + j) * g->ldy + rb + 16 * i, mask[i], acc[i][j]);
 }
 
+#ifndef GP
 #define GP 4 /* prefill tile: 4 groups (64 rows) x 6 tokens = 24 accumulators */
 #define TP 6
+#endif
 #define GD 8 /* decode tile: 8 groups x 1 token */
 
 NOINL void tile_pre(const lc_gemm_args *g, const char *w, size_t gs, int64_t rb, const __mmask16 *mk, int64_t t,
@@ -116,11 +140,19 @@ TILE_T(2)
 TILE_T(3)
 TILE_T(4)
 TILE_T(5)
+TILE_T(6)
+TILE_T(7)
+TILE_T(8)
+TILE_T(9)
+TILE_T(10)
+TILE_T(11)
 
 typedef void (*tile_fn)(const lc_gemm_args *, const char *, size_t, int64_t, const __mmask16 *, int64_t, int64_t,
                         int64_t);
-static const tile_fn g_tail4[TP] = {NULL, tile_g4t1, tile_g4t2, tile_g4t3, tile_g4t4, tile_g4t5};
-static const tile_fn g_tail1[TP] = {NULL, tile_g1t1, tile_g1t2, tile_g1t3, tile_g1t4, tile_g1t5};
+static const tile_fn g_tail4[12] = {NULL, tile_g4t1, tile_g4t2, tile_g4t3, tile_g4t4, tile_g4t5, tile_g4t6,
+                                    tile_g4t7, tile_g4t8, tile_g4t9, tile_g4t10, tile_g4t11};
+static const tile_fn g_tail1[12] = {NULL, tile_g1t1, tile_g1t2, tile_g1t3, tile_g1t4, tile_g1t5, tile_g1t6,
+                                    tile_g1t7, tile_g1t8, tile_g1t9, tile_g1t10, tile_g1t11};
 
 /* lanes of the group whose first row is rb that lie in [r0, r1) */
 static __mmask16 lane_mask(int64_t rb, int64_t r0, int64_t r1)
@@ -242,48 +274,27 @@ static void pack_pairs(const uint16_t *const rows[16], int64_t n, int64_t p0, in
         }
 }
 
-/* the last pair of an odd n: element n - 1 of each token, with +0 for element n */
-static void odd_tail(const lc_gemm_args *g, const uint8_t *wv, int64_t rb, __mmask16 mk)
-{
-    const __m512bh w = (__m512bh)_mm512_loadu_si512((const void *)wv);
-    for (int64_t t = 0; t < g->nt; t++) {
-        const uint16_t *a = (const uint16_t *)((const char *)g->a + (size_t)t * g->a_stride);
-        float *y = g->y + t * g->ldy + rb;
-        __m512 acc = _mm512_maskz_loadu_ps(mk, y);
-        acc = _mm512_dpbf16_ps(acc, w, (__m512bh)_mm512_set1_epi32((int32_t)a[g->n - 1]));
-        _mm512_mask_storeu_ps(y, mk, acc);
-    }
-}
-
 #define KF 256
 static void gemm_bf16(const lc_gemm_args *g)
 {
     if (g->r0 >= g->r1 || g->nt <= 0)
         return;
     uint8_t buf[KF * 64] __attribute__((aligned(64)));
-    const int64_t np = (g->n + 1) / 2, nwhole = g->n / 2;
+    const int64_t np = (g->n + 1) / 2;
     for (int64_t rb = g->r0; rb < g->r1; rb += 16) {
         const uint16_t *rows[16];
         for (int r = 0; r < 16; r++)
             rows[r] = rb + r < g->r1 ? (const uint16_t *)((const char *)g->w + (size_t)(rb + r) * g->w_stride)
                                      : NULL;
-        const __mmask16 mk = lane_mask(rb, g->r0, g->r1);
         for (int64_t m0 = 0; m0 < np; m0 += KF) {
             const int64_t m1 = m0 + KF < np ? m0 + KF : np;
             pack_pairs(rows, g->n, m0, m1 - m0, buf);
             /* tile(): group 0 at buf - 64 m0, so that its vector m is at buf + 64 (m - m0) */
             const char *w = (const char *)buf - 64 * m0;
-            const int64_t mw = m1 < nwhole ? m1 : nwhole;
             lc_gemm_args g1 = *g;
             g1.r0 = rb;
             g1.r1 = rb + 16 < g->r1 ? rb + 16 : g->r1;
-            if (mw > m0)
-                run_groups(&g1, w, 0, rb, 0, 1, m0, mw);
-            else if (m0 == 0) /* n = 1: the chains start from +0 */
-                for (int64_t t = 0; t < g->nt; t++)
-                    _mm512_mask_storeu_ps(g->y + t * g->ldy + rb, mk, _mm512_setzero_ps());
-            if (m1 > mw)
-                odd_tail(g, buf + 64 * (mw - m0), rb, mk);
+            run_groups(&g1, w, 0, rb, 0, 1, m0, m1);
         }
     }
 }
