@@ -2,15 +2,15 @@
  * gemm_bf_avx512.c — BF16 weights on the AVX512_BF16 path: activations rounded to bf16 (act_to_bf16, once per
  * row for all the products sharing it) and summed in pairs by vdpbf16ps.
  *
- * Arithmetic of one output (r, t), whatever the tile, the batch split or the layout: one f32 chain from +0
- * takes the pairs (2m, 2m + 1) in increasing m (element n of an odd n read as +0), each pair one lane of
- * vdpbf16ps, i.e. exactly lc_bf16_dot_bf16 (ref_basic.c, quant_ref.h). Because an output is a single lane,
- * 16 rows share one register: the weights are read in the G16 layout (pack.h; BF16 blocks of 2 elements, so
- * vector m of a group holds the pair m of each of its 16 rows), packed at load (gemm_packed) or on the fly
- * (gemm, for mapped files and odd n), and the activation pair is broadcast to all lanes. A tile of G groups x
+ * Arithmetic of one output (r, t), whatever the tile, the batch split or the layout: for each piece of 32
+ * elements (CH pairs) one f32 chain from +0 takes the pairs (2m, 2m + 1) in increasing m (element n of an odd
+ * n read as +0), each pair one lane of vdpbf16ps; the pieces' sums are added in order. That is exactly
+ * lc_bf16_dot_bf16 (ref_basic.c, quant_ref.h). Because an output is a single lane, 16 rows share one
+ * register: the weights are read in the G16 layout (pack.h; BF16 blocks of 2 elements, so vector m of a group
+ * holds the pair m of each of its 16 rows), packed at load (gemm_packed) or on the fly (gemm, for mapped
+ * files and odd n), and the activation pair is broadcast to all lanes. A tile of G groups x
  * T tokens is then G*T accumulators of 16 outputs each, one vdpbf16ps per (16 rows, pair, token) and no
- * horizontal sum; an accumulator is a run of 16 outputs of y, so the partial sums wait in y itself between
- * pieces of the reduction (storing and reloading an f32 is exact).
+ * horizontal sum; an accumulator is a run of 16 outputs of y, so the running totals live in y itself.
  */
 #include <immintrin.h>
 #include <string.h>
