@@ -1,7 +1,6 @@
 /*
  * gemm_f_avx512.c — AVX-512 GEMM for F32 and F16 weights with f32 activations (activations are never rounded;
- * weights are widened exactly to f32), and for BF16 weights with bf16 activations through AVX512_BF16
- * (tile_bf below; its arithmetic is lc_bf16_dot_bf16's, docs/KERNELS.md).
+ * weights are widened exactly to f32). BF16 weights take the AVX512_BF16 dot products (gemm_bf_avx512.c).
  *
  * F32/F16:
  * Arithmetic of one output (r, t), whatever the tile: 16 f32 lanes, lane l accumulates the elements
@@ -9,8 +8,7 @@
  * lanes are summed by the fixed tree of lc_hsum16 (lanes l and l+8, then l and l+4, l and l+2, l and l+1).
  * Only the tile shape (rows x tokens sharing loads) changes between decode and prefill, never this sequence,
  * so results are independent of nt, r0/r1 and the thread count. The AVX2 table performs the same sequence
- * with two 8-lane halves, so both paths give identical results (for BF16 the avx2 table keeps this exact f32
- * path, so there the tables differ).
+ * with two 8-lane halves, so both paths give identical results.
  *
  * Accuracy against the double-precision reference: |err| <= (n/16 + 4) * 2^-24 * sum_k |w_k a_k| (a standard
  * bound for this blocked summation), i.e. about 1e-5 relative to sum |w a| for n = 8192.
@@ -114,95 +112,6 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
             g->y[(t + j) * g->ldy + r + i] = hsum16(acc[i][j]);
 }
 
-/* BF16 weights on the AVX512_BF16 path: the activation rows arrive rounded to bf16 (act_to_bf16, once per
- * row for all products sharing it), 32 elements per step, lane l takes the pair (k + 2l, k + 2l + 1) through
- * vdpbf16ps (elements >= n read as +0); then the same tree. Per output this is exactly lc_bf16_dot_bf16
- * (ref_basic.c). */
-static void act_to_bf16(const float *x, void *y, int64_t n)
-{
-    uint16_t *h = y;
-    int64_t k = 0;
-    for (; k + 32 <= n; k += 32)
-        _mm512_storeu_si512((void *)(h + k),
-                            (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(x + k)));
-    if (k < n) {
-        const int64_t m = n - k;
-        const __mmask16 m0 = m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1u);
-        const __mmask16 m1 = m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;
-        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, x + k + 16), _mm512_maskz_loadu_ps(m0, x + k));
-        _mm512_mask_storeu_epi16(h + k, (__mmask32)((1ull << m) - 1ull), (__m512i)v);
-    }
-}
-
-AINL __m512bh load_bf(const uint16_t *p, int64_t k, int64_t n, const int full)
-{
-    if (full)
-        return (__m512bh)_mm512_loadu_si512((const void *)(p + k));
-    return (__m512bh)_mm512_maskz_loadu_epi16((__mmask32)((1ull << (n - k)) - 1ull), p + k);
-}
-
-AINL void tile_bf(const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t, int64_t k0, int64_t k1,
-                  __m512 *save)
-{
-    const uint16_t *wrow[8], *arow[8];
-    for (int i = 0; i < R; i++)
-        wrow[i] = (const uint16_t *)((const char *)g->w + (size_t)(r + i) * g->w_stride);
-    for (int j = 0; j < T; j++)
-        arow[j] = (const uint16_t *)((const char *)g->a + (size_t)(t + j) * g->a_stride);
-    __m512 acc[8][8];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 8
-        for (int j = 0; j < T; j++)
-            acc[i][j] = k0 && save ? save[i * T + j] : _mm512_setzero_ps();
-    const int64_t n = g->n, nfull = n & ~(int64_t)31;
-    const int64_t kend = k1 < nfull ? k1 : nfull;
-    for (int64_t k = k0; k < kend; k += 32) {
-        if (T == 1) { /* decode: prefetch the next tile's rows into L2 */
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++)
-                _mm_prefetch((const char *)(wrow[i] + k) + (size_t)R * g->w_stride, _MM_HINT_T1);
-        }
-        __m512bh w[8];
-#pragma GCC unroll 8
-        for (int i = 0; i < R; i++)
-            w[i] = load_bf(wrow[i], k, n, 1);
-#pragma GCC unroll 8
-        for (int j = 0; j < T; j++) {
-            __m512bh a = load_bf(arow[j], k, n, 1);
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++)
-                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
-        }
-    }
-    if (k1 == n && nfull < n) {
-        __m512bh w[8];
-#pragma GCC unroll 8
-        for (int i = 0; i < R; i++)
-            w[i] = load_bf(wrow[i], nfull, n, 0);
-#pragma GCC unroll 8
-        for (int j = 0; j < T; j++) {
-            __m512bh a = load_bf(arow[j], nfull, n, 0);
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++)
-                acc[i][j] = _mm512_dpbf16_ps(acc[i][j], w[i], a);
-        }
-    }
-    if (k1 < n && save) { /* decode tiles pass save = NULL with k1 = n */
-#pragma GCC unroll 8
-        for (int i = 0; i < R; i++)
-#pragma GCC unroll 8
-            for (int j = 0; j < T; j++)
-                save[i * T + j] = acc[i][j];
-        return;
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 8
-        for (int j = 0; j < T; j++)
-            g->y[(t + j) * g->ldy + r + i] = hsum16(acc[i][j]);
-}
-
 /* Decode (nt < TP): 8 rows x 1 token, so 8 independent chains and 8 weight streams in flight.
  * Prefill: RP rows x TP tokens over rows in blocks of about 256 KiB of weights (they stay in L2 while every
  * token tile passes over them); rows longer than KC elements are taken KC at a time (each token tile's
@@ -274,19 +183,11 @@ static int64_t row_block(const lc_gemm_args *g)
 #define LC_F_RP 4
 #define LC_F_TP 4
 #endif
-#ifndef LC_BF_RP
-#define LC_BF_RP 4
-#define LC_BF_TP 4
-#endif
 GEMM_F(gemm_f32, TILE_F32, LC_F_RP, LC_F_TP)
 GEMM_F(gemm_f16, TILE_F16, LC_F_RP, LC_F_TP)
-GEMM_F(gemm_bf16, tile_bf, LC_BF_RP, LC_BF_TP)
 
 void lc_init_gemm_f_avx512(lc_kernels *k)
 {
     k->gemm[LLAMAC_TYPE_F32] = gemm_f32;
     k->gemm[LLAMAC_TYPE_F16] = gemm_f16;
-    k->gemm[LLAMAC_TYPE_BF16] = gemm_bf16;
-    k->act_type[LLAMAC_TYPE_BF16] = LLAMAC_TYPE_BF16;
-    k->quantize_row[LLAMAC_TYPE_BF16] = act_to_bf16;
 }

@@ -428,6 +428,10 @@ static const uint8_t g_zero_row_block[256] __attribute__((aligned(64))); /* >= a
  * transpose16x4 in 16-byte pieces, the rest (the half fields and 4-12 byte tails) by plain copies. */
 void lc_avx512_pack16(int type, const void *const rows_v[16], int64_t b0, int64_t nblk, void *dst)
 {
+    if (type == LLAMAC_TYPE_BF16) {
+        lc_avx512_pack16_bf16(rows_v, b0, nblk, dst);
+        return;
+    }
     const lc_pack_layout *L = lc_pack_layout_get(type);
     const uint8_t *const *rows = (const uint8_t *const *)rows_v;
     uint8_t *buf = dst;

@@ -46,6 +46,9 @@ size_t lc_simd_act_row_bytes(int act_type, int64_t n);
 /* Sub-table initializers of the SIMD paths (one per source file). */
 void lc_init_gemm_q_avx512(lc_kernels *k);
 void lc_init_gemm_f_avx512(lc_kernels *k);
+void lc_init_gemm_bf_avx512(lc_kernels *k);
+/* the AVX-512 G16 packer of BF16 rows (blocks are pairs; NULL rows are zero rows) */
+void lc_avx512_pack16_bf16(const void *const rows[16], int64_t b0, int64_t nblk, void *dst);
 void lc_init_ops_avx512(lc_kernels *k);
 void lc_init_gemm_q_avx2(lc_kernels *k);
 void lc_init_gemm_f_avx2(lc_kernels *k);

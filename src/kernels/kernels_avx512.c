@@ -10,5 +10,6 @@ void lc_kernels_init_avx512(lc_kernels *k)
     k->name = "avx512";
     lc_init_gemm_q_avx512(k);
     lc_init_gemm_f_avx512(k);
+    lc_init_gemm_bf_avx512(k);
     lc_init_ops_avx512(k);
 }

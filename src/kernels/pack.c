@@ -30,6 +30,8 @@ static const lc_pack_layout g_layouts[] = {
      {FB(q5_K, scales), FB(q5_K, qh), FB(q5_K, qs)}},
     {L32(Q6_K, q6_K, 256, 1, F(q6_K, d), 0), 3, {F(q6_K, ql), F(q6_K, qh), F(q6_K, scales)},
      {FB(q6_K, ql), FB(q6_K, qh), FB(q6_K, scales)}},
+    /* BF16 as blocks of one pair: vector m of a group holds elements 2m, 2m + 1 of each row (even n only) */
+    {LLAMAC_TYPE_BF16, 2, 4, 0, {0, 0}, 1, {0}, {4}},
 };
 
 const lc_pack_layout *lc_pack_layout_get(int type)

@@ -42,9 +42,10 @@ uint16_t lc_f32_to_bf16_daz(float f);
  * even with denormal inputs read as zero and a denormal result flushed to zero of its sign. */
 float lc_bf16_dot2(float acc, uint16_t w0, uint16_t w1, uint16_t a0, uint16_t a1);
 /* Dot product of a BF16 weight row with an f32 activation row as the avx512 table's BF16 GEMM computes it:
- * activations rounded by lc_f32_to_bf16_daz; 16 lanes, lane l takes the pairs (32i + 2l, 32i + 2l + 1) in
- * increasing i through lc_bf16_dot2 (elements >= n read as +0); then the fixed tree (l, l+8), (l, l+4),
- * (l, l+2), (l, l+1) of f32 additions. */
+ * activations rounded by lc_f32_to_bf16_daz; for each piece of 32 elements, one f32 chain from +0 takes its
+ * pairs (2m, 2m + 1) in increasing m through lc_bf16_dot2 (element n of an odd n read as +0); the pieces'
+ * sums are added in order (total = s0, then total + s1, ...). One chain per output and piece is what lets the
+ * kernel keep 16 rows in the lanes of one register (pack.h) and broadcast the activations. */
 float lc_bf16_dot_bf16(int64_t n, const void *w, const float *a);
 
 #endif

@@ -111,19 +111,16 @@ float lc_bf16_dot2(float acc, uint16_t w0, uint16_t w1, uint16_t a0, uint16_t a1
 float lc_bf16_dot_bf16(int64_t n, const void *w, const float *a)
 {
     const uint16_t *x = w;
-    float lane[16] = {0};
+    float total = 0.0f;
     for (int64_t k0 = 0; k0 < n; k0 += 32) {
-        for (int l = 0; l < 16; l++) {
-            int64_t k = k0 + 2 * l;
-            uint16_t w0 = k < n ? x[k] : 0, w1 = k + 1 < n ? x[k + 1] : 0;
-            uint16_t a0 = k < n ? lc_f32_to_bf16_daz(a[k]) : 0, a1 = k + 1 < n ? lc_f32_to_bf16_daz(a[k + 1]) : 0;
-            lane[l] = lc_bf16_dot2(lane[l], w0, w1, a0, a1);
+        float acc = 0.0f;
+        for (int64_t k = k0; k < k0 + 32 && k < n; k += 2) {
+            uint16_t w1 = k + 1 < n ? x[k + 1] : 0, a1 = k + 1 < n ? lc_f32_to_bf16_daz(a[k + 1]) : 0;
+            acc = lc_bf16_dot2(acc, x[k], w1, lc_f32_to_bf16_daz(a[k]), a1);
         }
+        total = k0 ? total + acc : acc;
     }
-    for (int s = 8; s >= 1; s /= 2)
-        for (int l = 0; l < s; l++)
-            lane[l] = lane[l] + lane[l + s];
-    return lane[0];
+    return total;
 }
 
 /* ---- Q8_0: value = d * q, q in [-127, 127] ---- */

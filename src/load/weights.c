@@ -204,7 +204,8 @@ static llamac_status item_init(item *it, const lc_source *src, const lc_bind *b,
 static void item_place(item *it, const lc_kernels *k, int mode)
 {
     int type = it->t->type;
-    it->packed = mode != LC_WEIGHTS_MAPPED && it->matrix && k->gemm_packed[type] && lc_pack_supported(type);
+    it->packed = mode != LC_WEIGHTS_MAPPED && it->matrix && k->gemm_packed[type] && lc_pack_supported(type) &&
+                 lc_pack_group_bytes(type, it->n_in) > 0; /* e.g. BF16 rows of odd length stay as they are */
     if (mode == LC_WEIGHTS_COPY)
         it->phase = PHASE_NOW;
     else if (mode == LC_WEIGHTS_BACKGROUND && it->packed)
@@ -415,7 +416,8 @@ static void gather(lc_weights *ws, const item *it, int64_t r0, int64_t r1, char 
     int64_t per = (int64_t)(ws->bounce_size / srb) - 2 * head_rows(it);
     if (it->packed)
         per -= per % LC_PACK_ROWS;
-    const int64_t nb = it->n_in / lc_type_traits_get(it->t->type)->blck;
+    const lc_pack_layout *L = lc_pack_layout_get(it->t->type);
+    const int64_t nb = L ? it->n_in / L->blck : 0; /* blocks of the packed layout (BF16: pairs) */
     for (int64_t a = r0; a < r1; a += per) {
         int64_t b = a + per < r1 ? a + per : r1, lo = it->row0 + a, hi = it->row0 + b - 1;
         if (it->tr.kind != LC_TRANSFORM_NONE) {
