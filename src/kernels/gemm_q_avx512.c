@@ -216,9 +216,7 @@ AINL void q4_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
  * both groups' vpdpbusd, which halves the loads per vpdpbusd (at 16 rows x 8 tokens the broadcasts, one per
  * vpdpbusd, kept the load ports busier than the vpdpbusd port). Per (row, token) the same integer sum and
  * float step as q4_0_tile. */
-#ifndef Q4_0_TT2
 #define Q4_0_TT2 4
-#endif
 AINL void q4_0_tile2(const uint8_t *sc, const uint8_t *qv, size_t gs, int64_t nblk, const act_tile *a, int64_t ab0,
                      const int tt, __m512 *acc)
 {
@@ -231,9 +229,12 @@ AINL void q4_0_tile2(const uint8_t *sc, const uint8_t *qv, size_t gs, int64_t nb
     for (int64_t b = 0; b < nblk; b++) {
         const int64_t ab = ab0 + b;
         __m512i is[2 * Q4_0_TT2];
+        __m512i ih[2 * Q4_0_TT2]; /* the high nibbles' chains: two chains of 4 vpdpbusd per (row, token) */
 #pragma GCC unroll 8
-        for (int t = 0; t < tt; t++)
+        for (int t = 0; t < tt; t++) {
             is[2 * t] = is[2 * t + 1] = bcast32(at.row[t] + at.ext + 4 * (at.nb + ab));
+            ih[2 * t] = ih[2 * t + 1] = _mm512_setzero_si512();
+        }
         const uint8_t *q0 = qv + (size_t)b * 256, *q1 = q0 + gs;
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
@@ -246,10 +247,13 @@ AINL void q4_0_tile2(const uint8_t *sc, const uint8_t *qv, size_t gs, int64_t nb
                 __m512i x = bcast32(aq + 4 * j), y = bcast32(aq + 16 + 4 * j);
                 is[2 * t] = _mm512_dpbusd_epi32(is[2 * t], lo0, x);
                 is[2 * t + 1] = _mm512_dpbusd_epi32(is[2 * t + 1], lo1, x);
-                is[2 * t] = _mm512_dpbusd_epi32(is[2 * t], hi0, y);
-                is[2 * t + 1] = _mm512_dpbusd_epi32(is[2 * t + 1], hi1, y);
+                ih[2 * t] = _mm512_dpbusd_epi32(ih[2 * t], hi0, y);
+                ih[2 * t + 1] = _mm512_dpbusd_epi32(ih[2 * t + 1], hi1, y);
             }
         }
+#pragma GCC unroll 16
+        for (int t = 0; t < 2 * tt; t++)
+            is[t] = _mm512_add_epi32(is[t], ih[t]);
         __m512 dw0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
         __m512 dw1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + gs + (size_t)b * 32)));
 #pragma GCC unroll 8
@@ -526,15 +530,7 @@ TILE2_FN(q4_0, 1)
 TILE2_FN(q4_0, 2)
 TILE2_FN(q4_0, 3)
 TILE2_FN(q4_0, 4)
-#if Q4_0_TT2 > 4
-TILE2_FN(q4_0, 5)
-TILE2_FN(q4_0, 6)
-#endif
-static const lc_tile512x2_fn q4_0_tiles2[] = {NULL, q4_0_x2_t1, q4_0_x2_t2, q4_0_x2_t3, q4_0_x2_t4,
-#if Q4_0_TT2 > 4
-                                              q4_0_x2_t5, q4_0_x2_t6
-#endif
-};
+static const lc_tile512x2_fn q4_0_tiles2[Q4_0_TT2 + 1] = {NULL, q4_0_x2_t1, q4_0_x2_t2, q4_0_x2_t3, q4_0_x2_t4};
 LC_DEFINE_TILES8(q8_0)
 
 LC_DEFINE_TILES8(q4_1)
