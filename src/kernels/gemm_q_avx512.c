@@ -310,6 +310,58 @@ AINL void q8_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
         acc[t] = c[t];
 }
 
+/* Q8_0 prefill, 32 rows x tt tokens, like q4_0_tile2: one broadcast per two vpdpbusd, and even and odd quads in
+ * separate chains (two chains of 4 vpdpbusd per row and token). The same integer sum and float step as
+ * q8_0_tile. */
+#define Q8_0_TT2 4
+AINL void q8_0_tile2(const uint8_t *sc, const uint8_t *qv, size_t gs, int64_t nblk, const act_tile *a, int64_t ab0,
+                     const int tt, __m512 *acc)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512 c[2 * Q8_0_TT2];
+    const act_tile at = *a;
+#pragma GCC unroll 16
+    for (int t = 0; t < 2 * tt; t++)
+        c[t] = acc[t];
+    for (int64_t b = 0; b < nblk; b++) {
+        const int64_t ab = ab0 + b;
+        __m512i is[2 * Q8_0_TT2], io[2 * Q8_0_TT2];
+#pragma GCC unroll 8
+        for (int t = 0; t < tt; t++) {
+            is[2 * t] = is[2 * t + 1] = _mm512_slli_epi32(bcast32(at.row[t] + at.ext + 4 * (at.nb + ab)), 4);
+            io[2 * t] = io[2 * t + 1] = _mm512_setzero_si512();
+        }
+        const uint8_t *q0 = qv + (size_t)b * 512, *q1 = q0 + gs;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            __m512i w0 = _mm512_xor_si512(_mm512_load_si512(q0 + 64 * j), flip);
+            __m512i w1 = _mm512_xor_si512(_mm512_load_si512(q1 + 64 * j), flip);
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++) {
+                __m512i x = bcast32(at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2 + 4 * j);
+                if (j & 1) {
+                    io[2 * t] = _mm512_dpbusd_epi32(io[2 * t], w0, x);
+                    io[2 * t + 1] = _mm512_dpbusd_epi32(io[2 * t + 1], w1, x);
+                } else {
+                    is[2 * t] = _mm512_dpbusd_epi32(is[2 * t], w0, x);
+                    is[2 * t + 1] = _mm512_dpbusd_epi32(is[2 * t + 1], w1, x);
+                }
+            }
+        }
+        __m512 dw0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
+        __m512 dw1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + gs + (size_t)b * 32)));
+#pragma GCC unroll 8
+        for (int t = 0; t < tt; t++) {
+            float da = load_f32(at.row[t] + at.ext + 4 * ab);
+            c[2 * t] = block_accumulate(c[2 * t], _mm512_add_epi32(is[2 * t], io[2 * t]), dw0, da);
+            c[2 * t + 1] = block_accumulate(c[2 * t + 1], _mm512_add_epi32(is[2 * t + 1], io[2 * t + 1]), dw1, da);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < 2 * tt; t++)
+        acc[t] = c[t];
+}
+
 /*
  * Q4_1, Q5_0, Q5_1. Q5 fifth bits: the body starts with the qh vector (lane r = row r's 32 bits); for quad j
  * the bits of elements 4j..4j+3 (low nibbles) sit in byte j/2 at bit 4*(j%2), those of 16+4j.. in byte
@@ -531,6 +583,11 @@ TILE2_FN(q4_0, 2)
 TILE2_FN(q4_0, 3)
 TILE2_FN(q4_0, 4)
 static const lc_tile512x2_fn q4_0_tiles2[Q4_0_TT2 + 1] = {NULL, q4_0_x2_t1, q4_0_x2_t2, q4_0_x2_t3, q4_0_x2_t4};
+TILE2_FN(q8_0, 1)
+TILE2_FN(q8_0, 2)
+TILE2_FN(q8_0, 3)
+TILE2_FN(q8_0, 4)
+static const lc_tile512x2_fn q8_0_tiles2[Q8_0_TT2 + 1] = {NULL, q8_0_x2_t1, q8_0_x2_t2, q8_0_x2_t3, q8_0_x2_t4};
 LC_DEFINE_TILES8(q8_0)
 
 LC_DEFINE_TILES8(q4_1)
@@ -542,7 +599,7 @@ LC_PACK16_SIMD(pack_q5_1, LLAMAC_TYPE_Q5_1)
 
 /* q8x: the activations carry the Q8_0x/Q8_1x extension (both at the same offsets relative to their rows) */
 static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 1, q4_0_tiles2, Q4_0_TT2};
-static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0, NULL, 0};
+static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0, q8_0_tiles2, Q8_0_TT2};
 static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64, 1, NULL, 0};
 static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64, 1, NULL, 0};
 static const lc_qgemm512 g_q5_1 = {LLAMAC_TYPE_Q5_1, 8, q5_1_tiles, 2, pack_q5_1, 64, 1, NULL, 0};
