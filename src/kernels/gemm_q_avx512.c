@@ -6,7 +6,8 @@
  * Layout: weights in the G16 interleaved layout (pack.h), either packed at load (gemm_packed) or packed on
  * the fly from the file layout, kc blocks of one 16-row group at a time, into a stack buffer (gemm).
  *
- * Micro-kernel: 16 rows (one zmm lane per row) x up to TT tokens. Per 32-element block b and token t, the
+ * Micro-kernel: 16 rows (one zmm lane per row) x up to TT tokens; for Q4_0 and Q8_0 prefill (packed, more
+ * than LC_SMALL_NT tokens) 32 rows (two groups) x up to 4 tokens, which share the activation broadcasts. Per 32-element block b and token t, the
  * exact integer block sum of the reference: vpdpbusd over the 8 quads (weight bytes unsigned, the activation
  * quad broadcast), plus a bias from the activation extension that turns unsigned levels into the signed
  * ones (Q4_0: m8 = -8 * sum(a); Q5_0: 2*m8; Q8_0: weights enter as w ^ 0x80 = w + 128, bias 16*m8). Then,
