@@ -36,6 +36,12 @@ typedef struct lc_act_tile {
 typedef void (*lc_tile512_fn)(const uint8_t *head, const uint8_t *body, int64_t nblk, const lc_act_tile *a,
                               int64_t ab0, __m512 *acc);
 
+/* Prefill (packed weights, more than LC_SMALL_NT tokens): the same for two neighbouring groups at once (32
+ * rows; the second group's head and body are gstride bytes after the first's), so each activation broadcast
+ * feeds two vpdpbusd. acc[2 * t + k] is group k's accumulator for token t. */
+typedef void (*lc_tile512x2_fn)(const uint8_t *head, const uint8_t *body, size_t gstride, int64_t nblk,
+                                const lc_act_tile *a, int64_t ab0, __m512 *acc);
+
 /* Packs blocks [b0, b0+nblk) of 16 rows (NULL = a zero row) into buf in the G16 layout of an nblk-block group. */
 typedef void (*lc_pack16_fn)(const uint8_t *const rows[16], int64_t b0, int64_t nblk, uint8_t *buf);
 
@@ -48,6 +54,8 @@ typedef struct lc_qgemm512 {
     int kc;                     /* blocks per on-the-fly chunk */
     int pf_body;                /* decode: the tiles prefetch the body LC_PF_DIST ahead (else the hardware
                                    does); must agree with what the type's tile does when a->pf is set */
+    const lc_tile512x2_fn *tiles2; /* optional 32-row prefill tiles, tiles2[k] handles k tokens, k = 1..tt2 */
+    int tt2;
 } lc_qgemm512;
 
 /* Runs the GEMM of g; packed = the weights are in the G16 layout (else the file layout). */

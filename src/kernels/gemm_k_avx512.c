@@ -468,7 +468,7 @@ LC_PACK16_SIMD(pack_q5_K, LLAMAC_TYPE_Q5_K)
 LC_PACK16_SIMD(pack_q6_K, LLAMAC_TYPE_Q6_K)
 
 /* kc = 8 super-blocks (2048 elements): at most 8 x 16 x 210 bytes = 26.9 KiB packed on the fly */
-#define DESC(T, t, PF) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8, PF}; \
+#define DESC(T, t, PF) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8, PF, NULL, 0}; \
     static void gemm_##t##_packed(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 1); }                 \
     static void gemm_##t##_raw(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 0); }
 DESC(Q2_K, q2_K, 1)

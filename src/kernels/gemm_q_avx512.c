@@ -6,7 +6,8 @@
  * Layout: weights in the G16 interleaved layout (pack.h), either packed at load (gemm_packed) or packed on
  * the fly from the file layout, kc blocks of one 16-row group at a time, into a stack buffer (gemm).
  *
- * Micro-kernel: 16 rows (one zmm lane per row) x up to TT tokens. Per 32-element block b and token t, the
+ * Micro-kernel: 16 rows (one zmm lane per row) x up to TT tokens; for Q4_0 and Q8_0 prefill (packed, more
+ * than LC_SMALL_NT tokens) 32 rows (two groups) x up to 4 tokens, which share the activation broadcasts. Per 32-element block b and token t, the
  * exact integer block sum of the reference: vpdpbusd over the 8 quads (weight bytes unsigned, the activation
  * quad broadcast), plus a bias from the activation extension that turns unsigned levels into the signed
  * ones (Q4_0: m8 = -8 * sum(a); Q5_0: 2*m8; Q8_0: weights enter as w ^ 0x80 = w + 128, bias 16*m8). Then,
@@ -212,6 +213,62 @@ AINL void q4_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
         acc[t] = c[t];
 }
 
+/* Q4_0 prefill, 32 rows (two groups, the second gstride bytes on) x tt tokens: each activation broadcast feeds
+ * both groups' vpdpbusd, which halves the loads per vpdpbusd (at 16 rows x 8 tokens the broadcasts, one per
+ * vpdpbusd, kept the load ports busier than the vpdpbusd port). Per (row, token) the same integer sum and
+ * float step as q4_0_tile. */
+#define Q4_0_TT2 4
+AINL void q4_0_tile2(const uint8_t *sc, const uint8_t *qv, size_t gs, int64_t nblk, const act_tile *a, int64_t ab0,
+                     const int tt, __m512 *acc)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 c[2 * Q4_0_TT2];
+    const act_tile at = *a;
+#pragma GCC unroll 16
+    for (int t = 0; t < 2 * tt; t++)
+        c[t] = acc[t];
+    for (int64_t b = 0; b < nblk; b++) {
+        const int64_t ab = ab0 + b;
+        __m512i is[2 * Q4_0_TT2];
+        __m512i ih[2 * Q4_0_TT2]; /* the high nibbles' chains: two chains of 4 vpdpbusd per (row, token) */
+#pragma GCC unroll 8
+        for (int t = 0; t < tt; t++) {
+            is[2 * t] = is[2 * t + 1] = bcast32(at.row[t] + at.ext + 4 * (at.nb + ab));
+            ih[2 * t] = ih[2 * t + 1] = _mm512_setzero_si512();
+        }
+        const uint8_t *q0 = qv + (size_t)b * 256, *q1 = q0 + gs;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            __m512i v0 = _mm512_load_si512(q0 + 64 * j), v1 = _mm512_load_si512(q1 + 64 * j);
+            __m512i lo0 = _mm512_and_si512(v0, m4), hi0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
+            __m512i lo1 = _mm512_and_si512(v1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++) {
+                const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
+                __m512i x = bcast32(aq + 4 * j), y = bcast32(aq + 16 + 4 * j);
+                is[2 * t] = _mm512_dpbusd_epi32(is[2 * t], lo0, x);
+                is[2 * t + 1] = _mm512_dpbusd_epi32(is[2 * t + 1], lo1, x);
+                ih[2 * t] = _mm512_dpbusd_epi32(ih[2 * t], hi0, y);
+                ih[2 * t + 1] = _mm512_dpbusd_epi32(ih[2 * t + 1], hi1, y);
+            }
+        }
+#pragma GCC unroll 16
+        for (int t = 0; t < 2 * tt; t++)
+            is[t] = _mm512_add_epi32(is[t], ih[t]);
+        __m512 dw0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
+        __m512 dw1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + gs + (size_t)b * 32)));
+#pragma GCC unroll 8
+        for (int t = 0; t < tt; t++) {
+            float da = load_f32(at.row[t] + at.ext + 4 * ab);
+            c[2 * t] = block_accumulate(c[2 * t], is[2 * t], dw0, da);
+            c[2 * t + 1] = block_accumulate(c[2 * t + 1], is[2 * t + 1], dw1, da);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < 2 * tt; t++)
+        acc[t] = c[t];
+}
+
 /*
  * Q8_0: both operands signed. vpdpbusd needs one unsigned operand, so the weights go in as unsigned bytes
  * w + 128 (xor 0x80) and the bias 128 * sum(a) is removed exactly: isum = dpbusd(w ^ 0x80, a) - 128 * sum(a),
@@ -251,6 +308,58 @@ AINL void q8_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
     }
 #pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
+        acc[t] = c[t];
+}
+
+/* Q8_0 prefill, 32 rows x tt tokens, like q4_0_tile2: one broadcast per two vpdpbusd, and even and odd quads in
+ * separate chains (two chains of 4 vpdpbusd per row and token). The same integer sum and float step as
+ * q8_0_tile. */
+#define Q8_0_TT2 4
+AINL void q8_0_tile2(const uint8_t *sc, const uint8_t *qv, size_t gs, int64_t nblk, const act_tile *a, int64_t ab0,
+                     const int tt, __m512 *acc)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512 c[2 * Q8_0_TT2];
+    const act_tile at = *a;
+#pragma GCC unroll 16
+    for (int t = 0; t < 2 * tt; t++)
+        c[t] = acc[t];
+    for (int64_t b = 0; b < nblk; b++) {
+        const int64_t ab = ab0 + b;
+        __m512i is[2 * Q8_0_TT2], io[2 * Q8_0_TT2];
+#pragma GCC unroll 8
+        for (int t = 0; t < tt; t++) {
+            is[2 * t] = is[2 * t + 1] = _mm512_slli_epi32(bcast32(at.row[t] + at.ext + 4 * (at.nb + ab)), 4);
+            io[2 * t] = io[2 * t + 1] = _mm512_setzero_si512();
+        }
+        const uint8_t *q0 = qv + (size_t)b * 512, *q1 = q0 + gs;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            __m512i w0 = _mm512_xor_si512(_mm512_load_si512(q0 + 64 * j), flip);
+            __m512i w1 = _mm512_xor_si512(_mm512_load_si512(q1 + 64 * j), flip);
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++) {
+                __m512i x = bcast32(at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2 + 4 * j);
+                if (j & 1) {
+                    io[2 * t] = _mm512_dpbusd_epi32(io[2 * t], w0, x);
+                    io[2 * t + 1] = _mm512_dpbusd_epi32(io[2 * t + 1], w1, x);
+                } else {
+                    is[2 * t] = _mm512_dpbusd_epi32(is[2 * t], w0, x);
+                    is[2 * t + 1] = _mm512_dpbusd_epi32(is[2 * t + 1], w1, x);
+                }
+            }
+        }
+        __m512 dw0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
+        __m512 dw1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + gs + (size_t)b * 32)));
+#pragma GCC unroll 8
+        for (int t = 0; t < tt; t++) {
+            float da = load_f32(at.row[t] + at.ext + 4 * ab);
+            c[2 * t] = block_accumulate(c[2 * t], _mm512_add_epi32(is[2 * t], io[2 * t]), dw0, da);
+            c[2 * t + 1] = block_accumulate(c[2 * t + 1], _mm512_add_epi32(is[2 * t + 1], io[2 * t + 1]), dw1, da);
+        }
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < 2 * tt; t++)
         acc[t] = c[t];
 }
 
@@ -468,6 +577,22 @@ void lc_avx512_pack16(int type, const void *const rows_v[16], int64_t b0, int64_
  * ------------------------------------------------------------------------------------------------------- */
 
 LC_DEFINE_TILES8(q4_0)
+#define TILE2_FN(NAME, K)                                                                                     \
+    static void NAME##_x2_t##K(const uint8_t *h, const uint8_t *q, size_t gs, int64_t n, const act_tile *a,   \
+                               int64_t b, __m512 *c)                                                          \
+    {                                                                                                         \
+        NAME##_tile2(h, q, gs, n, a, b, K, c);                                                                \
+    }
+TILE2_FN(q4_0, 1)
+TILE2_FN(q4_0, 2)
+TILE2_FN(q4_0, 3)
+TILE2_FN(q4_0, 4)
+static const lc_tile512x2_fn q4_0_tiles2[Q4_0_TT2 + 1] = {NULL, q4_0_x2_t1, q4_0_x2_t2, q4_0_x2_t3, q4_0_x2_t4};
+TILE2_FN(q8_0, 1)
+TILE2_FN(q8_0, 2)
+TILE2_FN(q8_0, 3)
+TILE2_FN(q8_0, 4)
+static const lc_tile512x2_fn q8_0_tiles2[Q8_0_TT2 + 1] = {NULL, q8_0_x2_t1, q8_0_x2_t2, q8_0_x2_t3, q8_0_x2_t4};
 LC_DEFINE_TILES8(q8_0)
 
 LC_DEFINE_TILES8(q4_1)
@@ -478,11 +603,11 @@ LC_PACK16_SIMD(pack_q5_0, LLAMAC_TYPE_Q5_0)
 LC_PACK16_SIMD(pack_q5_1, LLAMAC_TYPE_Q5_1)
 
 /* q8x: the activations carry the Q8_0x/Q8_1x extension (both at the same offsets relative to their rows) */
-static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 1};
-static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0};
-static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64, 1};
-static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64, 1};
-static const lc_qgemm512 g_q5_1 = {LLAMAC_TYPE_Q5_1, 8, q5_1_tiles, 2, pack_q5_1, 64, 1};
+static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 1, q4_0_tiles2, Q4_0_TT2};
+static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0, q8_0_tiles2, Q8_0_TT2};
+static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64, 1, NULL, 0};
+static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64, 1, NULL, 0};
+static const lc_qgemm512 g_q5_1 = {LLAMAC_TYPE_Q5_1, 8, q5_1_tiles, 2, pack_q5_1, 64, 1, NULL, 0};
 
 static inline __mmask16 lane_mask(int64_t grp, int64_t r0, int64_t r1)
 {
@@ -511,6 +636,30 @@ static void run_chunk(const lc_qgemm512 *qd, const lc_gemm_args *g, const uint8_
         qd->tiles[tt](head, body, nblk, &a, ab0, acc);
         for (int t = 0; t < tt; t++)
             _mm512_mask_storeu_ps(g->y + (t0 + t) * g->ldy + grp * 16, mask, acc[t]);
+    }
+}
+
+/* Prefill over two whole packed groups grp, grp + 1 with the 32-row tiles. */
+static void run_pair(const lc_qgemm512 *qd, const lc_gemm_args *g, const uint8_t *head, const uint8_t *body,
+                     int64_t nblk, int64_t grp, __mmask16 m0, __mmask16 m1)
+{
+    act_tile a;
+    a.ext = qd->q8x == 1 ? lc_q8x_ext_offset(g->n) : qd->q8x == 2 ? lc_q81x_ext_offset(g->n) : 0;
+    a.nb = g->n / 32;
+    a.pf = 0;
+    for (int64_t t0 = 0; t0 < g->nt; t0 += qd->tt2) {
+        int tt = g->nt - t0 < qd->tt2 ? (int)(g->nt - t0) : qd->tt2;
+        __m512 acc[2 * LC_TT_MAX];
+        for (int t = 0; t < tt; t++) {
+            a.row[t] = (const uint8_t *)g->a + (size_t)(t0 + t) * g->a_stride;
+            acc[2 * t] = acc[2 * t + 1] = _mm512_setzero_ps();
+        }
+        qd->tiles2[tt](head, body, g->w_stride, nblk, &a, 0, acc);
+        for (int t = 0; t < tt; t++) {
+            float *yp = g->y + (t0 + t) * g->ldy + grp * 16;
+            _mm512_mask_storeu_ps(yp, m0, acc[2 * t]);
+            _mm512_mask_storeu_ps(yp + 16, m1, acc[2 * t + 1]);
+        }
     }
 }
 
@@ -543,6 +692,12 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
         }
         for (int64_t grp = g->r0 / 16; grp * 16 < g->r1; grp++) {
             const uint8_t *base = (const uint8_t *)g->w + (size_t)grp * g->w_stride;
+            if (qd->tiles2 && g->nt > LC_SMALL_NT && (grp + 1) * 16 < g->r1) {
+                run_pair(qd, g, base, base + hb, nb, grp, lane_mask(grp, g->r0, g->r1),
+                         lane_mask(grp + 1, g->r0, g->r1));
+                grp++;
+                continue;
+            }
             if (g->nt <= LC_SMALL_NT && !qd->pf_body) /* the group's head into L1 first: the body is one stream */
                 for (size_t off = 0; off < hb; off += 64)
                     _mm_prefetch((const char *)base + off, _MM_HINT_T0);
