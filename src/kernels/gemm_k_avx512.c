@@ -328,6 +328,50 @@ AINL __m512i k16_quad_rt(const int kind, const uint8_t *bb, int s, int k)
     return _mm512_ternarylogic_epi32(qs, _mm512_and_si512(hm, _mm512_set1_epi8(4)), _mm512_set1_epi8(3), 0xEC);
 }
 
+/* Q6_K sub-blocks of a tile of 5-8 tokens: a run-time loop over (h, half), the four g unrolled, so every shift
+ * count is a constant. The 4 qh vectors of an iteration serve its 4 sub-blocks; the scale bytes of (h, half)
+ * are brought once per iteration to bytes 1 and 3 of their lanes. Each sub-block's dots are scaled as soon
+ * as they are complete. */
+AINL void k6_wide(const uint8_t *bb, const lc_act_tile at, size_t ao, const int tt, __m512i *is)
+{
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+#pragma GCC unroll 1
+    for (int hh = 0; hh < 4; hh++) {
+        const int h = hh >> 1, half = hh & 1;
+        const uint8_t *ql = bb + 64 * (16 * h + 4 * half), *qh = bb + 2048 + 64 * (8 * h + 4 * half);
+        const size_t aq = ao + Q8K_QS + 128 * h + 16 * half;
+        const __m128i cs = _mm_cvtsi32_si128(8 - 8 * half);
+        const __m512i sa = _mm512_sll_epi32(_mm512_load_si512(bb + 3072 + 128 * h), cs);
+        const __m512i sb = _mm512_sll_epi32(_mm512_load_si512(bb + 3072 + 128 * h + 64), cs);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            __m512i dot[TTK];
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++)
+                dot[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                __m512i l = _mm512_load_si512(ql + 64 * (8 * (g & 1) + k));
+                __m512i u = _mm512_load_si512(qh + 64 * k);
+                if (g >= 2)
+                    l = _mm512_srli_epi16(l, 4);
+                u = g == 0 ? _mm512_slli_epi16(u, 4) : g == 1 ? _mm512_slli_epi16(u, 2) : g == 3 ? _mm512_srli_epi16(u, 2) : u;
+                const __m512i q = or_low4(l, _mm512_and_si512(u, m30));
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    dot[t] = dpbusd_b(dot[t], q, at.row[t] + aq + 32 * g + 4 * k);
+            }
+            const __m512i sv = g < 2 ? sa : sb;
+            const __m512i sc = _mm512_srai_epi32((g & 1) ? sv : _mm512_slli_epi32(sv, 16), 24);
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++) {
+                is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
+                __asm__("" : "+v"(is[t])); /* keeps GCC from reassociating the sums (which kept every dot alive) */
+            }
+        }
+    }
+}
+
 AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int64_t nblk, const lc_act_tile *a,
                    int64_t ab0, const int tt, __m512 *acc)
 {
@@ -366,7 +410,9 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
         for (int t = 0; t < tt; t++)
             is[t] = kind == K2 ? _mm512_setzero_si512()
                                : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(ms[t], bias_shift));
-        if (tt > 4) {
+        if (kind == K6 && tt > 4) {
+            k6_wide(bb, at, ao, tt, is);
+        } else if (tt > 4) {
             /* small batches: one sub-block per iteration (run-time shifts), so each sub-block's dots are
              * scaled as soon as they are complete and the tile fits the registers at 8 tokens */
 #pragma GCC unroll 1
