@@ -409,7 +409,7 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
         for (int t = 0; t < tt; t++)
             is[t] = kind == K2 ? _mm512_setzero_si512()
                                : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(ms[t], bias_shift));
-        if (tt > 4)
+        if (tt > 2)
             k16_wide(kind, bb, at, ao, tt, is);
         else
 #pragma GCC unroll 1
