@@ -321,7 +321,9 @@ AINL void k16_wide(const int kind, const uint8_t *bb, const lc_act_tile at, size
             sb = _mm512_srl_epi32(_mm512_load_si512(bb + 128 * h + 64), cs);
         }
 #pragma GCC unroll 4
-        for (int g = 0; g < 4; g++) {
+        for (int gi = 0; gi < 4; gi++) {
+            /* Q6_K: g in the order 0, 2, 1, 3 (g and g + 2 share the ql vectors; the other order spilled them) */
+            const int g = kind == K6 ? (gi >> 1) | ((gi & 1) << 1) : gi;
             __m512i dot[TTK];
 #pragma GCC unroll 8
             for (int t = 0; t < tt; t++)
