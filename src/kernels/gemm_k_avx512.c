@@ -285,16 +285,9 @@ AINL __m512i k16_quad(const int kind, const uint8_t *bb, int h, int g, int lq)
     return _mm512_ternarylogic_epi32(qs, _mm512_and_si512(hm, _mm512_set1_epi8(4)), _mm512_set1_epi8(3), 0xEC);
 }
 
-/* k16_scale (scales, not Q2_K mins) of sub-block s known only at run time; sp = the scale vectors */
-AINL __m512i k16_scale_rt(const int kind, const uint8_t *sp, int s)
+/* k16_scale of Q3_K sub-block s known only at run time; sp = the scale vectors */
+AINL __m512i k3_scale_rt(const uint8_t *sp, int s)
 {
-    if (kind == K2)
-        return _mm512_and_si512(_mm512_srl_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(8 * (s % 4))),
-                                _mm512_set1_epi32(15));
-    if (kind == K6)
-        return _mm512_sra_epi32(
-            _mm512_sll_epi32(_mm512_load_si512(sp + 64 * (s / 4)), _mm_cvtsi32_si128(24 - 8 * (s % 4))),
-            _mm_cvtsi32_si128(24));
     const int sl = s & 7, p = 8 * (s % 4) + 2 * (s / 4);
     __m512i lo =
         _mm512_srl_epi32(_mm512_load_si512(sp + 64 * (sl / 4)), _mm_cvtsi32_si128(8 * (sl % 4) + 4 * (s >> 3)));
@@ -305,27 +298,79 @@ AINL __m512i k16_scale_rt(const int kind, const uint8_t *sp, int s)
     return _mm512_sub_epi32(or_low4_32(lo, hi), _mm512_set1_epi32(32));
 }
 
-/* k16_quad of quad k (0..3) of sub-block s (elements 16s + 4k..) known only at run time: s = 8h + 2g + half.
- * Bits (b, b+1) of every byte move to bits (4, 5) as ((v >> b) << 4) in 16-bit lanes (no bit crosses into
- * the bits kept of the other byte). */
-AINL __m512i k16_quad_rt(const int kind, const uint8_t *bb, int s, int k)
+/* The 16 sub-blocks of a tile of 5-8 tokens: a run-time loop over (h, half), the four g unrolled, so the
+ * quads' shift counts are constants (Q3_K's hmask vectors are shifted by 4h once per iteration) and the
+ * vectors shared by the four g (Q6_K's qh, Q2_K/Q3_K's qs and hmask) are loaded once. Each sub-block's dots are
+ * scaled as soon as they are complete; the asm barrier keeps GCC from reassociating the sums over the four g,
+ * which kept every sub-block's dots alive and spilled them. */
+AINL void k16_wide(const int kind, const uint8_t *bb, const lc_act_tile at, size_t ao, const int tt, __m512i *is)
 {
-    const int h = s >> 3, g = (s >> 1) & 3, lq = 4 * (s & 1) + k;
-    const __m128i c2g = _mm_cvtsi32_si128(2 * g);
-    if (kind == K6) {
-        __m512i ql = _mm512_load_si512(bb + 64 * (16 * h + 8 * (g & 1) + lq));
-        __m512i qh = _mm512_load_si512(bb + 2048 + 64 * (8 * h + lq));
-        ql = _mm512_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1)));
-        qh = _mm512_slli_epi16(_mm512_srl_epi16(qh, c2g), 4);
-        return or_low4(ql, _mm512_and_si512(qh, _mm512_set1_epi8(0x30)));
-    }
     const size_t qs_off = kind == K2 ? 256 : 512;
-    __m512i qs = _mm512_srl_epi16(_mm512_load_si512(bb + qs_off + 64 * (8 * h + lq)), c2g);
-    if (kind == K2)
-        return _mm512_and_si512(qs, _mm512_set1_epi8(3));
-    __m512i hm = _mm512_load_si512(bb + 64 * lq);
-    hm = _mm512_slli_epi16(_mm512_srl_epi16(hm, _mm_cvtsi32_si128(4 * h + g)), 2);
-    return _mm512_ternarylogic_epi32(qs, _mm512_and_si512(hm, _mm512_set1_epi8(4)), _mm512_set1_epi8(3), 0xEC);
+#pragma GCC unroll 1
+    for (int hh = 0; hh < 4; hh++) {
+        const int h = hh >> 1, half = hh & 1;
+        const size_t aq = ao + Q8K_QS + 128 * h + 16 * half;
+        const __m128i cs = _mm_cvtsi32_si128(kind == K6 ? 8 - 8 * half : 8 * half), ch = _mm_cvtsi32_si128(4 * h);
+        /* Q6_K: the scale bytes of this (h, half) moved to bytes 1 and 3; Q2_K: to bytes 0 and 2 */
+        __m512i sa = _mm512_setzero_si512(), sb = sa;
+        if (kind == K6) {
+            sa = _mm512_sll_epi32(_mm512_load_si512(bb + 3072 + 128 * h), cs);
+            sb = _mm512_sll_epi32(_mm512_load_si512(bb + 3072 + 128 * h + 64), cs);
+        } else if (kind == K2) {
+            sa = _mm512_srl_epi32(_mm512_load_si512(bb + 128 * h), cs);
+            sb = _mm512_srl_epi32(_mm512_load_si512(bb + 128 * h + 64), cs);
+        }
+#pragma GCC unroll 4
+        for (int gi = 0; gi < 4; gi++) {
+            /* Q6_K: g in the order 0, 2, 1, 3 (g and g + 2 share the ql vectors; the other order spilled them) */
+            const int g = kind == K6 ? (gi >> 1) | ((gi & 1) << 1) : gi;
+            __m512i dot[TTK];
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++)
+                dot[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                const int lq = 4 * half + k;
+                __m512i q;
+                if (kind == K6) {
+                    __m512i l = _mm512_load_si512(bb + 64 * (16 * h + 8 * (g & 1) + lq));
+                    __m512i u = _mm512_load_si512(bb + 2048 + 64 * (8 * h + lq));
+                    if (g >= 2)
+                        l = _mm512_srli_epi16(l, 4);
+                    u = g == 0 ? _mm512_slli_epi16(u, 4) : g == 1 ? _mm512_slli_epi16(u, 2) : g == 3 ? _mm512_srli_epi16(u, 2) : u;
+                    q = or_low4(l, _mm512_and_si512(u, _mm512_set1_epi8(0x30)));
+                } else {
+                    __m512i v = _mm512_load_si512(bb + qs_off + 64 * (8 * h + lq));
+                    if (g)
+                        v = _mm512_srli_epi16(v, 2 * g);
+                    if (kind == K2) {
+                        q = _mm512_and_si512(v, _mm512_set1_epi8(3));
+                    } else { /* Q3_K: | (hmask bit 4h + g) << 2 */
+                        __m512i m = _mm512_srl_epi16(_mm512_load_si512(bb + 64 * lq), ch);
+                        m = g < 2 ? _mm512_slli_epi16(m, 2 - g) : g == 3 ? _mm512_srli_epi16(m, 1) : m;
+                        q = _mm512_ternarylogic_epi32(v, _mm512_and_si512(m, _mm512_set1_epi8(4)), _mm512_set1_epi8(3),
+                                                      0xEC);
+                    }
+                }
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    dot[t] = dpbusd_b(dot[t], q, at.row[t] + aq + 32 * g + 4 * k);
+            }
+            __m512i sc;
+            const __m512i sv = g < 2 ? sa : sb;
+            if (kind == K6)
+                sc = _mm512_srai_epi32((g & 1) ? sv : _mm512_slli_epi32(sv, 16), 24);
+            else if (kind == K2)
+                sc = _mm512_and_si512((g & 1) ? _mm512_srli_epi32(sv, 16) : sv, _mm512_set1_epi32(15));
+            else
+                sc = k3_scale_rt(bb + 1536, 8 * h + 2 * g + half);
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++) {
+                is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
+                __asm__("" : "+v"(is[t]));
+            }
+        }
+    }
 }
 
 AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int64_t nblk, const lc_act_tile *a,
@@ -366,28 +411,9 @@ AINL void k16_tile(const int kind, const uint8_t *head, const uint8_t *body, int
         for (int t = 0; t < tt; t++)
             is[t] = kind == K2 ? _mm512_setzero_si512()
                                : _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(ms[t], bias_shift));
-        if (tt > 4) {
-            /* small batches: one sub-block per iteration (run-time shifts), so each sub-block's dots are
-             * scaled as soon as they are complete and the tile fits the registers at 8 tokens */
-#pragma GCC unroll 1
-            for (int sb = 0; sb < 16; sb++) {
-                __m512i dot[TTK];
-#pragma GCC unroll 8
-                for (int t = 0; t < tt; t++)
-                    dot[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-                for (int k = 0; k < 4; k++) {
-                    const __m512i q = k16_quad_rt(kind, bb, sb, k);
-#pragma GCC unroll 8
-                    for (int t = 0; t < tt; t++)
-                        dot[t] = dpbusd_b(dot[t], q, at.row[t] + ao + Q8K_QS + 16 * sb + 4 * k);
-                }
-                const __m512i sc = k16_scale_rt(kind, bb + sc_off, sb);
-#pragma GCC unroll 8
-                for (int t = 0; t < tt; t++)
-                    is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
-            }
-        } else
+        if (tt > 2)
+            k16_wide(kind, bb, at, ao, tt, is);
+        else
 #pragma GCC unroll 1
         for (int h = 0; h < 2; h++) {
 #pragma GCC unroll 8
