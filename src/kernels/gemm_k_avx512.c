@@ -161,6 +161,22 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
         if (at.pf && (q5 || tt > 2)) /* Q4_K reads the body in order: the hardware prefetcher follows it (pf_body 0) */
             lc_prefetch_ahead(bb, bbytes);
         const __m512i D[3] = {_mm512_load_si512(bb), _mm512_load_si512(bb + 64), _mm512_load_si512(bb + 128)};
+        /* msum = sum_s m[s] * bs(s) with bs(s) = bsums[2s] + bsums[2s+1]. Up to 4 tokens: here, one sub-block
+         * per vpdpwssd (m[s] in both halves of each lane); more: after the dots, two per vpdpwssd */
+        __m512i ms[TTK];
+        if (tt <= 4) {
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++)
+                ms[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int s = 0; s < 8; s++) {
+                __m512i m = k4_scale(D, s, 1);
+                __m512i mp = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    ms[t] = _mm512_dpwssd_epi32(ms[t], mp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * s));
+            }
+        }
         __m512i is[TTK];
 #pragma GCC unroll 8
         for (int t = 0; t < tt; t++)
@@ -231,16 +247,16 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
                 is[t] = _mm512_add_epi32(is[t], _mm512_add_epi32(_mm512_mullo_epi32(lo_acc[t], sc_lo),
                                                                  _mm512_mullo_epi32(hi_acc[t], sc_hi)));
         }
-        /* msum = sum_s m[s] * bs(s), two sub-blocks per vpdpwssd (after the dots: fewer live registers in
-         * their loop) */
         int32_t bsp[TTK][4] __attribute__((aligned(16)));
-#pragma GCC unroll 8
-        for (int t = 0; t < tt; t++)
-            k4_bsum_pairs(at.row[t] + ao + Q8K_BSUMS, bsp[t]);
         __m512i mp[4];
+        if (tt > 4) {
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++)
+                k4_bsum_pairs(at.row[t] + ao + Q8K_BSUMS, bsp[t]);
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++)
-            mp[i] = _mm512_or_si512(k4_scale(D, 2 * i, 1), _mm512_slli_epi32(k4_scale(D, 2 * i + 1, 1), 16));
+            for (int i = 0; i < 4; i++)
+                mp[i] = _mm512_or_si512(k4_scale(D, 2 * i, 1), _mm512_slli_epi32(k4_scale(D, 2 * i + 1, 1), 16));
+        }
         const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64)));
         const __m512 dmw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64 + 32)));
         /* tt > 4: the float sums stay in memory (an opaque pointer: not promoted to registers), which leaves
@@ -249,13 +265,15 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
         __asm__("" : "+r"(cm));
 #pragma GCC unroll 8
         for (int t = 0; t < tt; t++) {
-            __m512i ms = _mm512_setzero_si512();
+            if (tt > 4) {
+                ms[t] = _mm512_setzero_si512();
 #pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-                ms = dpwssd_b(ms, mp[i], &bsp[t][i]);
+                for (int i = 0; i < 4; i++)
+                    ms[t] = dpwssd_b(ms[t], mp[i], &bsp[t][i]);
+            }
             __m512 da = _mm512_set1_ps(load_f32(at.row[t] + ao));
             __m512 p1 = _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(is[t]));
-            __m512 p2 = _mm512_mul_ps(_mm512_mul_ps(dmw, da), _mm512_cvtepi32_ps(ms));
+            __m512 p2 = _mm512_mul_ps(_mm512_mul_ps(dmw, da), _mm512_cvtepi32_ps(ms[t]));
             if (tt > 4)
                 cm[t] = _mm512_add_ps(cm[t], _mm512_sub_ps(p1, p2));
             else
