@@ -26,6 +26,7 @@
 
 #define AINL static inline __attribute__((always_inline))
 #define TTK 8 /* most tokens per tile (the tiles of more than 4 tokens keep ~3 registers per token) */
+#define K4_TWO_PASS 5 /* Q4_K/Q5_K tiles of more tokens take one pass per nibble (measured: 5 two, 6 one) */
 
 /* ---- Q8_K quantizer ---- */
 
@@ -118,6 +119,33 @@ AINL __m512i k4_scale(const __m512i D[3], int s, int mins)
                       _mm512_and_si512(_mm512_srli_epi32(A, 8 * (s - 4) + 2), m30));
 }
 
+/* k4_scale(D, s, 0) for s known at run time only (per-lane shift counts) */
+AINL __m512i k4_scale_rt(const __m512i D[3], int s)
+{
+    const __m512i m6 = _mm512_set1_epi32(63), m30 = _mm512_set1_epi32(0x30);
+    if (s < 4)
+        return _mm512_and_si512(_mm512_srlv_epi32(D[0], _mm512_set1_epi32(8 * s)), m6);
+    const __m512i n = _mm512_set1_epi32(8 * (s - 4));
+    return or_low4_32(_mm512_srlv_epi32(D[2], n),
+                      _mm512_and_si512(_mm512_srlv_epi32(D[0], _mm512_add_epi32(n, _mm512_set1_epi32(2))), m30));
+}
+
+/* acc + vpdpwssd(w, the int16 pair at p broadcast) */
+AINL __m512i dpwssd_b(__m512i acc, __m512i w, const int32_t *p)
+{
+    __asm__("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*p));
+    return acc;
+}
+
+/* the activation side of msum in int16 pairs: dword i = bs(2i) | bs(2i+1) << 16 with bs(s) = bsums[2s] +
+ * bsums[2s+1], the sum of sub-block s (|bs| <= 32 * 127: exact in int16) */
+AINL void k4_bsum_pairs(const uint8_t *bsums, int32_t out[4])
+{
+    __m256i x = _mm256_loadu_si256((const __m256i *)bsums);
+    x = _mm256_add_epi16(x, _mm256_srli_epi32(x, 16));
+    _mm_store_si128((__m128i *)out, _mm256_cvtepi32_epi16(x));
+}
+
 AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_t nblk, const lc_act_tile *a,
                   int64_t ab0, const int tt, __m512 *acc)
 {
@@ -127,39 +155,45 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
     __m512 c[TTK];
 #pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
-        c[t] = acc[t];
+        c[t] = tt > 4 ? _mm512_setzero_ps() : acc[t];
     for (int64_t b = 0; b < nblk; b++) {
         const uint8_t *bb = body + (size_t)b * bbytes;
         const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
         if (at.pf && (q5 || tt > 2)) /* Q4_K reads the body in order: the hardware prefetcher follows it (pf_body 0) */
             lc_prefetch_ahead(bb, bbytes);
         const __m512i D[3] = {_mm512_load_si512(bb), _mm512_load_si512(bb + 64), _mm512_load_si512(bb + 128)};
-        /* msum = sum_s m[s] * (bsums[2s] + bsums[2s+1]), m[s] in both halves of each lane */
+        /* msum = sum_s m[s] * bs(s) with bs(s) = bsums[2s] + bsums[2s+1]. Up to 4 tokens: here, one sub-block
+         * per vpdpwssd (m[s] in both halves of each lane); more: after the dots, two per vpdpwssd */
         __m512i ms[TTK];
-#pragma GCC unroll 8
-        for (int t = 0; t < tt; t++)
-            ms[t] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int s = 0; s < 8; s++) {
-            __m512i m = k4_scale(D, s, 1);
-            __m512i mp = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+        if (tt <= 4) {
 #pragma GCC unroll 8
             for (int t = 0; t < tt; t++)
-                ms[t] = _mm512_dpwssd_epi32(ms[t], mp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * s));
+                ms[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int s = 0; s < 8; s++) {
+                __m512i m = k4_scale(D, s, 1);
+                __m512i mp = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+#pragma GCC unroll 8
+                for (int t = 0; t < tt; t++)
+                    ms[t] = _mm512_dpwssd_epi32(ms[t], mp, bcast32(at.row[t] + ao + Q8K_BSUMS + 4 * s));
+            }
         }
         __m512i is[TTK];
 #pragma GCC unroll 8
         for (int t = 0; t < tt; t++)
             is[t] = _mm512_setzero_si512();
+        if (tt > K4_TWO_PASS) {
+            /* small batches: one pass per nibble, so the tile holds one dot chain per token instead of two
+             * and fits the registers at 8 tokens. The sub-block s is known at run time only; its shifts take
+             * per-lane counts (vpsllvw, vpsrlvd), which here do not take a slot of the two vpdpbusd pipes while
+             * a shift by an xmm count or a rotation does (unrolled instead, GCC spills more: slower) */
 #pragma GCC unroll 1
-        for (int ch = 0; ch < 4; ch++) { /* sub-blocks 2ch (low nibbles) and 2ch+1 (high nibbles) */
-            const uint8_t *qv = bb + qs_off + 512 * ch;
-            if (tt > 4) {
-                /* small batches: one pass per nibble (the second re-reads the 8 vectors from L1), so the
-                 * tile holds one dot chain per token instead of two and fits the registers at 8 tokens */
+            for (int ch = 0; ch < 4; ch++)
 #pragma GCC unroll 1
                 for (int nib = 0; nib < 2; nib++) {
+                    const uint8_t *qv = bb + qs_off + 512 * ch;
                     const int s = 2 * ch + nib;
+                    const __m512i c5 = _mm512_set1_epi16((short)(7 - s));
                     __m512i dot[TTK];
 #pragma GCC unroll 8
                     for (int t = 0; t < tt; t++)
@@ -168,22 +202,23 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
                     for (int j = 0; j < 8; j++) {
                         __m512i v = _mm512_load_si512(qv + 64 * j);
                         __m512i x = nib ? _mm512_and_si512(_mm512_srli_epi16(v, 4), m4) : _mm512_and_si512(v, m4);
-                        if (q5) {
-                            __m512i qh = _mm512_load_si512(bb + 192 + 64 * j);
-                            __m512i bs = s <= 4 ? _mm512_slli_epi16(qh, 4 - s) : _mm512_srli_epi16(qh, s - 4);
-                            x = _mm512_or_si512(x, _mm512_and_si512(bs, m10));
+                        if (q5) { /* fifth bit: bit s of qh[l], moved to bit 7, then 4 */
+                            __m512i qh = _mm512_sllv_epi16(_mm512_load_si512(bb + 192 + 64 * j), c5);
+                            x = _mm512_ternarylogic_epi32(x, _mm512_srli_epi16(qh, 3), m10, 0xF8);
                         }
 #pragma GCC unroll 8
                         for (int t = 0; t < tt; t++)
                             dot[t] = dpbusd_b(dot[t], x, at.row[t] + ao + Q8K_QS + 64 * ch + 32 * nib + 4 * j);
                     }
-                    const __m512i sc = k4_scale(D, s, 0);
+                    const __m512i sc = k4_scale_rt(D, s);
 #pragma GCC unroll 8
                     for (int t = 0; t < tt; t++)
                         is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(dot[t], sc));
                 }
-                continue;
-            }
+        } else
+#pragma GCC unroll 1
+        for (int ch = 0; ch < 4; ch++) { /* sub-blocks 2ch (low nibbles) and 2ch+1 (high nibbles) */
+            const uint8_t *qv = bb + qs_off + 512 * ch;
             const __m512i sc_lo = k4_scale(D, 2 * ch, 0), sc_hi = k4_scale(D, 2 * ch + 1, 0);
             __m512i lo_acc[TTK], hi_acc[TTK];
 #pragma GCC unroll 8
@@ -213,19 +248,43 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
                 is[t] = _mm512_add_epi32(is[t], _mm512_add_epi32(_mm512_mullo_epi32(lo_acc[t], sc_lo),
                                                                  _mm512_mullo_epi32(hi_acc[t], sc_hi)));
         }
+        int32_t bsp[TTK][4] __attribute__((aligned(16)));
+        __m512i mp[4];
+        if (tt > 4) {
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++)
+                k4_bsum_pairs(at.row[t] + ao + Q8K_BSUMS, bsp[t]);
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                mp[i] = _mm512_or_si512(k4_scale(D, 2 * i, 1), _mm512_slli_epi32(k4_scale(D, 2 * i + 1, 1), 16));
+        }
         const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64)));
         const __m512 dmw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + (size_t)b * 64 + 32)));
+        /* tt > 4: the float sums stay in memory (an opaque pointer: not promoted to registers), which leaves
+         * the registers to the dot chains */
+        __m512 *cm = acc;
+        __asm__("" : "+r"(cm));
 #pragma GCC unroll 8
         for (int t = 0; t < tt; t++) {
+            if (tt > 4) {
+                ms[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+                    ms[t] = dpwssd_b(ms[t], mp[i], &bsp[t][i]);
+            }
             __m512 da = _mm512_set1_ps(load_f32(at.row[t] + ao));
             __m512 p1 = _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(is[t]));
             __m512 p2 = _mm512_mul_ps(_mm512_mul_ps(dmw, da), _mm512_cvtepi32_ps(ms[t]));
-            c[t] = _mm512_add_ps(c[t], _mm512_sub_ps(p1, p2));
+            if (tt > 4)
+                cm[t] = _mm512_add_ps(cm[t], _mm512_sub_ps(p1, p2));
+            else
+                c[t] = _mm512_add_ps(c[t], _mm512_sub_ps(p1, p2));
         }
     }
+    if (tt <= 4)
 #pragma GCC unroll 8
-    for (int t = 0; t < tt; t++)
-        acc[t] = c[t];
+        for (int t = 0; t < tt; t++)
+            acc[t] = c[t];
 }
 
 AINL void q4_K_tile(const uint8_t *h, const uint8_t *q, int64_t n, const lc_act_tile *a, int64_t b, const int tt,
