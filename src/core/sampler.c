@@ -361,6 +361,23 @@ static double sum4(const double *v, int n)
     return (a0 + a1) + (a2 + a3);
 }
 
+/* The tokens with a logit >= cut and p > 0 as candidates c[0..m), in id order; *mass = the sum of their p. */
+static int collect(cand *c, const float *w, const double *pd, int n, float cut, double *mass)
+{
+    int m = 0;
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        if (w[i] >= cut && pd[i] > 0) {
+            c[m].id = i;
+            c[m].logit = w[i];
+            c[m].p = pd[i];
+            sum += pd[i];
+            m++;
+        }
+    *mass = sum;
+    return m;
+}
+
 /* Sampling over the whole vocabulary (no top-k), w = the adjusted logits, mx their maximum (finite). The
  * probabilities are computed once into pd, in id order, without building n candidates: min-p is a threshold
  * on pd; without top-p the draw walks pd in id order; with top-p only the tokens whose logit is within 20 x
@@ -373,13 +390,12 @@ static int32_t sample_vocab(llamac_sampler *s, const float *w, float mx)
     double *pd = s->pd;
     lc_kernels_get()->exp_shifted(pd, w, n, (double)mx, 1.0 / (double)s->p.temperature);
     const double min_p = s->p.min_p > 0.0f ? (double)s->p.min_p : 0.0;
-    double sum;
     if (min_p > 0) {
         for (int i = 0; i < n; i++)
             if (pd[i] < min_p)
                 pd[i] = 0; /* dropped: a zero is never drawn */
     }
-    sum = sum4(pd, n);
+    const double sum = sum4(pd, n);
     if (s->p.top_p >= 1.0f) {
         double r = next_unit(s->rng) * sum, acc = 0;
         int last = 0;
@@ -393,32 +409,13 @@ static int32_t sample_vocab(llamac_sampler *s, const float *w, float mx)
         return last;
     }
     const double limit = s->p.top_p * sum;
-    const float w_cut = mx - 20.0f * s->p.temperature;
-    cand *c = s->c;
-    int m = 0;
-    double mass = 0;
-    for (int i = 0; i < n; i++)
-        if (w[i] >= w_cut && pd[i] > 0) {
-            c[m].id = i;
-            c[m].logit = w[i];
-            c[m].p = pd[i];
-            mass += pd[i];
-            m++;
-        }
-    /* margin: the nucleus loop sums the same values in another order */
-    if (!(mass > limit * (1.0 + 1e-9))) {
-        m = 0;
-        for (int i = 0; i < n; i++)
-            if (pd[i] > 0) {
-                c[m].id = i;
-                c[m].logit = w[i];
-                c[m].p = pd[i];
-                m++;
-            }
-    }
+    double mass;
+    int m = collect(s->c, w, pd, n, mx - 20.0f * s->p.temperature, &mass);
+    if (!(mass > limit * (1.0 + 1e-9))) /* margin: the nucleus loop sums the same values in another order */
+        m = collect(s->c, w, pd, n, -INFINITY, &mass);
     if (m == 0)
         return 0;
-    return draw_candidates(s, c, m, sum, 0, 1); /* min-p is applied already (pd zeroed) */
+    return draw_candidates(s, s->c, m, sum, 0, 1); /* min-p is applied already (pd zeroed) */
 }
 
 int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
