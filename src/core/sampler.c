@@ -31,6 +31,7 @@ struct llamac_sampler {
     float *w;                 /* [n_vocab] scratch logits after bias and penalties (NaN -> -infinity) */
     double *pd;               /* [n_vocab] scratch unnormalized probabilities, in id order */
     int32_t *cnt;             /* [n_vocab] scratch occurrence counts, all zero between calls */
+    int id_bits;              /* bits that hold n_vocab - 1 */
     llamac_logit_bias *bias;  /* [p.n_logit_bias] owned copy, or NULL */
     int32_t *hist;            /* ring of the last repeat_last_n accepted tokens */
     int hist_n, hist_pos;
@@ -127,6 +128,8 @@ static llamac_sampler *alloc_sampler(const llamac_sampler_params *p, int n_vocab
         return NULL;
     s->p = *p;
     s->n_vocab = n_vocab;
+    while ((n_vocab - 1) >> s->id_bits)
+        s->id_bits++;
     s->c = malloc((size_t)n_vocab * sizeof *s->c);
     s->w = malloc((size_t)n_vocab * sizeof *s->w);
     s->pd = malloc((size_t)n_vocab * sizeof *s->pd);
@@ -282,18 +285,69 @@ static void top_k(cand *c, int n, int k)
     qsort(c, (size_t)k, sizeof *c, cmp_cand);
 }
 
-/* Greedy without bias or penalties: the first largest logit, NaN never winning (every logit NaN or -infinity:
- * token 0) — what the general path below picks, in one read-only pass instead of filling n candidates. */
-static int32_t argmax_raw(const float *logits, int n)
+/* Unsigned keys in (logit desc) order: -0 counts as +0, as the comparison above has them equal. */
+static uint32_t desc_key(float f)
 {
-    int32_t best = 0;
-    float bl = logits[0] == logits[0] ? logits[0] : -INFINITY;
-    for (int i = 1; i < n; i++)
-        if (logits[i] > bl) { /* false for NaN; a tie keeps the smaller id */
-            bl = logits[i];
-            best = i;
+    uint32_t u;
+    if (f == 0.0f)
+        f = 0.0f;
+    memcpy(&u, &f, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); /* ascending with f */
+    return ~u;
+}
+
+static float key_logit(uint32_t k)
+{
+    uint32_t u = ~k;
+    u = (u & 0x80000000u) ? (u & 0x7fffffffu) : ~u;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Sorts c[0..m) into (logit desc, id asc) order from any order (a large top-p nucleus: a heap over 128k
+ * candidates cost ~25 ms): an LSD radix sort, 11 bits a pass, of the 64-bit keys (logit key << id_bits | id),
+ * held in c's own memory (16 bytes a candidate = two key arrays); each p waits in p_by_id[id]. */
+static void sort_all(cand *c, int m, int id_bits, double *p_by_id)
+{
+    _Static_assert(sizeof(cand) == 2 * sizeof(uint64_t), "two keys fit in a candidate");
+    uint64_t *a = (uint64_t *)(void *)c, *b = a + m;
+    for (int i = 0; i < m; i++) { /* a[i] overlaps c[i / 2], read already */
+        const cand x = c[i];
+        p_by_id[x.id] = x.p;
+        a[i] = (uint64_t)desc_key(x.logit) << id_bits | (uint32_t)x.id;
+    }
+    uint32_t cnt[2048];
+    for (int shift = 0; shift < 32 + id_bits; shift += 11) {
+        memset(cnt, 0, sizeof cnt);
+        for (int i = 0; i < m; i++)
+            cnt[(a[i] >> shift) & 2047]++;
+        if (cnt[(a[0] >> shift) & 2047] == (uint32_t)m)
+            continue; /* one digit for all: the order stays */
+        uint32_t at = 0;
+        for (int d = 0; d < 2048; d++) {
+            const uint32_t n = cnt[d];
+            cnt[d] = at;
+            at += n;
         }
-    return best;
+        for (int i = 0; i < m; i++)
+            b[cnt[(a[i] >> shift) & 2047]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != (uint64_t *)(void *)c) {
+        memcpy(b, a, (size_t)m * sizeof *a);
+        a = b;
+    }
+    const uint64_t id_mask = ((uint64_t)1 << id_bits) - 1;
+    for (int i = m - 1; i >= 0; i--) { /* c[i] overlaps a[2i], a[2i + 1], read already (or past the end) */
+        const uint64_t k = a[i];
+        const int32_t id = (int32_t)(k & id_mask);
+        c[i].id = id;
+        c[i].logit = key_logit((uint32_t)(k >> id_bits));
+        c[i].p = p_by_id[id];
+    }
 }
 
 /* min-p (unless applied already), top-p and the draw over the candidates c[0..m) whose p are set (sum = their
@@ -312,14 +366,13 @@ static int32_t draw_candidates(llamac_sampler *s, cand *c, int m, double sum, in
             sum += c[i].p;
     }
     if (s->p.top_p < 1.0f) {
-        /* The nucleus is usually a few dozen tokens: sort only the best `have` candidates, growing it until
-         * they hold top_p of the mass (a full sort of 128k candidates would cost more than a small model's
-         * forward pass). */
+        /* The nucleus is usually a few dozen tokens: a heap picks the best 256 in order; only when they hold
+         * less than top_p of the mass (a flat distribution) are all candidates sorted, by radix. */
         double limit = s->p.top_p * sum;
         int have = sorted ? m : (m < 256 ? m : 256);
+        if (!sorted)
+            top_k(c, m, have);
         for (;;) {
-            if (!sorted || have < m)
-                top_k(c, m, have);
             double cum = 0;
             int k = 0;
             while (k < have && cum < limit)
@@ -329,7 +382,8 @@ static int32_t draw_candidates(llamac_sampler *s, cand *c, int m, double sum, in
                 sum = cum;
                 break;
             }
-            have = have * 8 < m ? have * 8 : m;
+            sort_all(c, m, s->id_bits, s->pd);
+            have = m;
         }
     }
     double r = next_unit(s->rng) * sum, acc = 0;
@@ -423,23 +477,16 @@ int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
     if (!s || !logits)
         return -1;
     const int n = s->n_vocab;
+    float mx;
     if (s->p.temperature <= 0.0f && s->p.n_logit_bias == 0 && s->p.repeat_penalty == 1.0f &&
         s->p.presence_penalty == 0.0f && s->p.frequency_penalty == 0.0f)
-        return argmax_raw(logits, n);
+        return (int32_t)lc_kernels_get()->argmax(logits, n, &mx); /* what the path below picks, read-only */
     float *w = s->w;
     memcpy(w, logits, (size_t)n * sizeof *w);
     bias_and_penalize(s, w);
-    /* NaN logits never win; the first largest logit (ties: the smaller id) */
-    float mx = -INFINITY;
-    int best = 0;
-    for (int i = 0; i < n; i++) {
-        if (w[i] != w[i])
-            w[i] = -INFINITY;
-        if (w[i] > mx) {
-            mx = w[i];
-            best = i;
-        }
-    }
+    /* NaN logits never win (nor are they drawn: exp_shifted gives them 0, collect skips them, and top-k's
+     * candidates read them as -infinity); the first largest logit (ties: the smaller id) */
+    const int best = (int)lc_kernels_get()->argmax(w, n, &mx);
     if (s->p.temperature <= 0.0f || mx == -INFINITY)
         return best;
     if (mx == INFINITY) /* a +infinity logit (an overflowed model): the first one is certain */
@@ -449,7 +496,7 @@ int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
     cand *c = s->c;
     for (int i = 0; i < n; i++) {
         c[i].id = i;
-        c[i].logit = w[i];
+        c[i].logit = w[i] == w[i] ? w[i] : -INFINITY;
     }
     const int m = s->p.top_k;
     top_k(c, n, m);

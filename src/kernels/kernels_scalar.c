@@ -89,4 +89,5 @@ void lc_kernels_init_scalar(lc_kernels *k)
     k->swiglu = lc_swiglu;
     k->attention = lc_attention;
     k->exp_shifted = lc_exp_shifted;
+    k->argmax = lc_argmax;
 }

@@ -312,8 +312,42 @@ static void exp_shifted(double *y, const float *x, int64_t n, double shift, doub
     lc_exp_shifted(y + i, x + i, n - i, shift, scale);
 }
 
+/* lc_argmax, 8 lanes (see ops_avx512.c), the tail in C after them */
+static int64_t argmax(const float *x, int64_t n, float *max)
+{
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    __m256i vi = _mm256_setzero_si256(), idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_set1_epi32(8);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i), gt = _mm256_cmp_ps(v, vm, _CMP_GT_OQ);
+        vm = _mm256_blendv_ps(vm, v, gt);
+        vi = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(vi), _mm256_castsi256_ps(idx), gt));
+        idx = _mm256_add_epi32(idx, step);
+    }
+    float lm[8];
+    int32_t li[8];
+    _mm256_storeu_ps(lm, vm);
+    _mm256_storeu_si256((__m256i *)(void *)li, vi);
+    float bl = -INFINITY;
+    int64_t best = 0;
+    for (int l = 0; l < 8; l++)
+        if (lm[l] > bl || (lm[l] == bl && li[l] < best)) {
+            bl = lm[l];
+            best = li[l];
+        }
+    for (; i < n; i++)
+        if (x[i] > bl) {
+            bl = x[i];
+            best = i;
+        }
+    *max = bl;
+    return best;
+}
+
 void lc_init_ops_avx2(lc_kernels *k)
 {
+    k->argmax = argmax;
     k->exp_shifted = exp_shifted;
     k->rmsnorm = rmsnorm;
     k->swiglu = swiglu;

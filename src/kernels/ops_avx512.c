@@ -404,8 +404,30 @@ static void exp_shifted(double *y, const float *x, int64_t n, double shift, doub
 #undef C
 }
 
+/* lc_argmax, 16 lanes: each lane keeps its first largest (a strict compare, false for NaN), then the largest
+ * of the lanes and, among the lanes that hold it, the smallest index */
+static int64_t argmax(const float *x, int64_t n, float *max)
+{
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 vm = ninf;
+    __m512i vi = _mm512_setzero_si512(), idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512 v = _mm512_mask_loadu_ps(ninf, m, x + i);
+        const __mmask16 gt = _mm512_cmp_ps_mask(v, vm, _CMP_GT_OQ);
+        vm = _mm512_mask_mov_ps(vm, gt, v);
+        vi = _mm512_mask_mov_epi32(vi, gt, idx);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    const float mx = _mm512_reduce_max_ps(vm);
+    *max = mx;
+    return _mm512_mask_reduce_min_epi32(_mm512_cmp_ps_mask(vm, _mm512_set1_ps(mx), _CMP_EQ_OQ), vi);
+}
+
 void lc_init_ops_avx512(lc_kernels *k)
 {
+    k->argmax = argmax;
     k->exp_shifted = exp_shifted;
     k->rmsnorm = rmsnorm;
     k->swiglu = swiglu;

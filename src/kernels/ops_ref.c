@@ -16,6 +16,19 @@ void lc_exp_shifted(double *y, const float *x, int64_t n, double shift, double s
         y[i] = lc_exp_nonpos(((double)x[i] - shift) * scale);
 }
 
+int64_t lc_argmax(const float *x, int64_t n, float *max)
+{
+    int64_t best = 0;
+    float bl = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > bl) { /* false for NaN; a tie keeps the smaller index */
+            bl = x[i];
+            best = i;
+        }
+    *max = bl;
+    return best;
+}
+
 void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
 {
     double ss = 0;

@@ -12,6 +12,8 @@
 void lc_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 /* y[i] = lc_exp_nonpos(((double)x[i] - shift) * scale): the reference of lc_kernels.exp_shifted */
 void lc_exp_shifted(double *y, const float *x, int64_t n, double shift, double scale);
+/* the reference of lc_kernels.argmax: the first index of the largest, NaN never winning */
+int64_t lc_argmax(const float *x, int64_t n, float *max);
 
 /* h[i] = silu(g[i]) * u[i] */
 void lc_swiglu(float *h, const float *g, const float *u, int64_t n);

@@ -210,6 +210,9 @@ typedef struct lc_kernels {
      * sampler's softmax over the vocabulary. Every table gives the scalar function's bits (the same operations
      * in the same order, no FMA), so a draw does not depend on the CPU. */
     void (*exp_shifted)(double *y, const float *x, int64_t n, double shift, double scale);
+    /* The first index of the largest of x[0..n) (1 <= n < 2^31), NaN never the largest; *max = that value. With
+     * no element above -infinity: 0 and -infinity. Greedy sampling over the vocabulary. */
+    int64_t (*argmax)(const float *x, int64_t n, float *max);
 } lc_kernels;
 
 /* The table for this CPU, chosen on first call (thread-safe); LLAMAC_KERNELS=scalar|avx2|avx512 forces a path

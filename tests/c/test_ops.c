@@ -8,6 +8,8 @@
  *     (blocks of 16..4096 positions in scattered order) bit-identical to the same rows stored contiguously
  *   - exp_shifted (the sampler's softmax): every table bit-identical to the scalar reference, which is within
  *     5e-16 relative (2 ulp) of libm's exp over [-708, 0]
+ *   - argmax (greedy sampling): every table returns the reference's index and maximum (the first largest, NaN
+ *     never winning) for lengths 1..70 and a vocabulary's, with ties, NaN, +-infinity, all -infinity
  */
 #include <math.h>
 #include <stdint.h>
@@ -277,6 +279,54 @@ static void test_exp_shifted(const lc_kernels *k, const lc_kernels *ref)
     free(y1);
 }
 
+/* argmax on one array: the reference's index and maximum, which is the first largest by a plain loop here too */
+static void check_argmax(const lc_kernels *k, const lc_kernels *ref, const float *x, int64_t n, const char *what)
+{
+    float m0 = 0, m1 = 1;
+    const int64_t i0 = ref->argmax(x, n, &m0), i1 = k->argmax(x, n, &m1);
+    int64_t want = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[want] || (x[want] != x[want] && x[i] == x[i]))
+            want = i;
+    const float wm = x[want] == x[want] ? x[want] : -INFINITY;
+    if (wm == -INFINITY)
+        want = 0;
+    CHECK(i0 == want && (m0 == wm || (m0 != m0 && wm != wm)), "reference argmax %s n=%lld: %lld (%g), want %lld (%g)",
+          what, (long long)n, (long long)i0, m0, (long long)want, wm);
+    CHECK(i1 == i0 && memcmp(&m0, &m1, sizeof m0) == 0, "%s argmax %s n=%lld: %lld (%g), reference %lld (%g)", k->name,
+          what, (long long)n, (long long)i1, m1, (long long)i0, m0);
+}
+
+static void test_argmax(const lc_kernels *k, const lc_kernels *ref)
+{
+    enum { N = 128256 };
+    float *x = malloc(N * sizeof *x);
+    for (int n = 1; n <= 70; n++) {
+        for (int trial = 0; trial < 40; trial++) {
+            for (int i = 0; i < n; i++) /* few distinct values: many ties */
+                x[i] = (float)(int)(frand() * 3.0f);
+            if (trial % 4 == 1)
+                x[(int)(frand() * 0.49f * (float)n + 0.5f * (float)n) % n] = NAN;
+            if (trial % 4 == 2)
+                for (int i = 0; i < n; i++)
+                    x[i] = i % 3 ? -INFINITY : NAN;
+            if (trial % 8 == 3)
+                x[n - 1] = INFINITY;
+            if (trial % 8 == 7)
+                x[0] = NAN;
+            check_argmax(k, ref, x, n, "small");
+        }
+    }
+    for (int i = 0; i < N; i++)
+        x[i] = frand() * 10.0f;
+    check_argmax(k, ref, x, N, "vocabulary");
+    x[77777] = 50.0f;
+    x[99999] = 50.0f;
+    x[123] = NAN;
+    check_argmax(k, ref, x, N, "vocabulary, tie");
+    free(x);
+}
+
 static void test_paths_agree(const lc_kernels *a, const lc_kernels *b)
 {
     const int64_t n = 4133;
@@ -306,17 +356,20 @@ int main(void)
     const lc_kernels *ref = lc_kernels_by_name("scalar");
     const lc_kernels *k2 = lc_kernels_by_name("avx2"), *k5 = lc_kernels_by_name("avx512");
     test_exp_shifted(ref, ref); /* the reference's accuracy */
+    test_argmax(ref, ref);
     if (k2) {
         test_exp("avx2", lc_avx2_exp);
         test_rmsnorm_swiglu(k2, ref);
         test_attention(k2, ref, NULL);
         test_exp_shifted(k2, ref);
+        test_argmax(k2, ref);
     }
     if (k5) {
         test_exp("avx512", lc_avx512_exp);
         test_rmsnorm_swiglu(k5, ref);
         test_attention(k5, ref, k2);
         test_exp_shifted(k5, ref);
+        test_argmax(k5, ref);
     }
     if (k2 && k5)
         test_paths_agree(k2, k5);

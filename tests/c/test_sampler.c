@@ -248,6 +248,29 @@ static void test_top_p_large(int V, double top_p, int draws)
     free(l);
 }
 
+/* A tied nucleus larger than the first partial sort (the full sort's path): with every logit equal (+0 and -0
+ * alternating, which compare equal) the order is by id, so top-p 0.4 of 1000 keeps ids 0..~399, and every
+ * draw lands there; a sort that broke ties another way (or split +0 from -0) would draw above it. */
+static void test_top_p_ties(void)
+{
+    enum { V = 1000 };
+    float l[V];
+    for (int i = 0; i < V; i++)
+        l[i] = i % 2 ? -0.0f : 0.0f;
+    l[V - 1] = -1.0f;
+    llamac_sampler_params p = plain();
+    p.top_p = 0.4f;
+    llamac_sampler *s = make(p, V);
+    int lo = V, hi = -1;
+    for (int i = 0; i < 4000; i++) {
+        const int t = llamac_sampler_sample(s, l);
+        lo = t < lo ? t : lo;
+        hi = t > hi ? t : hi;
+    }
+    CHECK(lo < 10 && hi >= 390 && hi <= 401, "top-p over tied logits drew ids %d..%d, want 0..~399 by id", lo, hi);
+    llamac_sampler_free(s);
+}
+
 /* the index of the largest value, ties to the lowest index (the greedy rule) */
 static int argmax(const float *v, int n)
 {
@@ -600,8 +623,9 @@ int main(void)
     test_greedy_fast_path();
     test_distributions();
     test_seed_and_penalty();
-    test_top_p_large(20000, 0.03, 12000); /* nucleus ~ 380: one growth step */
-    test_top_p_large(100000, 0.5, 300);   /* nucleus ~ 50k: grows to a full sort */
+    test_top_p_large(20000, 0.03, 12000); /* nucleus ~ 380: the full sort */
+    test_top_p_large(100000, 0.5, 300);   /* nucleus ~ 50k: the full sort */
+    test_top_p_ties();
     test_logit_bias();
     test_penalties();
     test_logprobs();
