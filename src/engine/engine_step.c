@@ -10,8 +10,9 @@
  *   3. one llamac_decode. LLAMAC_E_KV_FULL: the youngest job gives way (back to the queue if it has produced
  *      nothing yet and others run, else ended ERROR with LLAMAC_E_KV_FULL) and the batch is rebuilt without it;
  *      each retry removes one job, so this ends. Any other error ends the batch's jobs ERROR;
- *   4. every job in the batch commits (samples when its logits were in the batch) and its event is appended to
- *      the job's buffer; a finished answer ends the job.
+ *   4. the jobs whose logits were in the batch draw their tokens, spread over the context's threads (each has
+ *      its own sampler, so the draws do not depend on the split); then every job in the batch commits, oldest
+ *      first, and its event is appended to the job's buffer; a finished answer ends the job.
  *
  * Ending a job releases its sequence (llamac_session_forget), so with the prefix cache on its full blocks stay
  * cached for later jobs; the statistics are updated before the job's waiter is woken.
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/context.h"
 #include "engine/engine_internal.h"
 #include "session/session_internal.h"
 
@@ -225,6 +227,20 @@ static int decode_step(llamac_engine *e, int *idx)
     }
 }
 
+typedef struct predraw_arg {
+    llamac_engine *e;
+    const int *idx;
+} predraw_arg;
+
+static void predraw_task(void *varg, int64_t j, int thread)
+{
+    (void)thread;
+    const predraw_arg *a = varg;
+    lc_slot *sl = &a->e->slot[a->idx[j]];
+    if (sl->added > 0)
+        lc_session_predraw(sl->session);
+}
+
 void lc_engine_step(llamac_engine *e)
 {
     check_jobs(e);
@@ -237,6 +253,10 @@ void lc_engine_step(llamac_engine *e)
     pthread_mutex_lock(&e->mu);
     e->stats.steps++;
     pthread_mutex_unlock(&e->mu);
+    if (k > 1) { /* the draws on the context's threads (each session its own sampler), the commits in order */
+        predraw_arg a = {e, idx};
+        lc_pool_run(e->ctx->pool, predraw_task, &a, k);
+    }
     for (int j = 0; j < k; j++) {
         const int i = idx[j];
         lc_slot *sl = &e->slot[i];

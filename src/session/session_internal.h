@@ -115,6 +115,9 @@ struct llamac_session {
     llamac_answer answer;
     double t_begin, t_prefill, t_first, t_last; /* ms; t_prefill = 0 until the first prompt batch */
     llamac_session_event final_ev;  /* the last event (cancel) */
+    int pre_valid;                  /* lc_session_predraw drew the next commit's token: pre_* (commit clears it) */
+    int32_t pre_token;
+    llamac_token_logprob pre_chosen, pre_top[LLAMAC_MAX_TOP_LOGPROBS];
     llamac_batch_buf run_batch;     /* llamac_session_run's, made on first use */
 };
 
@@ -123,5 +126,10 @@ struct llamac_session {
  * failed (the finish is then ERROR). */
 llamac_status lc_session_finish(llamac_session *s, llamac_finish why, llamac_session_event *ev);
 double lc_now_ms(void);
+/* session_step.c: draws now, from the decoded batch's logits, the token the next llamac_session_commit would
+ * draw (if it would draw one: the same tests in the same order), so that the engine can sample its sessions on
+ * several threads between llamac_decode and the commits; the draw is the same either way (each session has its
+ * own sampler). Touches only s's sampler and pre_* fields: one thread per session. */
+void lc_session_predraw(llamac_session *s);
 
 #endif

@@ -159,18 +159,31 @@ llamac_status lc_session_finish(llamac_session *s, llamac_finish why, llamac_ses
     return st;
 }
 
+/* The draw itself: the sampler's token (and log-probabilities when asked for) from logits. */
+static int32_t draw(llamac_session *s, const float *logits, llamac_token_logprob *chosen, llamac_token_logprob *top)
+{
+    if (s->n_logprobs > 0)
+        return llamac_sampler_sample_logprobs(s->smp, logits, s->n_logprobs - 1, chosen, top);
+    return llamac_sampler_sample(s->smp, logits);
+}
+
 /* Samples from logits and moves the answer on (or finishes it). */
 static llamac_status sample(llamac_session *s, const float *logits, llamac_session_event *ev)
 {
     if (s->max_tokens >= 0 && (int64_t)s->gen.n >= s->max_tokens)
         return lc_session_finish(s, LLAMAC_FINISH_LENGTH, ev);
     int32_t t;
-    if (s->n_logprobs > 0) {
-        t = llamac_sampler_sample_logprobs(s->smp, logits, s->n_logprobs - 1, &ev->chosen, ev->top);
-        ev->n_top = s->n_logprobs - 1;
+    if (s->pre_valid) { /* drawn by lc_session_predraw from these logits */
+        t = s->pre_token;
+        if (s->n_logprobs > 0) {
+            ev->chosen = s->pre_chosen;
+            memcpy(ev->top, s->pre_top, sizeof ev->top);
+        }
     } else {
-        t = llamac_sampler_sample(s->smp, logits);
+        t = draw(s, logits, &ev->chosen, ev->top);
     }
+    if (s->n_logprobs > 0)
+        ev->n_top = s->n_logprobs - 1;
     s->t_last = lc_now_ms();
     if (s->t_first == 0)
         s->t_first = s->t_last;
@@ -250,6 +263,23 @@ static llamac_status commit(llamac_session *s, llamac_session_event *ev)
     return sample(s, logits, ev);
 }
 
+void lc_session_predraw(llamac_session *s)
+{
+    s->pre_valid = 0;
+    if (s->state == LC_IDLE || s->n_inflight == 0)
+        return;
+    if (s->state == LC_PREFILL &&
+        (s->prompt_done + s->n_inflight < (int64_t)s->prompt.n || s->mode == LC_MODE_PREFILL_ONLY))
+        return; /* commit ends or continues the prefill without a draw */
+    if (s->max_tokens >= 0 && (int64_t)s->gen.n >= s->max_tokens)
+        return; /* sample() finishes with LENGTH first */
+    const float *logits = s->logits_idx >= 0 ? llamac_get_logits(s->ctx, s->logits_idx) : NULL;
+    if (!logits)
+        return; /* commit reports it */
+    s->pre_token = draw(s, logits, &s->pre_chosen, s->pre_top);
+    s->pre_valid = 1;
+}
+
 llamac_status llamac_session_commit(llamac_session *s, llamac_session_event *ev)
 {
     llamac_session_event dummy;
@@ -262,6 +292,7 @@ llamac_status llamac_session_commit(llamac_session *s, llamac_session_event *ev)
         return LLAMAC_OK;
     const size_t c0 = s->text.content.len;
     llamac_status st = commit(s, ev);
+    s->pre_valid = 0;
     ev->text = s->text.content.p + c0;
     ev->len = s->text.content.len - c0;
     return st;

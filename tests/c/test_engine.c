@@ -1,7 +1,8 @@
 /*
  * test_engine.c — the continuous-batching engine (include/llamac_engine.h) on the bundled tiny-kjv model:
- *   - 16 concurrent jobs (raw and chat prompts of different lengths, greedy and seeded) give exactly the tokens
- *     and text of the same jobs run one at a time, with prompt chunks spread over many steps;
+ *   - 16 concurrent jobs (raw and chat prompts of different lengths, greedy and seeded, some with logprobs: their
+ *     draws run on the context's threads) give exactly the tokens, log-probabilities and text of the same jobs
+ *     run one at a time, with prompt chunks spread over many steps;
  *   - cancelling in the middle of a long prefill frees the sequence (busy 0, no KV positions held);
  *   - queue full -> LLAMAC_E_BUSY; prompt + max_tokens beyond n_ctx -> LLAMAC_E_CONTEXT_FULL with both numbers;
  *   - a second job with the same prompt start reuses cached KV blocks and gives the tokens it gives without the
@@ -34,6 +35,8 @@ static const char *env_or(const char *name, const char *dflt)
 /* The outcome of one job. */
 typedef struct outcome {
     int32_t tokens[MAXT];
+    float logprob[MAXT], top_logprob[MAXT][2]; /* with logprobs: the chosen token's and 2 alternatives' */
+    int32_t top_token[MAXT][2];
     int n;
     char text[4096];
     size_t text_len;
@@ -51,8 +54,16 @@ static void collect(llamac_job *job, outcome *o)
     for (;;) {
         if (llamac_job_wait(job, 10000, &u) != LLAMAC_OK)
             break;
-        for (int i = 0; i < u.n_tokens && o->n < MAXT; i++)
+        for (int i = 0; i < u.n_tokens && o->n < MAXT; i++) {
+            if (u.logprobs && u.n_top == 2) {
+                o->logprob[o->n] = u.logprobs[i].logprob;
+                for (int t = 0; t < 2; t++) {
+                    o->top_token[o->n][t] = u.top[i * 2 + t].token;
+                    o->top_logprob[o->n][t] = u.top[i * 2 + t].logprob;
+                }
+            }
             o->tokens[o->n++] = u.tokens[i];
+        }
         if (u.text_len && o->text_len + u.text_len < sizeof o->text) {
             memcpy(o->text + o->text_len, u.text, u.text_len);
             o->text_len += u.text_len;
@@ -96,7 +107,7 @@ typedef struct request {
     int max_tokens;
     float temperature;
     uint64_t seed;
-    int ignore_eos;
+    int ignore_eos, n_logprobs;
 } request;
 
 static int64_t g_last_n; /* the prompt count of the last submit() */
@@ -112,6 +123,7 @@ static llamac_job *submit(llamac_engine *e, const request *r)
     jp.gen.sampling.temperature = r->temperature;
     jp.gen.sampling.seed = r->seed;
     jp.gen.ignore_eos = r->ignore_eos;
+    jp.gen.n_logprobs = r->n_logprobs;
     llamac_job *job = NULL;
     int64_t n = -1;
     llamac_status st = llamac_engine_submit(e, &jp, &job, &n, err, sizeof err);
@@ -141,6 +153,7 @@ static void test_concurrent_equals_alone(llamac_model *m)
         r->temperature = i % 2 ? 0.9f : 0.0f;
         r->seed = 1000 + (uint64_t)i;
         r->ignore_eos = i % 3 != 0;
+        r->n_logprobs = i % 5 == 1 ? 3 : 0; /* drawn on the pool's threads beside the others */
         if (i % 4 == 3) {
             llamac_chat_create(&r->chat);
             llamac_chat_add_message(r->chat, "system", "You answer in the words of the King James Bible.");
@@ -191,6 +204,10 @@ static void test_concurrent_equals_alone(llamac_model *m)
         CHECK(x->finish == y->finish && x->finish != LLAMAC_FINISH_ERROR, "job %d: finish %d vs %d", i,
               (int)x->finish, (int)y->finish);
         CHECK(x->text_len == y->text_len && !memcmp(x->text, y->text, x->text_len), "job %d: text differs", i);
+        CHECK(!memcmp(x->logprob, y->logprob, sizeof x->logprob) && !memcmp(x->top_token, y->top_token,
+              sizeof x->top_token) && !memcmp(x->top_logprob, y->top_logprob, sizeof x->top_logprob) &&
+              (!req[i].n_logprobs || (x->logprob[0] <= 0 && x->top_token[0][0] >= 0)),
+              "job %d: log-probabilities differ together and alone", i);
         CHECK(!strcmp(x->content, y->content) && !strcmp(x->content, x->text), "job %d: content '%s' vs '%s'", i,
               x->content, x->text);
         CHECK(x->completion_tokens == x->n && x->prompt_tokens == y->prompt_tokens, "job %d: usage", i);
