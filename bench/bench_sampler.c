@@ -1,7 +1,7 @@
 /*
  * bench_sampler.c — CPU time of one draw (llamac_sampler_sample) over a Llama 3 sized vocabulary, one thread.
  *
- *   bench_sampler [--vocab N] [--draws N] [--seed S]
+ *   bench_sampler [--vocab N] [--draws N] [--seed S] [--only TEXT]
  *
  * Logit shapes: "flat" (normal, sd 1: a random-weight model, or a real one far from sure of the next token:
  * the top-p nucleus holds most of the vocabulary) and "peaked" (the same plus one token 12 above the rest and a
@@ -55,15 +55,18 @@ typedef struct setting {
 int main(int argc, char **argv)
 {
     int n_vocab = 128256, draws = 200;
+    const char *only = NULL; /* run only the settings whose name contains it */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--vocab") && i + 1 < argc)
             n_vocab = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--draws") && i + 1 < argc)
             draws = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             rs = strtoull(argv[++i], NULL, 10) | 1;
         else {
-            fprintf(stderr, "usage: bench_sampler [--vocab N] [--draws N] [--seed S]\n");
+            fprintf(stderr, "usage: bench_sampler [--vocab N] [--draws N] [--seed S] [--only TEXT]\n");
             return 2;
         }
     }
@@ -88,6 +91,8 @@ int main(int argc, char **argv)
     };
     printf("| setting | flat us/draw | peaked us/draw |\n| --- | ---: | ---: |\n");
     for (size_t k = 0; k < sizeof set / sizeof set[0]; k++) {
+        if (only && !strstr(set[k].name, only))
+            continue;
         double med[2];
         for (int shape = 0; shape < 2; shape++) {
             const float *logits = shape ? peaked : flat;

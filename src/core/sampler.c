@@ -285,6 +285,28 @@ static void top_k(cand *c, int n, int k)
     qsort(c, (size_t)k, sizeof *c, cmp_cand);
 }
 
+/* c[0..k) = the k best tokens of w[0..n) (NaN read as -infinity), sorted: top_k's result without writing n
+ * candidates first (a token enters the heap only when it beats the worst kept one). */
+static void best_of(cand *c, const float *w, int n, int k)
+{
+    for (int i = 0; i < k; i++) {
+        c[i].id = i;
+        c[i].logit = w[i] == w[i] ? w[i] : -INFINITY;
+    }
+    for (int i = k / 2 - 1; i >= 0; i--)
+        sift_down(c, k, i);
+    /* a later token beats the worst kept one only with a larger logit (a tie loses on id; NaN never beats) */
+    float worst = c[0].logit;
+    for (int i = k; i < n; i++)
+        if (w[i] > worst) {
+            c[0].id = i;
+            c[0].logit = w[i];
+            sift_down(c, k, 0);
+            worst = c[0].logit;
+        }
+    qsort(c, (size_t)k, sizeof *c, cmp_cand);
+}
+
 /* Unsigned keys in (logit desc) order: -0 counts as +0, as the comparison above has them equal. */
 static uint32_t desc_key(float f)
 {
@@ -494,12 +516,8 @@ int32_t llamac_sampler_sample(llamac_sampler *s, const float *logits)
     if (!(s->p.top_k > 0 && s->p.top_k < n))
         return sample_vocab(s, w, mx);
     cand *c = s->c;
-    for (int i = 0; i < n; i++) {
-        c[i].id = i;
-        c[i].logit = w[i] == w[i] ? w[i] : -INFINITY;
-    }
     const int m = s->p.top_k;
-    top_k(c, n, m);
+    best_of(c, w, n, m);
     double sum = 0;
     for (int i = 0; i < m; i++) {
         c[i].p = lc_exp_nonpos(((double)c[i].logit - (double)mx) * (1.0 / (double)s->p.temperature));

@@ -271,6 +271,31 @@ static void test_top_p_ties(void)
     llamac_sampler_free(s);
 }
 
+/* top-k over ties: with every logit equal (+0/-0) but a NaN at 5 and a best at 999, top-k 40 keeps 999 and the
+ * 39 smallest other ids (0..4, 6..39); draws land only there */
+static void test_top_k_ties(void)
+{
+    enum { V = 1000 };
+    float l[V];
+    for (int i = 0; i < V; i++)
+        l[i] = i % 2 ? -0.0f : 0.0f;
+    l[5] = NAN;
+    l[V - 1] = 1.0f;
+    llamac_sampler_params p = plain();
+    p.top_k = 40;
+    llamac_sampler *s = make(p, V);
+    int bad = 0, seen39 = 0, seen999 = 0;
+    for (int i = 0; i < 4000; i++) {
+        const int t = llamac_sampler_sample(s, l);
+        bad += !(t == V - 1 || (t < 40 && t != 5));
+        seen39 += t == 39;
+        seen999 += t == V - 1;
+    }
+    CHECK(!bad && seen39 > 0 && seen999 > 0, "top-k over ties: %d draws outside, id 39 %d times, 999 %d times", bad,
+          seen39, seen999);
+    llamac_sampler_free(s);
+}
+
 /* the index of the largest value, ties to the lowest index (the greedy rule) */
 static int argmax(const float *v, int n)
 {
@@ -626,6 +651,7 @@ int main(void)
     test_top_p_large(20000, 0.03, 12000); /* nucleus ~ 380: the full sort */
     test_top_p_large(100000, 0.5, 300);   /* nucleus ~ 50k: the full sort */
     test_top_p_ties();
+    test_top_k_ties();
     test_logit_bias();
     test_penalties();
     test_logprobs();
