@@ -327,18 +327,37 @@ static float key_logit(uint32_t k)
     return f;
 }
 
-/* Sorts c[0..m) into (logit desc, id asc) order from any order (a large top-p nucleus: a heap over 128k
- * candidates cost ~25 ms): an LSD radix sort, 11 bits a pass, of the 64-bit keys (logit key << id_bits | id),
+/* Puts into c[0..return) the best candidates of c[0..m) (any order) in (logit desc, id asc) order: at least
+ * those that hold `limit` of the mass (all m when they do not). For a large top-p nucleus, where a heap over 128k
+ * candidates cost ~25 ms: an LSD radix sort, 11 bits a pass, of the 64-bit keys (logit key << id_bits | id),
  * held in c's own memory (16 bytes a candidate = two key arrays); each p waits in p_by_id[id]. */
-static void sort_all(cand *c, int m, int id_bits, double *p_by_id)
+static int sort_all(cand *c, int m, int id_bits, double *p_by_id, double limit)
 {
     _Static_assert(sizeof(cand) == 2 * sizeof(uint64_t), "two keys fit in a candidate");
-    uint64_t *a = (uint64_t *)(void *)c, *b = a + m;
+    uint64_t *a = (uint64_t *)(void *)c;
+    double mass[2048] = {0}; /* by the key's top 11 bits (sign, exponent, 2 mantissa bits) */
     for (int i = 0; i < m; i++) { /* a[i] overlaps c[i / 2], read already */
         const cand x = c[i];
+        const uint32_t key = desc_key(x.logit);
         p_by_id[x.id] = x.p;
-        a[i] = (uint64_t)desc_key(x.logit) << id_bits | (uint32_t)x.id;
+        mass[key >> 21] += x.p;
+        a[i] = (uint64_t)key << id_bits | (uint32_t)x.id;
     }
+    /* Only the buckets up to the one where the mass reaches top_p can hold the nucleus: keep those. The margin
+     * covers the summation order (the nucleus loop adds the same values sorted; n * 2^-53 relative at most). */
+    double cum = 0;
+    for (int d = 0; d < 2048; d++) {
+        cum += mass[d];
+        if (cum > limit * (1.0 + 1e-9)) {
+            int k = 0;
+            for (int i = 0; i < m; i++)
+                if ((int)(a[i] >> (id_bits + 21)) <= d)
+                    a[k++] = a[i];
+            m = k;
+            break;
+        }
+    }
+    uint64_t *b = a + m;
     uint32_t cnt[2048];
     for (int shift = 0; shift < 32 + id_bits; shift += 11) {
         memset(cnt, 0, sizeof cnt);
@@ -370,6 +389,7 @@ static void sort_all(cand *c, int m, int id_bits, double *p_by_id)
         c[i].logit = key_logit((uint32_t)(k >> id_bits));
         c[i].p = p_by_id[id];
     }
+    return m;
 }
 
 /* min-p (unless applied already), top-p and the draw over the candidates c[0..m) whose p are set (sum = their
@@ -394,19 +414,19 @@ static int32_t draw_candidates(llamac_sampler *s, cand *c, int m, double sum, in
         int have = sorted ? m : (m < 256 ? m : 256);
         if (!sorted)
             top_k(c, m, have);
-        for (;;) {
-            double cum = 0;
-            int k = 0;
+        double cum;
+        int k;
+        for (int sorted_all = 0;; sorted_all = 1) {
+            cum = 0;
+            k = 0;
             while (k < have && cum < limit)
                 cum += c[k++].p;
-            if (cum >= limit || have == m) {
-                m = k;
-                sum = cum;
-                break;
-            }
-            sort_all(c, m, s->id_bits, s->pd);
-            have = m;
+            if (cum >= limit || have == m || sorted_all)
+                break; /* (after sort_all only c[0..have) are candidates; they hold the nucleus) */
+            have = sort_all(c, m, s->id_bits, s->pd, limit);
         }
+        m = k;
+        sum = cum;
     }
     double r = next_unit(s->rng) * sum, acc = 0;
     int last = 0; /* if rounding lets r reach sum: the last candidate that can be drawn (never a banned one) */
