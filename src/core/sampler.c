@@ -28,7 +28,7 @@ struct llamac_sampler {
     llamac_sampler_params p;  /* p.logit_bias points to bias */
     int n_vocab;
     cand *c;                  /* [n_vocab] scratch candidates */
-    float *w;                 /* [n_vocab] scratch logits after bias and penalties (NaN -> -infinity) */
+    float *w;                 /* [n_vocab] scratch logits after bias and penalties (a NaN stays: never drawn) */
     double *pd;               /* [n_vocab] scratch unnormalized probabilities, in id order */
     int32_t *cnt;             /* [n_vocab] scratch occurrence counts, all zero between calls */
     int id_bits;              /* bits that hold n_vocab - 1 */
