@@ -7,6 +7,8 @@
  *   bench_kernels [-t THREADS] [--types q4_0,q8_0,f16,bf16,f32] [--shapes 2048x2048,14336x4096] [--nt 512]
  *                 [--gemv-nt S]  (S tokens per "gemv": the small-batch decode of S sequences)
  *                 [--no-gemm] [--no-gemv] [--raw] [--reps N]
+ *                 [--gemv-in-cache]  (one copy of each GEMV matrix, which the caches hold if it fits: the
+ *                                     tile's compute limit rather than the memory's, e.g. 2048x2048 in L3)
  *
  * GEMM runs the 1B shapes (2048x2048, 8192x2048, 2048x8192), and the 8B ones (4096x4096, 14336x4096,
  * 4096x14336) when --shapes names them.
@@ -217,7 +219,7 @@ static int shape_selected(const char *list, shape sh)
 int main(int argc, char **argv)
 {
     int reps_opt = 0;
-    int n_threads = 2, nt_gemm = 512, nt_gemv = 1, do_gemm = 1, do_gemv = 1, raw = 0, do_bw = 1;
+    int n_threads = 2, nt_gemm = 512, nt_gemv = 1, do_gemm = 1, do_gemv = 1, raw = 0, do_bw = 1, in_cache = 0;
     const char *types_s = "q4_0,q8_0,q4_k,q6_k,f16,bf16,f32", *shapes_s = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc)
@@ -238,11 +240,13 @@ int main(int argc, char **argv)
             do_bw = 0;
         else if (!strcmp(argv[i], "--raw"))
             raw = 1;
+        else if (!strcmp(argv[i], "--gemv-in-cache"))
+            in_cache = 1;
         else if (!strcmp(argv[i], "--shapes") && i + 1 < argc)
             shapes_s = argv[++i];
         else {
             fprintf(stderr, "usage: bench_kernels [-t N] [--types LIST] [--shapes OUTxIN,...] [--nt N] [--gemv-nt S]\n"
-                            "                     [--no-gemm] [--no-gemv]\n"
+                            "                     [--no-gemm] [--no-gemv] [--gemv-in-cache]\n"
                             "                     [--no-bw] [--raw] [--reps N (repeats, default 15 GEMV / 5 GEMM)]\n");
             return 2;
         }
@@ -295,7 +299,7 @@ int main(int argc, char **argv)
                 if (!shape_selected(shapes_s, sh))
                     continue;
                 bmat m;
-                make_bmat(&m, type, sh.n_out, sh.n_in, packed, (size_t)512 << 20);
+                make_bmat(&m, type, sh.n_out, sh.n_in, packed, in_cache ? 0 : (size_t)512 << 20);
                 double r[15], rc[15];
                 int reps = reps_opt > 0 && reps_opt < 15 ? reps_opt : 15;
                 for (int rep = 0; rep < reps; rep++) {

@@ -92,9 +92,9 @@ void lc_avx512_pack16(int type, const void *const rows[16], int64_t b0, int64_t 
  * that pattern poorly (a plain read loop over it: 23 GB/s on one core, against 33 for one stream). Each type
  * picks what measured best on one core (bench_kernels -t 1, GB/s): types whose tile reads each block's body in
  * address order (pf_body 0) have the driver fetch a group's whole head into L1 first, after which the body is
- * the only stream, left to the hardware prefetcher (Q8_0 21 -> 25, Q4_K 22 -> 28); the others prefetch the
- * body LC_PF_DIST bytes ahead into L2 (Q4_0 22, Q5_K 20, Q6_K 20; Q6_K's tile reads a block's scales, at the
- * end of the block, first; without the prefetch Q4_0 drops to 18 and Q6_K to 10). Software prefetch of a
+ * the only stream, left to the hardware prefetcher (Q8_0 21 -> 25, Q4_K 22 -> 28; Q4_0: docs/KERNELS.md);
+ * the others prefetch the body LC_PF_DIST bytes ahead into L2 (Q5_K 20, Q6_K 20; Q6_K's tile reads a block's
+ * scales, at the end of the block, first; without the prefetch Q6_K drops to 10). Software prefetch of a
  * stream the hardware already follows costs bandwidth here (a plain read loop: 33 -> 24 GB/s with prefetcht1
  * 16 KiB ahead). */
 #ifndef LC_PF_DIST

@@ -138,76 +138,94 @@ AINL __m512 block_accumulate(__m512 acc, __m512i isum, __m512 dw, float da)
     return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), s));
 }
 
-/* Q4_0: sc = nblk x 16 halves, qv = nblk x 4 vectors; blocks ab0.. of the activations */
+/* Q4_0, one block b (activation block ab0 + b) for tt tokens: c[t] += the block's float step */
+AINL void q4_0_block(const uint8_t *sc, const uint8_t *qv, int64_t b, const act_tile *a, int64_t ab0, const int tt,
+                     __m512 *c)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const act_tile at = *a;
+    const int64_t ab = ab0 + b;
+    /* few tokens: two integer chains per token (low and high nibbles) to halve the dependency chain;
+     * integer sums are exact, so this does not change the result */
+    __m512i is[TT], is2[TT];
+#pragma GCC unroll 8
+    for (int t = 0; t < tt; t++) {
+        is[t] = bcast32(at.row[t] + at.ext + 4 * (at.nb + ab));
+        is2[t] = _mm512_setzero_si512();
+    }
+    const uint8_t *q = qv + (size_t)b * 256;
+    if (tt <= 2) {
+        /* decode: the high nibbles enter as (v & 0xf0) = 16 * q (still unsigned bytes); their chain is
+         * divided by 16 once per block (exact: a multiple of 16), which saves a shift per vector. The body
+         * is left to the hardware prefetcher (pf_body 0). */
+        const __m512i m4h = _mm512_set1_epi8((char)0xf0);
+        __m512i is3[TT], is4[TT]; /* four short chains per token: the dpbusd latency, not the width, limits */
+#pragma GCC unroll 2
+        for (int t = 0; t < tt; t++)
+            is3[t] = is4[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            __m512i v = _mm512_load_si512(q + 64 * j);
+            /* one load per vector: GCC would fold it into both vpandd (two loads per vector, measured slower) */
+            __asm__("" : "+v"(v));
+            __m512i lo = _mm512_and_si512(v, m4), hi16 = _mm512_and_si512(v, m4h);
+#pragma GCC unroll 2
+            for (int t = 0; t < tt; t++) {
+                const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
+                if (j & 1) {
+                    is3[t] = dpbusd_b(is3[t], lo, aq + 4 * j);
+                    is4[t] = dpbusd_b(is4[t], hi16, aq + 16 + 4 * j);
+                } else {
+                    is[t] = dpbusd_b(is[t], lo, aq + 4 * j);
+                    is2[t] = dpbusd_b(is2[t], hi16, aq + 16 + 4 * j);
+                }
+            }
+        }
+#pragma GCC unroll 2
+        for (int t = 0; t < tt; t++)
+            is[t] = _mm512_add_epi32(_mm512_add_epi32(is[t], is3[t]),
+                                     _mm512_srai_epi32(_mm512_add_epi32(is2[t], is4[t]), 4));
+    } else {
+        if (at.pf) /* small batches: more work per byte, the stream needs the prefetch */
+            lc_prefetch_ahead(q, 256);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            __m512i v = _mm512_load_si512(q + 64 * j);
+            __m512i lo = _mm512_and_si512(v, m4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+#pragma GCC unroll 8
+            for (int t = 0; t < tt; t++) {
+                const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
+                is[t] = _mm512_dpbusd_epi32(is[t], lo, bcast32(aq + 4 * j));
+                is[t] = _mm512_dpbusd_epi32(is[t], hi, bcast32(aq + 16 + 4 * j));
+            }
+        }
+    }
+    __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
+#pragma GCC unroll 8
+    for (int t = 0; t < tt; t++)
+        c[t] = block_accumulate(c[t], is[t], dw, load_f32(at.row[t] + at.ext + 4 * ab));
+}
+
+/* Q4_0: sc = nblk x 16 halves, qv = nblk x 4 vectors; blocks ab0.. of the activations. Decode (1-2 tokens)
+ * takes two blocks per iteration (the blocks stay in order: the same float steps): the loop is bound by how
+ * many blocks the out-of-order window overlaps, not by the vpdpbusd ports */
 AINL void q4_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const act_tile *a, int64_t ab0,
                     const int tt, __m512 *acc)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 c[TT];
     const act_tile at = *a; /* local copies: no aliasing with the accumulators */
 #pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
         c[t] = acc[t];
-    for (int64_t b = 0; b < nblk; b++) {
-        const int64_t ab = ab0 + b;
-        /* few tokens: two integer chains per token (low and high nibbles) to halve the dependency chain;
-         * integer sums are exact, so this does not change the result */
-        __m512i is[TT], is2[TT];
-#pragma GCC unroll 8
-        for (int t = 0; t < tt; t++) {
-            is[t] = bcast32(at.row[t] + at.ext + 4 * (at.nb + ab));
-            is2[t] = _mm512_setzero_si512();
+    int64_t b = 0;
+    if (tt <= 2)
+        for (; b + 2 <= nblk; b += 2) {
+            q4_0_block(sc, qv, b, &at, ab0, tt, c);
+            q4_0_block(sc, qv, b + 1, &at, ab0, tt, c);
         }
-        const uint8_t *q = qv + (size_t)b * 256;
-        if (at.pf)
-            lc_prefetch_ahead(q, 256);
-        if (tt <= 2) {
-            /* decode: the high nibbles enter as (v & 0xf0) = 16 * q (still unsigned bytes); their chain is
-             * divided by 16 once per block (exact: a multiple of 16), which saves a shift per vector */
-            const __m512i m4h = _mm512_set1_epi8((char)0xf0);
-            __m512i is3[TT], is4[TT]; /* four short chains per token: the dpbusd latency, not the width, limits */
-#pragma GCC unroll 2
-            for (int t = 0; t < tt; t++)
-                is3[t] = is4[t] = _mm512_setzero_si512();
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                __m512i v = _mm512_load_si512(q + 64 * j);
-                __m512i lo = _mm512_and_si512(v, m4), hi16 = _mm512_and_si512(v, m4h);
-#pragma GCC unroll 2
-                for (int t = 0; t < tt; t++) {
-                    const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
-                    if (j & 1) {
-                        is3[t] = dpbusd_b(is3[t], lo, aq + 4 * j);
-                        is4[t] = dpbusd_b(is4[t], hi16, aq + 16 + 4 * j);
-                    } else {
-                        is[t] = dpbusd_b(is[t], lo, aq + 4 * j);
-                        is2[t] = dpbusd_b(is2[t], hi16, aq + 16 + 4 * j);
-                    }
-                }
-            }
-#pragma GCC unroll 2
-            for (int t = 0; t < tt; t++)
-                is[t] = _mm512_add_epi32(_mm512_add_epi32(is[t], is3[t]),
-                                         _mm512_srai_epi32(_mm512_add_epi32(is2[t], is4[t]), 4));
-        } else {
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                __m512i v = _mm512_load_si512(q + 64 * j);
-                __m512i lo = _mm512_and_si512(v, m4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-#pragma GCC unroll 8
-                for (int t = 0; t < tt; t++) {
-                    const uint8_t *aq = at.row[t] + (size_t)ab * sizeof(lc_block_q8_0) + 2;
-                    is[t] = _mm512_dpbusd_epi32(is[t], lo, bcast32(aq + 4 * j));
-                    is[t] = _mm512_dpbusd_epi32(is[t], hi, bcast32(aq + 16 + 4 * j));
-                }
-            }
-        }
-        __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(sc + (size_t)b * 32)));
-#pragma GCC unroll 8
-        for (int t = 0; t < tt; t++)
-            c[t] = block_accumulate(c[t], is[t], dw, load_f32(at.row[t] + at.ext + 4 * ab));
-    }
+    for (; b < nblk; b++)
+        q4_0_block(sc, qv, b, &at, ab0, tt, c);
 #pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
         acc[t] = c[t];
@@ -603,7 +621,7 @@ LC_PACK16_SIMD(pack_q5_0, LLAMAC_TYPE_Q5_0)
 LC_PACK16_SIMD(pack_q5_1, LLAMAC_TYPE_Q5_1)
 
 /* q8x: the activations carry the Q8_0x/Q8_1x extension (both at the same offsets relative to their rows) */
-static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 1, q4_0_tiles2, Q4_0_TT2};
+static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 0, q4_0_tiles2, Q4_0_TT2};
 static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0, q8_0_tiles2, Q8_0_TT2};
 static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64, 1, NULL, 0};
 static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64, 1, NULL, 0};
