@@ -307,33 +307,38 @@ AINL void q4_K_tile2(const uint8_t *head, const uint8_t *body, size_t gs, int64_
         for (int t = 0; t < 2 * tt; t++)
             is[t] = _mm512_setzero_si512();
 #pragma GCC unroll 1
-        for (int s = 0; s < 8; s++) { /* the nibble by a per-lane shift count (see k4_tile's small batches) */
-            const uint8_t *q0 = bb0 + qs_off + 512 * (s >> 1), *q1 = bb1 + qs_off + 512 * (s >> 1);
-            const __m512i cnt = _mm512_set1_epi16((short)(4 * (s & 1)));
-            __m512i dot[2 * K4_TT2];
+        for (int ch = 0; ch < 4; ch++)
+#pragma GCC unroll 2
+            for (int nib = 0; nib < 2; nib++) { /* the two nibbles' passes back to back; the asm keeps GCC from
+                                                 * holding the chunk's 16 vectors across them */
+                const uint8_t *q0 = bb0 + qs_off + 512 * ch, *q1 = bb1 + qs_off + 512 * ch;
+                __asm__("" : "+r"(q0), "+r"(q1));
+                const int s = 2 * ch + nib;
+                __m512i dot[2 * K4_TT2];
 #pragma GCC unroll 8
-            for (int t = 0; t < 2 * tt; t++)
-                dot[t] = _mm512_setzero_si512();
+                for (int t = 0; t < 2 * tt; t++)
+                    dot[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; j++) {
-                __m512i x0 = _mm512_and_si512(_mm512_srlv_epi16(_mm512_load_si512(q0 + 64 * j), cnt), m4);
-                __m512i x1 = _mm512_and_si512(_mm512_srlv_epi16(_mm512_load_si512(q1 + 64 * j), cnt), m4);
+                for (int j = 0; j < 8; j++) {
+                    __m512i v0 = _mm512_load_si512(q0 + 64 * j), v1 = _mm512_load_si512(q1 + 64 * j);
+                    __m512i x0 = _mm512_and_si512(nib ? _mm512_srli_epi16(v0, 4) : v0, m4);
+                    __m512i x1 = _mm512_and_si512(nib ? _mm512_srli_epi16(v1, 4) : v1, m4);
+#pragma GCC unroll 4
+                    for (int t = 0; t < tt; t++) {
+                        __m512i y = bcast32(at.row[t] + ao + Q8K_QS + 32 * s + 4 * j);
+                        dot[2 * t] = _mm512_dpbusd_epi32(dot[2 * t], x0, y);
+                        dot[2 * t + 1] = _mm512_dpbusd_epi32(dot[2 * t + 1], x1, y);
+                    }
+                }
+                const __m512i D0[3] = {_mm512_load_si512(bb0), _mm512_setzero_si512(), _mm512_load_si512(bb0 + 128)};
+                const __m512i D1[3] = {_mm512_load_si512(bb1), _mm512_setzero_si512(), _mm512_load_si512(bb1 + 128)};
+                const __m512i sc0 = k4_scale_rt(D0, s), sc1 = k4_scale_rt(D1, s);
 #pragma GCC unroll 4
                 for (int t = 0; t < tt; t++) {
-                    __m512i y = bcast32(at.row[t] + ao + Q8K_QS + 32 * s + 4 * j);
-                    dot[2 * t] = _mm512_dpbusd_epi32(dot[2 * t], x0, y);
-                    dot[2 * t + 1] = _mm512_dpbusd_epi32(dot[2 * t + 1], x1, y);
+                    is[2 * t] = _mm512_add_epi32(is[2 * t], _mm512_mullo_epi32(dot[2 * t], sc0));
+                    is[2 * t + 1] = _mm512_add_epi32(is[2 * t + 1], _mm512_mullo_epi32(dot[2 * t + 1], sc1));
                 }
             }
-            const __m512i D0[3] = {_mm512_load_si512(bb0), _mm512_setzero_si512(), _mm512_load_si512(bb0 + 128)};
-            const __m512i D1[3] = {_mm512_load_si512(bb1), _mm512_setzero_si512(), _mm512_load_si512(bb1 + 128)};
-            const __m512i sc0 = k4_scale_rt(D0, s), sc1 = k4_scale_rt(D1, s);
-#pragma GCC unroll 4
-            for (int t = 0; t < tt; t++) {
-                is[2 * t] = _mm512_add_epi32(is[2 * t], _mm512_mullo_epi32(dot[2 * t], sc0));
-                is[2 * t + 1] = _mm512_add_epi32(is[2 * t + 1], _mm512_mullo_epi32(dot[2 * t + 1], sc1));
-            }
-        }
         int32_t bsp[K4_TT2][4] __attribute__((aligned(16)));
 #pragma GCC unroll 4
         for (int t = 0; t < tt; t++)
