@@ -289,8 +289,8 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
 
 /* Q4_K prefill, 32 rows (two groups, the second gstride bytes on) x tt tokens: each activation broadcast feeds
  * both groups' vpdpbusd (at 16 rows x 8 tokens every vpdpbusd had its own broadcast: ~600 loads per 512
- * vpdpbusd, against ~390 here). One pass per nibble (sub-block s at run time, as in k4_tile's small-batch
- * path); the mins after the dots, two sub-blocks per vpdpwssd. Per (row, token) the same integers and the
+ * vpdpbusd, against ~390 here). One pass per nibble (the chunk at run time, the two nibbles' passes
+ * unrolled); the mins after the dots, two sub-blocks per vpdpwssd. Per (row, token) the same integers and the
  * same float step as k4_tile. acc[2 * t + k] is group k's accumulator for token t. */
 #define K4_TT2 4
 AINL void q4_K_tile2(const uint8_t *head, const uint8_t *body, size_t gs, int64_t nblk, const lc_act_tile *a,
