@@ -287,6 +287,102 @@ AINL void k4_tile(const int q5, const uint8_t *head, const uint8_t *body, int64_
             acc[t] = c[t];
 }
 
+/* Q4_K prefill, 32 rows (two groups, the second gstride bytes on) x tt tokens: each activation broadcast feeds
+ * both groups' vpdpbusd (at 16 rows x 8 tokens every vpdpbusd had its own broadcast: ~600 loads per 512
+ * vpdpbusd, against ~390 here). One pass per nibble (the chunk at run time, the two nibbles' passes
+ * unrolled); the mins after the dots, two sub-blocks per vpdpwssd. Per (row, token) the same integers and the
+ * same float step as k4_tile. acc[2 * t + k] is group k's accumulator for token t. */
+#define K4_TT2 4
+AINL void q4_K_tile2(const uint8_t *head, const uint8_t *body, size_t gs, int64_t nblk, const lc_act_tile *a,
+                     int64_t ab0, const int tt, __m512 *acc)
+{
+    const lc_act_tile at = *a;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const size_t bbytes = 2240, qs_off = 192;
+    for (int64_t b = 0; b < nblk; b++) {
+        const uint8_t *bb0 = body + (size_t)b * bbytes, *bb1 = bb0 + gs;
+        const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
+        __m512i is[2 * K4_TT2];
+#pragma GCC unroll 8
+        for (int t = 0; t < 2 * tt; t++)
+            is[t] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+        for (int ch = 0; ch < 4; ch++)
+#pragma GCC unroll 2
+            for (int nib = 0; nib < 2; nib++) { /* the two nibbles' passes back to back; the asm keeps GCC from
+                                                 * holding the chunk's 16 vectors across them */
+                const uint8_t *q0 = bb0 + qs_off + 512 * ch, *q1 = bb1 + qs_off + 512 * ch;
+                __asm__("" : "+r"(q0), "+r"(q1));
+                const int s = 2 * ch + nib;
+                __m512i dot[2 * K4_TT2];
+#pragma GCC unroll 8
+                for (int t = 0; t < 2 * tt; t++)
+                    dot[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) {
+                    __m512i v0 = _mm512_load_si512(q0 + 64 * j), v1 = _mm512_load_si512(q1 + 64 * j);
+                    __m512i x0 = _mm512_and_si512(nib ? _mm512_srli_epi16(v0, 4) : v0, m4);
+                    __m512i x1 = _mm512_and_si512(nib ? _mm512_srli_epi16(v1, 4) : v1, m4);
+#pragma GCC unroll 4
+                    for (int t = 0; t < tt; t++) {
+                        __m512i y = bcast32(at.row[t] + ao + Q8K_QS + 32 * s + 4 * j);
+                        dot[2 * t] = _mm512_dpbusd_epi32(dot[2 * t], x0, y);
+                        dot[2 * t + 1] = _mm512_dpbusd_epi32(dot[2 * t + 1], x1, y);
+                    }
+                }
+                const __m512i D0[3] = {_mm512_load_si512(bb0), _mm512_setzero_si512(), _mm512_load_si512(bb0 + 128)};
+                const __m512i D1[3] = {_mm512_load_si512(bb1), _mm512_setzero_si512(), _mm512_load_si512(bb1 + 128)};
+                const __m512i sc0 = k4_scale_rt(D0, s), sc1 = k4_scale_rt(D1, s);
+#pragma GCC unroll 4
+                for (int t = 0; t < tt; t++) {
+                    is[2 * t] = _mm512_add_epi32(is[2 * t], _mm512_mullo_epi32(dot[2 * t], sc0));
+                    is[2 * t + 1] = _mm512_add_epi32(is[2 * t + 1], _mm512_mullo_epi32(dot[2 * t + 1], sc1));
+                }
+            }
+        int32_t bsp[K4_TT2][4] __attribute__((aligned(16)));
+#pragma GCC unroll 4
+        for (int t = 0; t < tt; t++)
+            k4_bsum_pairs(at.row[t] + ao + Q8K_BSUMS, bsp[t]);
+        __m512 *cm = acc; /* the float sums stay in memory (an opaque pointer), as in k4_tile from 5 tokens */
+        __asm__("" : "+r"(cm));
+#pragma GCC unroll 2
+        for (int k = 0; k < 2; k++) {
+            const uint8_t *bb = k ? bb1 : bb0, *hd = head + (size_t)k * gs + (size_t)b * 64;
+            const __m512i D[3] = {_mm512_load_si512(bb), _mm512_load_si512(bb + 64), _mm512_load_si512(bb + 128)};
+            __m512i mp[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                mp[i] = _mm512_or_si512(k4_scale(D, 2 * i, 1), _mm512_slli_epi32(k4_scale(D, 2 * i + 1, 1), 16));
+            const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)hd));
+            const __m512 dmw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(hd + 32)));
+#pragma GCC unroll 4
+            for (int t = 0; t < tt; t++) {
+                __m512i ms = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+                    ms = dpwssd_b(ms, mp[i], &bsp[t][i]);
+                __m512 da = _mm512_set1_ps(load_f32(at.row[t] + ao));
+                __m512 p1 = _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(is[2 * t + k]));
+                __m512 p2 = _mm512_mul_ps(_mm512_mul_ps(dmw, da), _mm512_cvtepi32_ps(ms));
+                cm[2 * t + k] = _mm512_add_ps(cm[2 * t + k], _mm512_sub_ps(p1, p2));
+            }
+        }
+    }
+}
+
+#define TILE2_FN(NAME, K)                                                                                     \
+    static void NAME##_x2_t##K(const uint8_t *h, const uint8_t *q, size_t gs, int64_t n, const lc_act_tile *a,\
+                               int64_t b, __m512 *c)                                                          \
+    {                                                                                                         \
+        NAME##_tile2(h, q, gs, n, a, b, K, c);                                                                \
+    }
+TILE2_FN(q4_K, 1)
+TILE2_FN(q4_K, 2)
+TILE2_FN(q4_K, 3)
+TILE2_FN(q4_K, 4)
+#undef TILE2_FN
+static const lc_tile512x2_fn q4_K_tiles2[K4_TT2 + 1] = {NULL, q4_K_x2_t1, q4_K_x2_t2, q4_K_x2_t3, q4_K_x2_t4};
+
 AINL void q4_K_tile(const uint8_t *h, const uint8_t *q, int64_t n, const lc_act_tile *a, int64_t b, const int tt,
                     __m512 *c)
 {
@@ -553,14 +649,14 @@ LC_PACK16_SIMD(pack_q5_K, LLAMAC_TYPE_Q5_K)
 LC_PACK16_SIMD(pack_q6_K, LLAMAC_TYPE_Q6_K)
 
 /* kc = 8 super-blocks (2048 elements): at most 8 x 16 x 210 bytes = 26.9 KiB packed on the fly */
-#define DESC(T, t, PF) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8, PF, NULL, 0}; \
+#define DESC(T, t, PF, T2, TT2) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8, PF, T2, TT2}; \
     static void gemm_##t##_packed(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 1); }                 \
     static void gemm_##t##_raw(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 0); }
-DESC(Q2_K, q2_K, 1)
-DESC(Q3_K, q3_K, 1)
-DESC(Q4_K, q4_K, 0)
-DESC(Q5_K, q5_K, 1)
-DESC(Q6_K, q6_K, 1)
+DESC(Q2_K, q2_K, 1, NULL, 0)
+DESC(Q3_K, q3_K, 1, NULL, 0)
+DESC(Q4_K, q4_K, 0, q4_K_tiles2, K4_TT2)
+DESC(Q5_K, q5_K, 1, NULL, 0)
+DESC(Q6_K, q6_K, 1, NULL, 0)
 #undef DESC
 
 void lc_init_gemm_k_avx512(lc_kernels *k)

@@ -307,14 +307,15 @@ static void test_gemm_type(const lc_kernels *k, int type, int64_t n_out, int64_t
         }
         /* tilings: nt steps 1..17 and row splits (aligned and not); all must equal y0 bit for bit */
         /* every nt 1..17 (small batches: tiles of 1..8 tokens, one or two per call, with the decode
-         * prefetching), 64 (prefill); the steps after 17 only with the first row split */
-        static const int64_t tsteps[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 13, 16, 17, 64, 6, 10, 12, 14, 15};
+         * prefetching), 18, 19 and 64 (prefill: 18 and 19 end on 32-row tiles of 2 and 3 tokens); the steps
+         * after 64 only with the first row split */
+        static const int64_t tsteps[] = {1, 2, 3, 4, 5, 7, 8, 9, 11, 13, 16, 17, 18, 19, 64, 6, 10, 12, 14, 15};
         static const int64_t rsplits[][2] = {{16, 16}, {32, 5}, {1, 3}, {48, 21}, {7, 7}};
         for (size_t ti = 0; ti < sizeof tsteps / sizeof tsteps[0]; ti++) {
             for (size_t ri = 0; ri < sizeof rsplits / sizeof rsplits[0]; ri++) {
                 if ((ti + ri) % 2 && n_in > 1024)
                     continue; /* keep big shapes quick */
-                if (ti > 12 && ri > 0)
+                if (ti > 14 && ri > 0)
                     continue;
                 memset(y1, 0xff, (size_t)(NT * n_out) * sizeof(float));
                 gemm_split(k, &m, packed, a, as, NT, tsteps[ti], rsplits[ri][0], rsplits[ri][1], y1);
