@@ -136,6 +136,14 @@ static int64_t row_block(const lc_gemm_args *g)
     return rb;
 }
 
+/* decode: at most this many rows per stream (runs of ~256 KiB; longer ones measured no faster, and 8 streams
+ * of 16000 rows each of the 128256-row output matrix on one thread were slower) */
+static int64_t dec_run_rows(const lc_gemm_args *g)
+{
+    const int64_t b = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
+    return b < 1 ? 1 : b;
+}
+
 /* the tiles stay functions of their own: inlined into the driver, the compiler runs out of registers */
 #define NOINL static __attribute__((noinline))
 #define GEMM_F(NAME, TILE, RP, TP)                                                                            \
@@ -177,11 +185,15 @@ static int64_t row_block(const lc_gemm_args *g)
                 }                                                                                             \
             }                                                                                                 \
         }                                                                                                     \
-        const int64_t B = (g->r1 - g->r0) / 8; /* decode: rows per stream */                                  \
+        const int64_t bmax = dec_run_rows(g);                                                                 \
         for (; t < g->nt; t++) {                                                                              \
-            for (int64_t j = 0; j < B; j++)                                                                   \
-                NAME##_dec(g, g->r0 + j, t, B);                                                               \
-            int64_t r = g->r0 + 8 * B;                                                                        \
+            int64_t r = g->r0;                                                                                \
+            while (g->r1 - r >= 8) {                                                                          \
+                const int64_t B = (g->r1 - r) / 8 < bmax ? (g->r1 - r) / 8 : bmax;                            \
+                for (int64_t j = 0; j < B; j++)                                                               \
+                    NAME##_dec(g, r + j, t, B);                                                               \
+                r += 8 * B;                                                                                   \
+            }                                                                                                 \
             for (; r + 4 <= g->r1; r += 4)                                                                    \
                 NAME##_r4t1(g, r, t);                                                                         \
             for (; r < g->r1; r++)                                                                            \
