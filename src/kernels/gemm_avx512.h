@@ -87,6 +87,18 @@ void lc_avx512_pack16(int type, const void *const rows[16], int64_t b0, int64_t 
     static const lc_tile512_fn NAME##_tiles[9] = {NULL,      NAME##_t1, NAME##_t2, NAME##_t3, NAME##_t4,      \
                                                   NAME##_t5, NAME##_t6, NAME##_t7, NAME##_t8};
 
+/* Defines NAME_tiles2[] = {NULL, 32-row tile with 1 token, ..., with 4 tokens} from an always-inline
+ * NAME_tile2(head, body, gstride, nblk, a, ab0, const int tt, acc) (lc_qgemm512.tiles2, tt2 = 4). */
+#define LC_TILE2_FN(NAME, K)                                                                                  \
+    static void NAME##_x2_t##K(const uint8_t *h, const uint8_t *q, size_t gs, int64_t n, const lc_act_tile *a,\
+                               int64_t b, __m512 *c)                                                          \
+    {                                                                                                         \
+        NAME##_tile2(h, q, gs, n, a, b, K, c);                                                                \
+    }
+#define LC_DEFINE_TILES2(NAME)                                                                                \
+    LC_TILE2_FN(NAME, 1) LC_TILE2_FN(NAME, 2) LC_TILE2_FN(NAME, 3) LC_TILE2_FN(NAME, 4)                       \
+    static const lc_tile512x2_fn NAME##_tiles2[5] = {NULL, NAME##_x2_t1, NAME##_x2_t2, NAME##_x2_t3, NAME##_x2_t4};
+
 /* Decode (tiles of 1-2 tokens) is limited by how many cache lines a core keeps in flight, not by compute.
  * A packed group is two streams, its head (scales) and its body, read in step; the hardware prefetcher follows
  * that pattern poorly (a plain read loop over it: 23 GB/s on one core, against 33 for one stream). Each type

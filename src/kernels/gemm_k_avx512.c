@@ -370,18 +370,8 @@ AINL void q4_K_tile2(const uint8_t *head, const uint8_t *body, size_t gs, int64_
     }
 }
 
-#define TILE2_FN(NAME, K)                                                                                     \
-    static void NAME##_x2_t##K(const uint8_t *h, const uint8_t *q, size_t gs, int64_t n, const lc_act_tile *a,\
-                               int64_t b, __m512 *c)                                                          \
-    {                                                                                                         \
-        NAME##_tile2(h, q, gs, n, a, b, K, c);                                                                \
-    }
-TILE2_FN(q4_K, 1)
-TILE2_FN(q4_K, 2)
-TILE2_FN(q4_K, 3)
-TILE2_FN(q4_K, 4)
-#undef TILE2_FN
-static const lc_tile512x2_fn q4_K_tiles2[K4_TT2 + 1] = {NULL, q4_K_x2_t1, q4_K_x2_t2, q4_K_x2_t3, q4_K_x2_t4};
+_Static_assert(K4_TT2 == 4, "LC_DEFINE_TILES2 makes tiles of 1-4 tokens");
+LC_DEFINE_TILES2(q4_K)
 
 AINL void q4_K_tile(const uint8_t *h, const uint8_t *q, int64_t n, const lc_act_tile *a, int64_t b, const int tt,
                     __m512 *c)

@@ -595,22 +595,9 @@ void lc_avx512_pack16(int type, const void *const rows_v[16], int64_t b0, int64_
  * ------------------------------------------------------------------------------------------------------- */
 
 LC_DEFINE_TILES8(q4_0)
-#define TILE2_FN(NAME, K)                                                                                     \
-    static void NAME##_x2_t##K(const uint8_t *h, const uint8_t *q, size_t gs, int64_t n, const act_tile *a,   \
-                               int64_t b, __m512 *c)                                                          \
-    {                                                                                                         \
-        NAME##_tile2(h, q, gs, n, a, b, K, c);                                                                \
-    }
-TILE2_FN(q4_0, 1)
-TILE2_FN(q4_0, 2)
-TILE2_FN(q4_0, 3)
-TILE2_FN(q4_0, 4)
-static const lc_tile512x2_fn q4_0_tiles2[Q4_0_TT2 + 1] = {NULL, q4_0_x2_t1, q4_0_x2_t2, q4_0_x2_t3, q4_0_x2_t4};
-TILE2_FN(q8_0, 1)
-TILE2_FN(q8_0, 2)
-TILE2_FN(q8_0, 3)
-TILE2_FN(q8_0, 4)
-static const lc_tile512x2_fn q8_0_tiles2[Q8_0_TT2 + 1] = {NULL, q8_0_x2_t1, q8_0_x2_t2, q8_0_x2_t3, q8_0_x2_t4};
+_Static_assert(Q4_0_TT2 == 4 && Q8_0_TT2 == 4, "LC_DEFINE_TILES2 makes tiles of 1-4 tokens");
+LC_DEFINE_TILES2(q4_0)
+LC_DEFINE_TILES2(q8_0)
 LC_DEFINE_TILES8(q8_0)
 
 LC_DEFINE_TILES8(q4_1)
