@@ -16,20 +16,8 @@
 #include <time.h>
 #include <math.h>
 
+#include "bench_util.h"
 #include "llamac.h"
-
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static uint64_t rs = 0x12345678u;
 static double unit(void)
@@ -107,13 +95,13 @@ int main(int argc, char **argv)
             llamac_token_logprob chosen, top[8];
             long sink = 0;
             for (int b = 0; b < 5; b++) {
-                double c0 = cpu();
+                double c0 = bench_cpu_now();
                 for (int d = 0; d < draws; d++)
                     sink += set[k].logprobs ? llamac_sampler_sample_logprobs(s, logits, set[k].logprobs, &chosen, top)
                                             : llamac_sampler_sample(s, logits);
-                t[b] = (cpu() - c0) / draws * 1e6;
+                t[b] = (bench_cpu_now() - c0) / draws * 1e6;
             }
-            qsort(t, 5, sizeof t[0], cmp_double);
+            qsort(t, 5, sizeof t[0], bench_cmp_double);
             med[shape] = t[2];
             llamac_sampler_free(s);
             if (sink == -1)
