@@ -126,7 +126,9 @@ static int sse_line(conn *k, double t)
     }
     if ((p = strstr(d, "\"completion_tokens\":")))
         k->usage_tokens = strtol(p + 20, NULL, 10);
-    if ((p = strstr(d, "\"finish_reason\":\""))) {
+    if (!strncmp(d, "{\"error\"", 9)) /* an error event after the headers (llama-server: HTTP 500 mid-stream) */
+        snprintf(k->finish, sizeof k->finish, "error");
+    else if ((p = strstr(d, "\"finish_reason\":\""))) {
         p += 17;
         size_t n = strcspn(p, "\"");
         if (n >= sizeof k->finish)

@@ -114,6 +114,8 @@ def one_stream(host, port, prompt, n, temperature=0.0):
         if data == b"[DONE]":
             break
         o = json.loads(data)
+        if "error" in o:  # an error event after the headers (llama-server: HTTP 500 mid-stream)
+            finish = "error"
         if o.get("usage"):
             usage = o["usage"]
         for ch in o.get("choices") or []:
@@ -183,9 +185,15 @@ def summarize(results, errors, n_clients, tag):
     ttfts = sorted(r["ttft"] for r in results)
     rates = [(r["tokens"] - 1) / (r["t_last"] - r["t_first"]) for r in results
              if r["tokens"] > 1 and r["t_last"] > r["t_first"]]
-    short = sum(1 for r in results if r["finish"] != "length")
+    short = [r for r in results if r["finish"] != "length"]
     if short:
-        print(f"warning: {short} streams of {tag} ended before max_tokens", file=sys.stderr)
+        why = {}
+        for r in short:
+            why[r["finish"] or "closed"] = why.get(r["finish"] or "closed", 0) + 1
+        print(f"warning: {len(short)} of {len(results)} streams of {tag} ended before max_tokens "
+              f"({', '.join(f'{k}: {v}' for k, v in sorted(why.items()))}; on average "
+              f"{statistics.mean(r['tokens'] for r in short):.0f} tokens; the aggregate counts the tokens delivered)",
+              file=sys.stderr)
     return dict(agg=sum(r["tokens"] for r in results) / wall, ttft50=pct(ttfts, 50), ttft99=pct(ttfts, 99),
                 stream=statistics.median(rates) if rates else float("nan"), n=len(results))
 
