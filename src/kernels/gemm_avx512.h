@@ -53,7 +53,8 @@ typedef struct lc_qgemm512 {
     lc_pack16_fn pack;          /* on-the-fly packer for the file layout */
     int kc;                     /* blocks per on-the-fly chunk */
     int pf_body;                /* decode: the tiles prefetch the body LC_PF_DIST ahead (else the hardware
-                                   does); must agree with what the type's tile does when a->pf is set */
+                                   does); must agree with what the type's tile does when a->pf is set
+                                   (Q4_0: 0, its tile prefetching only in groups longer than 64 blocks) */
     const lc_tile512x2_fn *tiles2; /* optional 32-row prefill tiles, tiles2[k] handles k tokens, k = 1..tt2 */
     int tt2;
 } lc_qgemm512;

@@ -52,12 +52,13 @@ AINL void tail_w16(const int wt, const void *row, int64_t k, int64_t left, float
     memcpy(out, tmp, sizeof tmp);
 }
 
-AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t)
+/* The tile's rows are r, r + rs, ..., r + (R-1) rs. */
+AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, int64_t r, int64_t t, int64_t rs)
 {
     const char *wrow[4];
     const float *arow[4];
     for (int i = 0; i < R; i++)
-        wrow[i] = (const char *)g->w + (size_t)(r + i) * g->w_stride;
+        wrow[i] = (const char *)g->w + (size_t)(r + i * rs) * g->w_stride;
     for (int j = 0; j < T; j++)
         arow[j] = (const float *)((const char *)g->a + (size_t)(t + j) * g->a_stride);
     __m256 lo[4][2], hi[4][2];
@@ -102,10 +103,15 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
     for (int i = 0; i < R; i++)
 #pragma GCC unroll 2
         for (int j = 0; j < T; j++)
-            g->y[(t + j) * g->ldy + r + i] = hsum16(lo[i][j], hi[i][j]);
+            g->y[(t + j) * g->ldy + r + i * rs] = hsum16(lo[i][j], hi[i][j]);
 }
 
-/* Prefill: rows in blocks of about 256 KiB of weights (they stay in L2 while every token tile passes over
+/* Decode: 4 rows x 1 token (8 accumulators), but not 4 neighbouring rows: the task's rows are cut into blocks
+ * of 4 runs of B consecutive rows (B at most dec_run_rows) and tile j of a block takes row j of each run, so
+ * each of the 4 weight streams is B rows of contiguous memory that the hardware prefetcher follows (as in
+ * gemm_f_avx512.c; 8 runs taken by two tiles per j measured slower than 4). Only the order of the rows
+ * changes, never an output's arithmetic.
+ * Prefill: rows in blocks of about 256 KiB of weights (they stay in L2 while every token tile passes over
  * them), token tiles inside. */
 static int64_t row_block(const lc_gemm_args *g)
 {
@@ -114,11 +120,21 @@ static int64_t row_block(const lc_gemm_args *g)
     return rb;
 }
 
+/* decode: at most this many rows per stream (runs of ~256 KiB) */
+static int64_t dec_run_rows(const lc_gemm_args *g)
+{
+    const int64_t b = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
+    return b < 1 ? 1 : b;
+}
+
 #define GEMM_F(NAME, WT)                                                                                      \
-    static void NAME##_r2t2(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 2, 2, g, r, t); }       \
-    static void NAME##_r4t1(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 4, 1, g, r, t); }       \
-    static void NAME##_r1t2(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 1, 2, g, r, t); }       \
-    static void NAME##_r1t1(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 1, 1, g, r, t); }       \
+    static void NAME##_r2t2(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 2, 2, g, r, t, 1); }    \
+    static void NAME##_r4t1(const lc_gemm_args *g, int64_t r, int64_t t, int64_t rs)                         \
+    {                                                                                                         \
+        tile(WT, 4, 1, g, r, t, rs);                                                                          \
+    }                                                                                                         \
+    static void NAME##_r1t2(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 1, 2, g, r, t, 1); }    \
+    static void NAME##_r1t1(const lc_gemm_args *g, int64_t r, int64_t t) { tile(WT, 1, 1, g, r, t, 1); }    \
     static void NAME(const lc_gemm_args *g)                                                                   \
     {                                                                                                         \
         int64_t t = 0;                                                                                        \
@@ -133,10 +149,15 @@ static int64_t row_block(const lc_gemm_args *g)
                     NAME##_r1t2(g, r, t);                                                                     \
             }                                                                                                 \
         }                                                                                                     \
+        const int64_t bmax = dec_run_rows(g);                                                                 \
         for (; t < g->nt; t++) {                                                                              \
             int64_t r = g->r0;                                                                                \
-            for (; r + 4 <= g->r1; r += 4)                                                                    \
-                NAME##_r4t1(g, r, t);                                                                         \
+            while (g->r1 - r >= 4) {                                                                          \
+                const int64_t B = (g->r1 - r) / 4 < bmax ? (g->r1 - r) / 4 : bmax;                            \
+                for (int64_t j = 0; j < B; j++)                                                               \
+                    NAME##_r4t1(g, r + j, t, B);                                                              \
+                r += 4 * B;                                                                                   \
+            }                                                                                                 \
             for (; r < g->r1; r++)                                                                            \
                 NAME##_r1t1(g, r, t);                                                                         \
         }                                                                                                     \

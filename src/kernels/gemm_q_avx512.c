@@ -140,7 +140,7 @@ AINL __m512 block_accumulate(__m512 acc, __m512i isum, __m512 dw, float da)
 
 /* Q4_0, one block b (activation block ab0 + b) for tt tokens: c[t] += the block's float step */
 AINL void q4_0_block(const uint8_t *sc, const uint8_t *qv, int64_t b, const act_tile *a, int64_t ab0, const int tt,
-                     __m512 *c)
+                     const int pf_long, __m512 *c)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const act_tile at = *a;
@@ -157,8 +157,10 @@ AINL void q4_0_block(const uint8_t *sc, const uint8_t *qv, int64_t b, const act_
     if (tt <= 2) {
         /* decode: the high nibbles enter as (v & 0xf0) = 16 * q (still unsigned bytes); their chain is
          * divided by 16 once per block (exact: a multiple of 16), which saves a shift per vector. The body
-         * is left to the hardware prefetcher (pf_body 0). */
+         * is left to the hardware prefetcher (pf_body 0), except in long groups (pf_long: q4_0_tile). */
         const __m512i m4h = _mm512_set1_epi8((char)0xf0);
+        if (pf_long)
+            lc_prefetch_ahead(q, 256);
         __m512i is3[TT], is4[TT]; /* four short chains per token: the dpbusd latency, not the width, limits */
 #pragma GCC unroll 2
         for (int t = 0; t < tt; t++)
@@ -209,7 +211,11 @@ AINL void q4_0_block(const uint8_t *sc, const uint8_t *qv, int64_t b, const act_
 
 /* Q4_0: sc = nblk x 16 halves, qv = nblk x 4 vectors; blocks ab0.. of the activations. Decode (1-2 tokens)
  * takes two blocks per iteration (the blocks stay in order: the same float steps): the loop is bound by how
- * many blocks the out-of-order window overlaps, not by the vpdpbusd ports */
+ * many blocks the out-of-order window overlaps, not by the vpdpbusd ports. In groups of more than
+ * Q4_0_PF_LONG blocks (rows longer than 2048, e.g. the 2048x8192 down projection) the decode tile streaming
+ * from memory prefetches the body LC_PF_DIST ahead: there it measured 1.06-1.25x the hardware prefetcher
+ * alone, while on 2048-element rows it gained nothing from memory and cost ~15 % in cache (docs/KERNELS.md). */
+#define Q4_0_PF_LONG 64
 AINL void q4_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const act_tile *a, int64_t ab0,
                     const int tt, __m512 *acc)
 {
@@ -219,13 +225,18 @@ AINL void q4_0_tile(const uint8_t *sc, const uint8_t *qv, int64_t nblk, const ac
     for (int t = 0; t < tt; t++)
         c[t] = acc[t];
     int64_t b = 0;
-    if (tt <= 2)
+    if (tt <= 2 && at.pf && nblk > Q4_0_PF_LONG)
         for (; b + 2 <= nblk; b += 2) {
-            q4_0_block(sc, qv, b, &at, ab0, tt, c);
-            q4_0_block(sc, qv, b + 1, &at, ab0, tt, c);
+            q4_0_block(sc, qv, b, &at, ab0, tt, 1, c);
+            q4_0_block(sc, qv, b + 1, &at, ab0, tt, 1, c);
+        }
+    else if (tt <= 2)
+        for (; b + 2 <= nblk; b += 2) {
+            q4_0_block(sc, qv, b, &at, ab0, tt, 0, c);
+            q4_0_block(sc, qv, b + 1, &at, ab0, tt, 0, c);
         }
     for (; b < nblk; b++)
-        q4_0_block(sc, qv, b, &at, ab0, tt, c);
+        q4_0_block(sc, qv, b, &at, ab0, tt, 0, c);
 #pragma GCC unroll 8
     for (int t = 0; t < tt; t++)
         acc[t] = c[t];

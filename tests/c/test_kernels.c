@@ -582,5 +582,11 @@ int main(void)
     }
     test_float_paths_agree();
     test_quant_paths_agree();
+    /* F32/F16 rows long enough (80 and 40 KB) that the float decode's runs of rows are capped at 256 KiB
+     * (3-6 rows per run); last, so that the random data of every test above stays as it was (random BF16 bits
+     * in some draws overflow the f32 sums) */
+    for (int p = 0; p < 2; p++)
+        for (int f = 0; f < 2 && lc_kernels_by_name(paths[p]); f++)
+            test_gemm_type(lc_kernels_by_name(paths[p]), f ? LLAMAC_TYPE_F16 : LLAMAC_TYPE_F32, 40, 20000, 0);
     return check_finish("test_kernels");
 }
