@@ -56,8 +56,6 @@ typedef struct lc_qgemm512 {
                                    does); must agree with what the type's tile does when a->pf is set */
     const lc_tile512x2_fn *tiles2; /* optional 32-row prefill tiles, tiles2[k] handles k tokens, k = 1..tt2 */
     int tt2;
-    const lc_tile512x2_fn *tiles2s; /* optional 32-row small-batch tiles (packed weights, a call of 5-8
-                                       tokens: one token tile), tiles2s[k] handles k tokens, k = 5..8 */
 } lc_qgemm512;
 
 /* Runs the GEMM of g; packed = the weights are in the G16 layout (else the file layout). */

@@ -373,169 +373,6 @@ AINL void q4_K_tile2(const uint8_t *head, const uint8_t *body, size_t gs, int64_
 _Static_assert(K4_TT2 == 4, "LC_DEFINE_TILES2 makes tiles of 1-4 tokens");
 LC_DEFINE_TILES2(q4_K)
 
-/* ---- Q4_K small batches, 32 rows x 5-8 tokens (the first token tile of a call of 5-8 tokens, packed weights) ----
- * Two neighbouring groups (the second gs bytes on) share each activation broadcast: per sub-block pass one
- * vpbroadcastd per token and quad feeds both groups' vpdpbusd (~320 loads per 512 vpdpbusd, against ~600 in
- * k4_tile at 8 tokens). The pass is one asm block with explicit registers (written in C, a 32-row tile of 5-8
- * tokens made GCC spill its 16 dot chains): dots in zmm0-15 (dot 2t + k = token t, group k), the two quad
- * vectors in zmm16-17, the broadcast in zmm18; at the end of the pass each dot is scaled by its group's
- * sub-block scale (vpmulld) and added to is[], kept in memory. The mins and the float step are q4_K_tile2's,
- * so every (row, token) gets k4_tile's integers and float operations. */
-#ifndef K4S_PF
-#define K4S_PF 1
-#endif
-#ifndef K4S_SHUF
-#define K4S_SHUF 1
-#endif
-#if K4S_SHUF
-/* per half of the sub-block, each token's 4 quads with one vbroadcasti32x4 (zmm20 + t), and quad jj of them in
- * every lane by vpshufd */
-#define K4S_BC(jj, t, d0, d1)                                                                                 \
-    "vpshufd $" #jj ", %%zmm2" #t ", %%zmm18\n\t"                                                             \
-    "vpdpbusd %%zmm18, %%zmm16, %%zmm" #d0 "\n\t"                                                             \
-    "vpdpbusd %%zmm18, %%zmm17, %%zmm" #d1 "\n\t"
-#define K4S_LD(h, t) "vbroadcasti32x4 " #h "(%[a" #t "]), %%zmm2" #t "\n\t"
-#define K4S_L5(h) K4S_LD(h, 0) K4S_LD(h, 1) K4S_LD(h, 2) K4S_LD(h, 3) K4S_LD(h, 4)
-#define K4S_L6(h) K4S_L5(h) K4S_LD(h, 5)
-#define K4S_L7(h) K4S_L6(h) K4S_LD(h, 6)
-#define K4S_L8(h) K4S_L7(h) K4S_LD(h, 7)
-#define K4S_T5(o) K4S_BC(o, 0, 0, 1) K4S_BC(o, 1, 2, 3) K4S_BC(o, 2, 4, 5) K4S_BC(o, 3, 6, 7) K4S_BC(o, 4, 8, 9)
-#define K4S_T6(o) K4S_T5(o) K4S_BC(o, 5, 10, 11)
-#define K4S_T7(o) K4S_T6(o) K4S_BC(o, 6, 12, 13)
-#define K4S_T8(o) K4S_T7(o) K4S_BC(o, 7, 14, 15)
-#define K4S_QUADS(NIB, N)                                                                                     \
-    K4S_L##N(0) NIB(0) K4S_T##N(0x00) NIB(64) K4S_T##N(0x55) NIB(128) K4S_T##N(0xaa) NIB(192) K4S_T##N(0xff)  \
-    K4S_L##N(16) NIB(256) K4S_T##N(0x00) NIB(320) K4S_T##N(0x55) NIB(384) K4S_T##N(0xaa) NIB(448) K4S_T##N(0xff)
-#define K4S_CLOBX , "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27"
-#else
-#define K4S_BC(off, t, d0, d1)                                                                                \
-    "vpbroadcastd " #off "(%[a" #t "]), %%zmm18\n\t"                                                          \
-    "vpdpbusd %%zmm18, %%zmm16, %%zmm" #d0 "\n\t"                                                             \
-    "vpdpbusd %%zmm18, %%zmm17, %%zmm" #d1 "\n\t"
-#define K4S_T5(o) K4S_BC(o, 0, 0, 1) K4S_BC(o, 1, 2, 3) K4S_BC(o, 2, 4, 5) K4S_BC(o, 3, 6, 7) K4S_BC(o, 4, 8, 9)
-#define K4S_T6(o) K4S_T5(o) K4S_BC(o, 5, 10, 11)
-#define K4S_T7(o) K4S_T6(o) K4S_BC(o, 6, 12, 13)
-#define K4S_T8(o) K4S_T7(o) K4S_BC(o, 7, 14, 15)
-#define K4S_QUADS(NIB, N)                                                                                     \
-    NIB(0) K4S_T##N(0) NIB(64) K4S_T##N(4) NIB(128) K4S_T##N(8) NIB(192) K4S_T##N(12) NIB(256) K4S_T##N(16)   \
-    NIB(320) K4S_T##N(20) NIB(384) K4S_T##N(24) NIB(448) K4S_T##N(28)
-#define K4S_CLOBX
-#endif
-/* quad j of the pass: the two groups' 64-byte vectors at qoff, nibble selected */
-#define K4S_LO(qoff)                                                                                          \
-    "vpandd " #qoff "(%[q0]), %[m4], %%zmm16\n\t"                                                             \
-    "vpandd " #qoff "(%[q1]), %[m4], %%zmm17\n\t"
-#define K4S_HI(qoff)                                                                                          \
-    "vpsrlw $4, " #qoff "(%[q0]), %%zmm16\n\t"                                                                \
-    "vpsrlw $4, " #qoff "(%[q1]), %%zmm17\n\t"                                                                \
-    "vpandd %%zmm16, %[m4], %%zmm16\n\t"                                                                      \
-    "vpandd %%zmm17, %[m4], %%zmm17\n\t"
-#define K4S_Z(d) "vpxord %%zmm" #d ", %%zmm" #d ", %%zmm" #d "\n\t"
-#define K4S_Z5 K4S_Z(0) K4S_Z(1) K4S_Z(2) K4S_Z(3) K4S_Z(4) K4S_Z(5) K4S_Z(6) K4S_Z(7) K4S_Z(8) K4S_Z(9)
-#define K4S_Z6 K4S_Z5 K4S_Z(10) K4S_Z(11)
-#define K4S_Z7 K4S_Z6 K4S_Z(12) K4S_Z(13)
-#define K4S_Z8 K4S_Z7 K4S_Z(14) K4S_Z(15)
-#define K4S_S(d, off, sc)                                                                                     \
-    "vpmulld %[" #sc "], %%zmm" #d ", %%zmm" #d "\n\t"                                                        \
-    "vpaddd " #off "(%[is]), %%zmm" #d ", %%zmm" #d "\n\t"                                                    \
-    "vmovdqa64 %%zmm" #d ", " #off "(%[is])\n\t"
-#define K4S_SC(t, d0, d1, o0, o1) K4S_S(d0, o0, sc0) K4S_S(d1, o1, sc1)
-#define K4S_S5 K4S_SC(0, 0, 1, 0, 64) K4S_SC(1, 2, 3, 128, 192) K4S_SC(2, 4, 5, 256, 320)                     \
-    K4S_SC(3, 6, 7, 384, 448) K4S_SC(4, 8, 9, 512, 576)
-#define K4S_S6 K4S_S5 K4S_SC(5, 10, 11, 640, 704)
-#define K4S_S7 K4S_S6 K4S_SC(6, 12, 13, 768, 832)
-#define K4S_S8 K4S_S7 K4S_SC(7, 14, 15, 896, 960)
-#define K4S_CLOB                                                                                              \
-    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",  \
-        "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "memory" K4S_CLOBX
-#define K4S_PASS(N, NIB)                                                                                      \
-    __asm__ volatile(K4S_Z##N K4S_QUADS(NIB, N) K4S_S##N                                               \
-                     :                                                                                        \
-                     : [q0] "r"(q0), [q1] "r"(q1), [is] "r"(is), [m4] "v"(m4), [sc0] "v"(sc0), [sc1] "v"(sc1), \
-                       [a0] "r"(ap[0]), [a1] "r"(ap[1]), [a2] "r"(ap[2]), [a3] "r"(ap[3]), [a4] "r"(ap[4]),     \
-                       [a5] "r"(ap[N > 5 ? 5 : 0]), [a6] "r"(ap[N > 6 ? 6 : 0]), [a7] "r"(ap[N > 7 ? 7 : 0])  \
-                     : K4S_CLOB)
-
-AINL void q4_K_tile2s(const uint8_t *head, const uint8_t *body, size_t gs, int64_t nblk, const lc_act_tile *a,
-                      int64_t ab0, const int tt, __m512 *acc)
-{
-    const lc_act_tile at = *a;
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const size_t bbytes = 2240, qs_off = 192;
-    int32_t is[16 * 16] __attribute__((aligned(64)));
-    for (int64_t b = 0; b < nblk; b++) {
-        const uint8_t *bb0 = body + (size_t)b * bbytes, *bb1 = bb0 + gs;
-        const size_t ao = (size_t)(ab0 + b) * sizeof(lc_block_q8_K);
-        if (K4S_PF && at.pf) {
-            lc_prefetch_ahead(bb0, bbytes);
-            lc_prefetch_ahead(bb1, bbytes);
-        }
-#pragma GCC unroll 16
-        for (int i = 0; i < 2 * tt; i++)
-            _mm512_store_si512(is + 16 * i, _mm512_setzero_si512());
-        const __m512i D0[3] = {_mm512_load_si512(bb0), _mm512_setzero_si512(), _mm512_load_si512(bb0 + 128)};
-        const __m512i D1[3] = {_mm512_load_si512(bb1), _mm512_setzero_si512(), _mm512_load_si512(bb1 + 128)};
-#pragma GCC unroll 1
-        for (int ch = 0; ch < 4; ch++)
-#pragma GCC unroll 2
-            for (int nib = 0; nib < 2; nib++) {
-                const uint8_t *q0 = bb0 + qs_off + 512 * ch, *q1 = bb1 + qs_off + 512 * ch;
-                const int s = 2 * ch + nib;
-                const uint8_t *ap[TTK];
-#pragma GCC unroll 8
-                for (int t = 0; t < tt; t++)
-                    ap[t] = at.row[t] + ao + Q8K_QS + 32 * s;
-                const __m512i sc0 = k4_scale_rt(D0, s), sc1 = k4_scale_rt(D1, s);
-                if (tt == 5) {
-                    if (nib) K4S_PASS(5, K4S_HI); else K4S_PASS(5, K4S_LO);
-                } else if (tt == 6) {
-                    if (nib) K4S_PASS(6, K4S_HI); else K4S_PASS(6, K4S_LO);
-                } else if (tt == 7) {
-                    if (nib) K4S_PASS(7, K4S_HI); else K4S_PASS(7, K4S_LO);
-                } else {
-                    if (nib) K4S_PASS(8, K4S_HI); else K4S_PASS(8, K4S_LO);
-                }
-            }
-        int32_t bsp[TTK][4] __attribute__((aligned(16)));
-#pragma GCC unroll 8
-        for (int t = 0; t < tt; t++)
-            k4_bsum_pairs(at.row[t] + ao + Q8K_BSUMS, bsp[t]);
-        __m512 *cm = acc;
-        __asm__("" : "+r"(cm));
-#pragma GCC unroll 2
-        for (int k = 0; k < 2; k++) {
-            const uint8_t *bb = k ? bb1 : bb0, *hd = head + (size_t)k * gs + (size_t)b * 64;
-            const __m512i D[3] = {_mm512_load_si512(bb), _mm512_load_si512(bb + 64), _mm512_load_si512(bb + 128)};
-            __m512i mp[4];
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-                mp[i] = _mm512_or_si512(k4_scale(D, 2 * i, 1), _mm512_slli_epi32(k4_scale(D, 2 * i + 1, 1), 16));
-            const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)hd));
-            const __m512 dmw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(hd + 32)));
-#pragma GCC unroll 8
-            for (int t = 0; t < tt; t++) {
-                __m512i ms = _mm512_setzero_si512();
-#pragma GCC unroll 4
-                for (int i = 0; i < 4; i++)
-                    ms = dpwssd_b(ms, mp[i], &bsp[t][i]);
-                __m512 da = _mm512_set1_ps(load_f32(at.row[t] + ao));
-                __m512 p1 = _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(_mm512_load_si512(is + 16 * (2 * t + k))));
-                __m512 p2 = _mm512_mul_ps(_mm512_mul_ps(dmw, da), _mm512_cvtepi32_ps(ms));
-                cm[2 * t + k] = _mm512_add_ps(cm[2 * t + k], _mm512_sub_ps(p1, p2));
-            }
-        }
-    }
-}
-#define LC_TILE2S_FN(K)                                                                                       \
-    static void q4_K_x2s_t##K(const uint8_t *h, const uint8_t *q, size_t gs, int64_t n, const lc_act_tile *a, \
-                              int64_t b, __m512 *c)                                                           \
-    {                                                                                                         \
-        q4_K_tile2s(h, q, gs, n, a, b, K, c);                                                                 \
-    }
-LC_TILE2S_FN(5) LC_TILE2S_FN(6) LC_TILE2S_FN(7) LC_TILE2S_FN(8)
-static const lc_tile512x2_fn q4_K_tiles2s[9] = {NULL, NULL, NULL, NULL, NULL,
-                                                q4_K_x2s_t5, q4_K_x2s_t6, q4_K_x2s_t7, q4_K_x2s_t8};
-
 AINL void q4_K_tile(const uint8_t *h, const uint8_t *q, int64_t n, const lc_act_tile *a, int64_t b, const int tt,
                     __m512 *c)
 {
@@ -802,14 +639,14 @@ LC_PACK16_SIMD(pack_q5_K, LLAMAC_TYPE_Q5_K)
 LC_PACK16_SIMD(pack_q6_K, LLAMAC_TYPE_Q6_K)
 
 /* kc = 8 super-blocks (2048 elements): at most 8 x 16 x 210 bytes = 26.9 KiB packed on the fly */
-#define DESC(T, t, PF, T2, TT2, T2S) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8, PF, T2, TT2, T2S}; \
+#define DESC(T, t, PF, T2, TT2) static const lc_qgemm512 g_##t = {LLAMAC_TYPE_##T, TTK, t##_tiles, 0, pack_##t, 8, PF, T2, TT2}; \
     static void gemm_##t##_packed(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 1); }                 \
     static void gemm_##t##_raw(const lc_gemm_args *g) { lc_qgemm512_run(&g_##t, g, 0); }
-DESC(Q2_K, q2_K, 1, NULL, 0, NULL)
-DESC(Q3_K, q3_K, 1, NULL, 0, NULL)
-DESC(Q4_K, q4_K, 0, q4_K_tiles2, K4_TT2, q4_K_tiles2s)
-DESC(Q5_K, q5_K, 1, NULL, 0, NULL)
-DESC(Q6_K, q6_K, 1, NULL, 0, NULL)
+DESC(Q2_K, q2_K, 1, NULL, 0)
+DESC(Q3_K, q3_K, 1, NULL, 0)
+DESC(Q4_K, q4_K, 0, q4_K_tiles2, K4_TT2)
+DESC(Q5_K, q5_K, 1, NULL, 0)
+DESC(Q6_K, q6_K, 1, NULL, 0)
 #undef DESC
 
 void lc_init_gemm_k_avx512(lc_kernels *k)

@@ -608,11 +608,11 @@ LC_PACK16_SIMD(pack_q5_0, LLAMAC_TYPE_Q5_0)
 LC_PACK16_SIMD(pack_q5_1, LLAMAC_TYPE_Q5_1)
 
 /* q8x: the activations carry the Q8_0x/Q8_1x extension (both at the same offsets relative to their rows) */
-static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 0, q4_0_tiles2, Q4_0_TT2, NULL};
-static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0, q8_0_tiles2, Q8_0_TT2, NULL};
-static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64, 1, NULL, 0, NULL};
-static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64, 1, NULL, 0, NULL};
-static const lc_qgemm512 g_q5_1 = {LLAMAC_TYPE_Q5_1, 8, q5_1_tiles, 2, pack_q5_1, 64, 1, NULL, 0, NULL};
+static const lc_qgemm512 g_q4_0 = {LLAMAC_TYPE_Q4_0, 8, q4_0_tiles, 1, pack_q4_0, 64, 0, q4_0_tiles2, Q4_0_TT2};
+static const lc_qgemm512 g_q8_0 = {LLAMAC_TYPE_Q8_0, 8, q8_0_tiles, 1, pack_q8_0, 64, 0, q8_0_tiles2, Q8_0_TT2};
+static const lc_qgemm512 g_q4_1 = {LLAMAC_TYPE_Q4_1, 8, q4_1_tiles, 2, pack_q4_1, 64, 1, NULL, 0};
+static const lc_qgemm512 g_q5_0 = {LLAMAC_TYPE_Q5_0, 8, q5_0_tiles, 1, pack_q5_0, 64, 1, NULL, 0};
+static const lc_qgemm512 g_q5_1 = {LLAMAC_TYPE_Q5_1, 8, q5_1_tiles, 2, pack_q5_1, 64, 1, NULL, 0};
 
 static inline __mmask16 lane_mask(int64_t grp, int64_t r0, int64_t r1)
 {
@@ -668,33 +668,6 @@ static void run_pair(const lc_qgemm512 *qd, const lc_gemm_args *g, const uint8_t
     }
 }
 
-/* Small batch of 5-8 tokens over two whole packed groups grp, grp + 1 with the 32-row small-batch tiles
- * (streamed: both groups' heads are fetched into L1 first, the tile prefetches both bodies). */
-static void run_pair_small(const lc_qgemm512 *qd, const lc_gemm_args *g, const uint8_t *head, const uint8_t *body,
-                           int64_t nblk, int64_t grp, __mmask16 m0, __mmask16 m1, size_t hb)
-{
-    act_tile a;
-    a.ext = qd->q8x == 1 ? lc_q8x_ext_offset(g->n) : qd->q8x == 2 ? lc_q81x_ext_offset(g->n) : 0;
-    a.nb = g->n / 32;
-    a.pf = 1;
-    const int tt = (int)g->nt;
-    for (size_t off = 0; off < hb; off += 64) {
-        _mm_prefetch((const char *)head + off, _MM_HINT_T0);
-        _mm_prefetch((const char *)head + g->w_stride + off, _MM_HINT_T0);
-    }
-    __m512 acc[2 * LC_TT_MAX];
-    for (int t = 0; t < tt; t++) {
-        a.row[t] = (const uint8_t *)g->a + (size_t)t * g->a_stride;
-        acc[2 * t] = acc[2 * t + 1] = _mm512_setzero_ps();
-    }
-    qd->tiles2s[tt](head, body, g->w_stride, nblk, &a, 0, acc);
-    for (int t = 0; t < tt; t++) {
-        float *yp = g->y + t * g->ldy + grp * 16;
-        _mm512_mask_storeu_ps(yp, m0, acc[2 * t]);
-        _mm512_mask_storeu_ps(yp + 16, m1, acc[2 * t + 1]);
-    }
-}
-
 void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
 {
     /* Prefill: token blocks of ~384 KiB of activations, which stay in L2 while every row group of the call
@@ -727,12 +700,6 @@ void lc_qgemm512_run(const lc_qgemm512 *qd, const lc_gemm_args *g, int packed)
             if (qd->tiles2 && g->nt > LC_SMALL_NT && (grp + 1) * 16 < g->r1) {
                 run_pair(qd, g, base, base + hb, nb, grp, lane_mask(grp, g->r0, g->r1),
                          lane_mask(grp + 1, g->r0, g->r1));
-                grp++;
-                continue;
-            }
-            if (qd->tiles2s && g->nt >= 5 && g->nt <= 8 && (grp + 1) * 16 < g->r1) {
-                run_pair_small(qd, g, base, base + hb, nb, grp, lane_mask(grp, g->r0, g->r1),
-                               lane_mask(grp + 1, g->r0, g->r1), hb);
                 grp++;
                 continue;
             }
