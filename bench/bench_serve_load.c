@@ -5,9 +5,10 @@
  * generator takes little CPU from the server it measures (Python client threads parsing every event took a
  * visible share of 2 cores).
  *
- *   bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG [TEMPERATURE]
+ *   bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG [TEMPERATURE [EXTRA_FILE]]
  *
- * TEMPERATURE (default 0, greedy) > 0 samples, as OpenAI clients do by default (temperature 1).
+ * TEMPERATURE (default 0, greedy) > 0 samples, as OpenAI clients do by default (temperature 1). EXTRA_FILE holds
+ * JSON object members (e.g. `"logit_bias": {...}`) added to every request body.
  * Prompts are those of serve_bench.py ("[TAG c.r] " + prompt_for(c, r, words)). Prints one JSON object per
  * request on stdout: {"ttft", "tokens", "t_first", "t_last", "t_start", "t_end", "finish"} (seconds on the
  * monotonic clock, like Python's time.monotonic), or {"error": "..."}. tokens is the usage chunk's
@@ -57,6 +58,7 @@ static socklen_t g_addr_len;
 static int g_tokens, g_words;
 static double g_temperature; /* 0: greedy */
 static const char *g_tag, *g_host;
+static char *g_extra; /* members added to every body, or NULL */
 
 static void prompt_for(int c, int r, char *out, size_t cap)
 {
@@ -69,19 +71,26 @@ static int start(conn *k, int client, int request)
 {
     memset(k, 0, sizeof *k);
     k->client = client, k->request = request, k->state = HEAD;
-    char prompt[16384], body[20000];
+    char prompt[16384];
     prompt_for(client, request, prompt, sizeof prompt);
-    int bl = snprintf(body, sizeof body,
-                      "{\"prompt\": \"%s\", \"max_tokens\": %d, \"stream\": true, \"temperature\": %g, \"ignore_eos\": "
-                      "true, \"stream_options\": {\"include_usage\": true}}",
-                      prompt, g_tokens, g_temperature);
-    k->out = malloc((size_t)bl + 512);
-    if (!k->out)
+    size_t cap = strlen(prompt) + (g_extra ? strlen(g_extra) : 0) + 256;
+    char *body = malloc(cap);
+    if (!body)
         return -1;
+    int bl = snprintf(body, cap,
+                      "{\"prompt\": \"%s\", \"max_tokens\": %d, \"stream\": true, \"temperature\": %g, \"ignore_eos\": "
+                      "true, \"stream_options\": {\"include_usage\": true}%s%s}",
+                      prompt, g_tokens, g_temperature, g_extra ? ", " : "", g_extra ? g_extra : "");
+    k->out = malloc((size_t)bl + 512);
+    if (!k->out) {
+        free(body);
+        return -1;
+    }
     k->out_len = (size_t)sprintf(k->out,
                                  "POST /v1/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                                  "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
                                  g_host, bl, body);
+    free(body);
     k->fd = socket(g_addr.ss_family, SOCK_STREAM, 0);
     if (k->fd < 0)
         return -1;
@@ -126,7 +135,7 @@ static int sse_line(conn *k, double t)
     }
     if ((p = strstr(d, "\"completion_tokens\":")))
         k->usage_tokens = strtol(p + 20, NULL, 10);
-    if (!strncmp(d, "{\"error\"", 9)) /* an error event after the headers (llama-server: HTTP 500 mid-stream) */
+    if (!strncmp(d, "{\"error\":", 9)) /* an error event after the headers (llama-server: HTTP 500 mid-stream) */
         snprintf(k->finish, sizeof k->finish, "error");
     else if ((p = strstr(d, "\"finish_reason\":\""))) {
         p += 17;
@@ -196,11 +205,25 @@ static int feed(conn *k, const char *b, size_t n, double t)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8 && argc != 9) {
-        fprintf(stderr, "usage: bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG [TEMPERATURE]\n");
+    if (argc < 8 || argc > 10) {
+        fprintf(stderr, "usage: bench_serve_load HOST PORT CLIENTS REQUESTS TOKENS PROMPT_WORDS TAG [TEMPERATURE "
+                        "[EXTRA_FILE]]\n");
         return 2;
     }
-    if (argc == 9) {
+    if (argc == 10) {
+        FILE *f = fopen(argv[9], "rb");
+        long n = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0)
+            n = ftell(f);
+        if (!f || n < 0 || n > (16L << 20) || fseek(f, 0, SEEK_SET) != 0 || !(g_extra = malloc((size_t)n + 1)) ||
+            fread(g_extra, 1, (size_t)n, f) != (size_t)n) {
+            fprintf(stderr, "bench_serve_load: cannot read %s (at most 16 MiB)\n", argv[9]);
+            return 2;
+        }
+        g_extra[n] = 0;
+        fclose(f);
+    }
+    if (argc >= 9) {
         char *end;
         g_temperature = strtod(argv[8], &end);
         if (*end || !(g_temperature >= 0 && g_temperature <= 2)) {
@@ -300,5 +323,6 @@ int main(int argc, char **argv)
     free(cs);
     free(pf);
     free(next_req);
+    free(g_extra);
     return 0;
 }

@@ -88,11 +88,49 @@ def wait_weights(host, port, limit_s=600):
     print(f"warning: the weights of {host}:{port} were not loaded after {limit_s} s", file=sys.stderr)
 
 
-def one_stream(host, port, prompt, n, temperature=0.0):
+def byte_level_decoder():
+    """The GPT-2 byte-level alphabet a Llama 3 GGUF vocabulary is written in: character -> byte (printable bytes
+    stand for themselves, the others for 256 + their rank)."""
+    keep = [b for b in range(256) if 0x21 <= b <= 0x7E or 0xA1 <= b <= 0xAC or 0xAE <= b <= 0xFF]
+    dec, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            dec[chr(b)] = b
+        else:
+            dec[chr(256 + extra)] = b
+            extra += 1
+    return dec
+
+
+def broken_utf8_tokens(model):
+    """Ids of the model's tokens whose bytes are not whole UTF-8 on their own (pieces of a multi-byte
+    character). A random-weight model strings them together at random, so its text stops being valid UTF-8;
+    llama-server then ends the stream with an HTTP 500 error event ("does not match the expected Content-only
+    format"). Banning them (logit_bias -100, the same for both servers) keeps both answers full length."""
+    sys.path.insert(0, os.path.join(HERE, "..", "python"))
+    import gguf_reader  # noqa: E402 — only needed here
+    toks = gguf_reader.GGUFFile(model).kv.get("tokenizer.ggml.tokens") or []
+    dec = byte_level_decoder()
+    bad = []
+    for i, t in enumerate(toks):
+        if not isinstance(t, str):
+            bad.append(i)  # not even UTF-8 in the file
+            continue
+        if any(ch not in dec for ch in t):
+            continue  # an added (special) token written as plain text
+        try:
+            bytes(dec[ch] for ch in t).decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(i)
+    return bad
+
+
+def one_stream(host, port, prompt, n, temperature=0.0, extra=None):
     """-> dict(ttft, tokens, t_first, t_last, t_start, t_end) for one streamed completion."""
-    body = json.dumps({"prompt": prompt, "max_tokens": n, "stream": True, "temperature": temperature,
-                       "ignore_eos": True,
-                       "stream_options": {"include_usage": True}})
+    req = {"prompt": prompt, "max_tokens": n, "stream": True, "temperature": temperature, "ignore_eos": True,
+           "stream_options": {"include_usage": True}}
+    req.update(extra or {})
+    body = json.dumps(req)
     c = http.client.HTTPConnection(host, port, timeout=600)
     t_start = time.monotonic()
     c.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
@@ -135,11 +173,20 @@ def one_stream(host, port, prompt, n, temperature=0.0):
                 t_end=t_end, finish=finish)
 
 
-def c_clients(load, host, port, n_clients, requests, n, words, tag, temperature=0.0):
+def c_clients(load, host, port, n_clients, requests, n, words, tag, temperature=0.0, extra=None):
     """The same load from bench_serve_load (one C thread polling every connection): -> (results, errors)."""
-    r = subprocess.run([load, host, str(port), str(n_clients), str(requests), str(n), str(words), tag,
-                        str(temperature)],
-                       capture_output=True, text=True)
+    args = [load, host, str(port), str(n_clients), str(requests), str(n), str(words), tag, str(temperature)]
+    tmp = None
+    if extra:
+        tmp = __import__("tempfile").NamedTemporaryFile("w", suffix=".json", delete=False)
+        tmp.write(json.dumps(extra)[1:-1])  # the members, spliced into every request body
+        tmp.close()
+        args.append(tmp.name)
+    try:
+        r = subprocess.run(args, capture_output=True, text=True)
+    finally:
+        if tmp:
+            os.unlink(tmp.name)
     results, errors = [], []
     for line in r.stdout.splitlines():
         o = json.loads(line)
@@ -149,9 +196,9 @@ def c_clients(load, host, port, n_clients, requests, n, words, tag, temperature=
     return results, errors
 
 
-def run_clients(host, port, n_clients, requests, n, words, tag, load=None, temperature=0.0):
+def run_clients(host, port, n_clients, requests, n, words, tag, load=None, temperature=0.0, extra=None):
     if load:
-        results, errors = c_clients(load, host, port, n_clients, requests, n, words, tag, temperature)
+        results, errors = c_clients(load, host, port, n_clients, requests, n, words, tag, temperature, extra)
         return summarize(results, errors, n_clients, tag)
     results, errors = [], []
     lock = threading.Lock()
@@ -161,7 +208,8 @@ def run_clients(host, port, n_clients, requests, n, words, tag, load=None, tempe
         barrier.wait()
         for ri in range(requests):
             try:
-                res = one_stream(host, port, f"[{tag} {ci}.{ri}] " + prompt_for(ci, ri, words), n, temperature)
+                res = one_stream(host, port, f"[{tag} {ci}.{ri}] " + prompt_for(ci, ri, words), n, temperature,
+                                 extra)
             except Exception as ex:  # noqa: BLE001 — reported
                 with lock:
                     errors.append(str(ex))
@@ -266,6 +314,9 @@ def main():
     ap.add_argument("--load", default=os.path.join(HERE, "..", "build", "bench", "bench_serve_load"),
                     help="the bench_serve_load binary")
     ap.add_argument("--logdir", default=None, help="where server logs go (default: a temporary directory)")
+    ap.add_argument("--ban-broken-utf8", choices=("auto", "yes", "no"), default="auto",
+                    help="send logit_bias -100 for the tokens that are not whole UTF-8 (auto: with --llama-server, "
+                         "which cuts a stream whose text is not valid UTF-8)")
     a = ap.parse_args()
     if not a.url and not a.model:
         ap.error("give -m MODEL (the bench starts the servers) or --url (a running llamac serve)")
@@ -277,6 +328,13 @@ def main():
     if a.client == "c" and not os.access(a.load, os.X_OK):
         ap.error(f"--client c needs {a.load} (cmake --build build --target bench_serve_load)")
     load = a.load if a.client == "c" else None
+    extra, banned = None, 0
+    if a.ban_broken_utf8 == "yes" or (a.ban_broken_utf8 == "auto" and a.llama_server):
+        if not a.model:
+            ap.error("--ban-broken-utf8 needs -m MODEL (the vocabulary)")
+        ids = broken_utf8_tokens(a.model)
+        banned = len(ids)
+        extra = {"logit_bias": {str(i): -100 for i in ids}} if ids else None
     logdir = a.logdir or __import__("tempfile").mkdtemp(prefix="serve_bench-")
     os.makedirs(logdir, exist_ok=True)
 
@@ -310,7 +368,7 @@ def main():
             row = {"clients": n_clients}
             for name, (host, port) in servers.items():
                 row[name] = run_clients(host, port, n_clients, a.requests, a.n, a.prompt_words, name, load,
-                                        a.temperature)
+                                        a.temperature, extra)
                 r = row[name]
                 print(f"{name:12s} {n_clients:2d} clients: " + (
                     f"{r['agg']:.1f} tok/s, TTFT p50 {r['ttft50']:.2f} s p99 {r['ttft99']:.2f} s, "
@@ -333,7 +391,8 @@ def main():
     print(f"\nmodel {a.model or a.url}, {a.threads} threads, {a.n} tokens per request, {a.requests} requests per "
           f"client, prompts of {a.prompt_words} words, {a.client} load generator, temperature {a.temperature:g}; "
           f"llamac --parallel {a.parallel}"
-          + (f"; llama-server -np {a.np}" if a.llama_server else "") + "\n")
+          + (f"; llama-server -np {a.np}" if a.llama_server else "")
+          + (f"; logit_bias -100 on the {banned} tokens that are not whole UTF-8" if banned else "") + "\n")
     print(head)
     print(sep)
     for row in rows:

@@ -67,7 +67,8 @@ typedef enum llamac_oai_endpoint {
 } llamac_oai_endpoint;
 
 #define LLAMAC_OAI_MAX_N 16       /* the most choices ("n") one request may ask for */
-#define LLAMAC_OAI_MAX_LOGIT_BIAS 1024
+#define LLAMAC_OAI_MAX_LOGIT_BIAS 4096 /* the most logit_bias entries (a Llama 3 vocabulary has 1352 tokens that
+                                          * are pieces of a character: a client may ban them all) */
 
 typedef struct llamac_oai_request {
     llamac_oai_endpoint endpoint;

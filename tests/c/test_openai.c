@@ -557,6 +557,32 @@ static void test_stop_token_logprob(void)
     llamac_tokenizer_free(tok);
 }
 
+/* logit_bias takes up to LLAMAC_OAI_MAX_LOGIT_BIAS entries (a Llama 3 vocabulary has 1352 tokens that are pieces
+ * of a character, which a client may ban all at once) and refuses one more, naming the field */
+static void test_logit_bias_cap(void)
+{
+    for (int n = LLAMAC_OAI_MAX_LOGIT_BIAS; n <= LLAMAC_OAI_MAX_LOGIT_BIAS + 1; n++) {
+        size_t cap = (size_t)n * 16 + 256, len = 0;
+        char *body = malloc(cap);
+        CHECK(body != NULL, "malloc");
+        if (!body)
+            return;
+        len += (size_t)snprintf(body + len, cap - len, "{" MSG ",\"logit_bias\":{");
+        for (int i = 0; i < n; i++)
+            len += (size_t)snprintf(body + len, cap - len, "%s\"%d\":-100", i ? "," : "", 1000 + i);
+        snprintf(body + len, cap - len, "}}");
+        if (n == LLAMAC_OAI_MAX_LOGIT_BIAS) {
+            llamac_oai_request *rq = chat(body);
+            const llamac_sampler_params *sp = rq ? &rq->gen.sampling : NULL;
+            CHECK(sp && sp->n_logit_bias == n, "logit_bias of %d entries: %d kept", n, sp ? sp->n_logit_bias : -1);
+            llamac_oai_request_free(rq);
+        } else {
+            CHAT_BAD(body, "logit_bias");
+        }
+        free(body);
+    }
+}
+
 static void test_misc(void)
 {
     CHECK(!strcmp(llamac_oai_finish_reason(LLAMAC_FINISH_CONTEXT), "length") &&
@@ -583,6 +609,7 @@ int main(void)
     test_response();
     test_stream();
     test_stop_token_logprob();
+    test_logit_bias_cap();
     test_misc();
     return check_finish("test_openai");
 }
