@@ -19,7 +19,10 @@ Reported per N:
 With --llama-server, that binary is started too (-np --np, the same model, threads and per-slot context) and each
 N runs on llamac then on llama-server, one after the other (alternately, so both see the same machine state); the
 table puts them side by side with the ratio of the aggregates. --tg also runs `llamac bench -p 0 -n N -t T` for
-the single-stream reference (the server's 1-client stream rate should be within 5% of it). Measuring starts
+the single-stream reference (the server's 1-client stream rate should be within 5% of it). With --llama-server
+both servers get the same logit_bias of -100 on the tokens that are not whole UTF-8 (--ban-broken-utf8): a
+random-weight model's text otherwise stops being valid UTF-8, and llama-server then cuts the stream with an
+HTTP 500 error event (docs/PERFORMANCE.md, "The peer's cut streams"). Measuring starts
 once llamac's /metrics says llamac_weights_loaded 1 (the background copy of the weights is complete, as `llamac
 bench` waits for it), after one warm-up request per server. Prints a markdown table. Not a test: asserts nothing; run it on a quiet machine.
 """
