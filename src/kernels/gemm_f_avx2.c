@@ -107,9 +107,9 @@ AINL void tile(const int wt, const int R, const int T, const lc_gemm_args *g, in
 }
 
 /* Decode: 4 rows x 1 token (8 accumulators), but not 4 neighbouring rows: the task's rows are cut into blocks
- * of 4 runs of B consecutive rows (B at most dec_run_rows) and tile j of a block takes row j of each run, so
- * each of the 4 weight streams is B rows of contiguous memory that the hardware prefetcher follows (as in
- * gemm_f_avx512.c; 8 runs taken by two tiles per j measured slower than 4). Only the order of the rows
+ * of 4 runs of B consecutive rows (B at most lc_gemm_dec_run_rows) and tile j of a block takes row j of each
+ * run, so each of the 4 weight streams is B rows of contiguous memory that the hardware prefetcher follows (as
+ * in gemm_f_avx512.c; 8 runs taken by two tiles per j measured slower than 4). Only the order of the rows
  * changes, never an output's arithmetic.
  * Prefill: rows in blocks of about 256 KiB of weights (they stay in L2 while every token tile passes over
  * them), token tiles inside. */
@@ -118,13 +118,6 @@ static int64_t row_block(const lc_gemm_args *g)
     int64_t rb = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
     rb = rb < 8 ? 8 : rb & ~(int64_t)7;
     return rb;
-}
-
-/* decode: at most this many rows per stream (runs of ~256 KiB) */
-static int64_t dec_run_rows(const lc_gemm_args *g)
-{
-    const int64_t b = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
-    return b < 1 ? 1 : b;
 }
 
 #define GEMM_F(NAME, WT)                                                                                      \
@@ -149,7 +142,7 @@ static int64_t dec_run_rows(const lc_gemm_args *g)
                     NAME##_r1t2(g, r, t);                                                                     \
             }                                                                                                 \
         }                                                                                                     \
-        const int64_t bmax = dec_run_rows(g);                                                                 \
+        const int64_t bmax = lc_gemm_dec_run_rows(g);                                                         \
         for (; t < g->nt; t++) {                                                                              \
             int64_t r = g->r0;                                                                                \
             while (g->r1 - r >= 4) {                                                                          \

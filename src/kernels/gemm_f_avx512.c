@@ -136,13 +136,8 @@ static int64_t row_block(const lc_gemm_args *g)
     return rb;
 }
 
-/* decode: at most this many rows per stream (runs of ~256 KiB; longer ones measured no faster, and 8 streams
- * of 16000 rows each of the 128256-row output matrix on one thread were slower) */
-static int64_t dec_run_rows(const lc_gemm_args *g)
-{
-    const int64_t b = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
-    return b < 1 ? 1 : b;
-}
+/* decode: at most lc_gemm_dec_run_rows rows per stream (runs of ~256 KiB; longer ones measured no faster, and
+ * 8 streams of 16000 rows each of the 128256-row output matrix on one thread were slower) */
 
 /* the tiles stay functions of their own: inlined into the driver, the compiler runs out of registers */
 #define NOINL static __attribute__((noinline))
@@ -185,7 +180,7 @@ static int64_t dec_run_rows(const lc_gemm_args *g)
                 }                                                                                             \
             }                                                                                                 \
         }                                                                                                     \
-        const int64_t bmax = dec_run_rows(g);                                                                 \
+        const int64_t bmax = lc_gemm_dec_run_rows(g);                                                         \
         for (; t < g->nt; t++) {                                                                              \
             int64_t r = g->r0;                                                                                \
             while (g->r1 - r >= 8) {                                                                          \

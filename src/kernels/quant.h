@@ -157,6 +157,14 @@ typedef struct lc_gemm_args {
 
 typedef void (*lc_gemm_fn)(const lc_gemm_args *args);
 
+/* Float decode tiles read several runs of consecutive rows at once (one weight stream each, which the hardware
+ * prefetcher follows): the most rows per run, i.e. runs of ~256 KiB of weights (gemm_f_avx2.c, gemm_f_avx512.c) */
+static inline int64_t lc_gemm_dec_run_rows(const lc_gemm_args *g)
+{
+    const int64_t b = ((int64_t)256 << 10) / (int64_t)(g->w_stride ? g->w_stride : 1);
+    return b < 1 ? 1 : b;
+}
+
 /*
  * The cached K and V of one (layer, KV head) as the attention kernels read them (the paged KV cache,
  * core/kv_cache.h): position j is row (j & (2^block_log2 - 1)) of block blocks[j >> block_log2]; a row is
